@@ -1,0 +1,53 @@
+"""Word vectors out of training: word2vec text/binary files via gensim's KeyedVectors.
+
+    >>> save_word2vec("vectors.txt", matrix, words)          # text, most frequent word first
+    >>> matrix, words = load_word2vec("vectors.txt")
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+from gensim.models import KeyedVectors
+
+
+def save_word2vec(path: str | Path, vectors: np.ndarray, words: list[str], binary: bool = False) -> None:
+    """Write `vectors` (V, D) with their `words` in word2vec format, atomically.
+
+    The file is written beside its destination and renamed into place, so an interrupted
+    write never leaves a half-written file where a previous one stood.
+    """
+    vectors = np.asarray(vectors, dtype=np.float32)
+    if vectors.ndim != 2 or vectors.shape[0] != len(words):
+        raise ValueError(f"vectors of shape {vectors.shape} do not match {len(words)} words")
+    path = Path(path)
+    kv = KeyedVectors(vector_size=vectors.shape[1], count=len(words), dtype=np.float32)
+    kv.add_vectors(words, vectors)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        kv.save_word2vec_format(str(tmp), binary=binary, write_header=True)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def load_word2vec(path: str | Path, binary: bool | None = None) -> tuple[np.ndarray, list[str]]:
+    """Read a word2vec text or binary file; `binary=None` guesses from the file's first line."""
+    path = Path(path)
+    if binary is None:
+        binary = _looks_binary(path)
+    kv = KeyedVectors.load_word2vec_format(str(path), binary=binary)
+    return kv.vectors, list(kv.index_to_key)
+
+
+def _looks_binary(path: Path) -> bool:
+    with open(path, "rb") as f:
+        f.readline()
+        sample = f.read(4096)
+    try:
+        sample.decode("utf-8")
+    except UnicodeDecodeError:
+        return True
+    return False
