@@ -23,7 +23,7 @@ def save_word2vec(path: str | Path, vectors: np.ndarray, words: list[str], binar
     if vectors.ndim != 2 or vectors.shape[0] != len(words):
         raise ValueError(f"vectors of shape {vectors.shape} do not match {len(words)} words")
     path = Path(path)
-    kv = KeyedVectors(vector_size=vectors.shape[1], count=len(words), dtype=np.float32)
+    kv = KeyedVectors(vector_size=vectors.shape[1], dtype=np.float32)
     kv.add_vectors(words, vectors)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
