@@ -1,0 +1,13 @@
+"""Errors that mean "the user's input is wrong": entry points print them as one line and exit 2."""
+
+
+class SgnsError(Exception):
+    """Base class: a problem the user can fix, reported without a traceback."""
+
+
+class ConfigError(SgnsError, ValueError):
+    """A configuration value is out of range, of the wrong type, or unknown."""
+
+
+class DataError(SgnsError):
+    """A corpus, cache, download or vectors file cannot be used."""
