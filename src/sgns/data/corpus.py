@@ -1,0 +1,147 @@
+"""Reading text sources and normalising them into word streams.
+
+Every source yields text in chunks, so no corpus is ever held whole in memory:
+
+    >>> for chunk in read_text(["corpus.txt.gz"]):
+    ...     words = normalize(chunk, "text8").split()
+
+Normalisations:
+- ``text8``: Matt Mahoney's text8 rules: lower-case, digits spelled out ("1" -> " one "),
+  every other character a space, so words are runs of a-z.
+- ``lower``: lower-case, split on whitespace, keep everything else.
+- ``punct``: the teaching notebook's preprocessing: lower-case and punctuation replaced by
+  tokens such as ``<PERIOD>``, so sentence structure survives as words.
+"""
+
+from __future__ import annotations
+
+import bz2
+import glob
+import gzip
+import logging
+import os
+import re
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from sgns.errors import DataError
+
+log = logging.getLogger(__name__)
+
+NORMALIZATIONS = ("text8", "lower", "punct")
+CHUNK_CHARS = 1 << 22  # ~4 MB of text per chunk: big enough for C-speed string ops
+
+_DIGITS = [b"zero", b"one", b"two", b"three", b"four", b"five", b"six", b"seven", b"eight", b"nine"]
+# text8's rules as one 256-byte table: A-Z folded to a-z, a-z and digits kept, every other byte
+# (UTF-8 continuation bytes included) a space. bytes.translate runs at memory speed.
+_TEXT8 = bytes(
+    c + 32 if 65 <= c <= 90 else c if (97 <= c <= 122 or 48 <= c <= 57) else 32 for c in range(256)
+)
+
+
+def _text8(text: str) -> str:
+    data = text.encode("utf-8", "replace").translate(_TEXT8)
+    for digit, name in enumerate(_DIGITS):
+        data = data.replace(b"%d" % digit, b" " + name + b" ")
+    return data.decode("ascii")
+
+
+_PUNCT = {
+    ".": " <PERIOD> ", ",": " <COMMA> ", '"': " <QUOTATION_MARK> ", ";": " <SEMICOLON> ",
+    "!": " <EXCLAMATION_MARK> ", "?": " <QUESTION_MARK> ", "(": " <LEFT_PAREN> ",
+    ")": " <RIGHT_PAREN> ", "--": " <HYPHENS> ", ":": " <COLON> ", "\n": " <NEW_LINE> ",
+}
+_PUNCT_RE = re.compile("|".join(re.escape(k) for k in sorted(_PUNCT, key=len, reverse=True)))
+
+
+def normalize(text: str, how: str = "text8") -> str:
+    """Return `text` normalised by rule `how` (one of NORMALIZATIONS), ready for ``.split()``."""
+    if how == "text8":
+        return _text8(text)
+    if how == "lower":
+        return text.lower()
+    if how == "punct":
+        return _PUNCT_RE.sub(lambda m: _PUNCT[m.group(0)], text.lower())
+    raise ValueError(f"unknown normalisation {how!r}; choose one of {', '.join(NORMALIZATIONS)}")
+
+
+def expand_paths(spec: str | os.PathLike | Iterable[str | os.PathLike]) -> list[Path]:
+    """Turn a file, a folder (all files inside, recursively) or a glob into a sorted file list."""
+    specs = [spec] if isinstance(spec, (str, os.PathLike)) else list(spec)
+    files: list[Path] = []
+    for item in specs:
+        path = Path(item).expanduser()
+        if path.is_dir():
+            files += sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith("."))
+        elif path.is_file():
+            files.append(path)
+        elif glob.has_magic(str(path)):
+            files += sorted(Path(p) for p in glob.glob(str(path), recursive=True) if Path(p).is_file())
+        else:
+            raise DataError(f"corpus file not found: {path}")
+    if not files:
+        raise DataError(f"no corpus files match {spec}")
+    return files
+
+
+def _open_text(path: Path):
+    """Open plain, .gz or .bz2 text; invalid UTF-8 bytes become U+FFFD (counted by the caller)."""
+    opener = {".gz": gzip.open, ".bz2": bz2.open}.get(path.suffix, open)
+    return opener(path, "rt", encoding="utf-8", errors="replace", newline="")
+
+
+def read_text(files: Iterable[Path], chunk_chars: int = CHUNK_CHARS) -> Iterator[str]:
+    """Yield the files' text in chunks that never split a word.
+
+    Each file ends with a word boundary, so words never join across files.
+    """
+    for path in files:
+        replaced = 0
+        try:
+            with _open_text(path) as f:
+                carry = ""
+                while block := f.read(chunk_chars):
+                    replaced += block.count("\ufffd")
+                    block = carry + block
+                    cut = max(block.rfind(" "), block.rfind("\n"))
+                    if cut < 0:  # one giant word so far: keep reading, bounded below
+                        if len(block) < 16 * chunk_chars:
+                            carry = block
+                            continue
+                        cut = len(block) - 1
+                    carry = block[cut + 1 :]
+                    yield block[: cut + 1]
+                if carry:
+                    yield carry + " "
+        except (OSError, EOFError) as err:
+            raise DataError(f"cannot read corpus file {path}: {err}") from err
+        if replaced:
+            log.warning("%s: %d invalid UTF-8 byte sequences replaced", path, replaced)
+
+
+WIKI_SAMPLE = "enwiki-latest-pages-articles1.xml-p000000010p000030302-shortened.bz2"
+
+
+def wiki_sample_file(cache_dir: str | Path) -> Path:
+    """The English Wikipedia sample shipped inside gensim's wheel, as plain text in `cache_dir`.
+
+    About 470k words from 206 articles; wiki markup is stripped once with gensim's
+    `filter_wiki` and the result kept, so later runs skip the slow XML parsing.
+    """
+    from gensim.corpora.wikicorpus import extract_pages, filter_wiki
+    from gensim.test.utils import datapath
+
+    out = Path(cache_dir).expanduser() / "wiki_sample.txt"
+    if out.is_file():
+        return out
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
+    try:
+        with bz2.open(datapath(WIKI_SAMPLE)) as dump, open(tmp, "w", encoding="utf-8") as f:
+            for _title, text, _page_id in extract_pages(dump):
+                f.write(filter_wiki(text))
+                f.write("\n")
+        os.replace(tmp, out)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return out

@@ -1,0 +1,146 @@
+"""SkipGramModule: the Lightning glue around SkipGramNeg and NegativeSamplingLoss.
+
+Training steps, the optimiser and its learning-rate schedule, the validation loss on
+held-out text, and the notebook's "validation similarities": nearest neighbours of 16
+fixed words, printed and logged to TensorBoard as text at every validation.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import lightning as L
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from sgns.errors import SgnsError
+from sgns.model.loss import NegativeSamplingLoss
+from sgns.model.skipgram import SkipGramNeg
+
+log = logging.getLogger(__name__)
+
+OPTIMIZERS = ("sgd", "sparse_adam", "adam")
+
+
+class SkipGramModule(L.LightningModule):
+    """Trains SkipGramNeg.
+
+    Args:
+        words, counts: the vocabulary in id order (most frequent first) and its counts.
+        optimizer: ``sgd`` (sparse gradients, word2vec's per-pair learning rate `lr`
+            decaying linearly to ``lr * min_lr_ratio`` over `total_steps`), ``sparse_adam``
+            (sparse gradients), or ``adam`` (dense, the notebook's choice).
+        total_steps: expected number of optimiser steps in the whole run (for the decay).
+        n_val_words: how many validation words; half frequent, half rarer.
+    """
+
+    def __init__(self, words: list[str], counts, embed_dim: int = 100, n_samples: int = 5,
+                 noise_power: float = 0.75, optimizer: str = "sgd", lr: float = 0.025,
+                 min_lr_ratio: float = 1e-4, init: str = "word2vec", total_steps: int = 1,
+                 n_val_words: int = 16, n_neighbors: int = 8, seed: int = 0):
+        super().__init__()
+        if optimizer not in OPTIMIZERS:
+            raise SgnsError(f"model.optimizer={optimizer!r} is not one of: {', '.join(OPTIMIZERS)}")
+        self.save_hyperparameters(ignore=["words", "counts"])
+        self.words = list(words)
+        self.counts = np.asarray(counts, dtype=np.int64)
+        noise = self.counts.astype(np.float64) ** noise_power
+        self.model = SkipGramNeg(len(self.words), embed_dim, noise / noise.sum(),
+                                 sparse=optimizer != "adam", init=init)
+        self.loss_fn = NegativeSamplingLoss()
+        self.val_word_ids = validation_word_ids(len(self.words), n_val_words, seed)
+
+    def _loss(self, inputs, targets, generator=None) -> torch.Tensor:
+        u = self.model.forward_input(inputs)
+        v = self.model.forward_output(targets)
+        noise = self.model.forward_noise(len(inputs), self.hparams.n_samples, generator)
+        return self.loss_fn(u, v, noise)
+
+    def training_step(self, batch, batch_idx):
+        inputs, targets = batch
+        loss = self._loss(inputs, targets)
+        if not torch.isfinite(loss):
+            raise SgnsError(f"training stopped: the loss is {loss.item()} at step {self.global_step}")
+        self.log("train/loss", loss, on_step=True, on_epoch=True, prog_bar=True)
+        if self.hparams.optimizer == "sgd":
+            # Summed over the batch, so `lr` is word2vec's per-pair step size.
+            return loss * len(inputs)
+        return loss
+
+    def on_validation_epoch_start(self) -> None:
+        # Fixed noise for every validation, so validation losses are comparable.
+        self._val_generator = torch.Generator(device=self.device).manual_seed(self.hparams.seed)
+
+    def validation_step(self, batch, batch_idx):
+        inputs, targets = batch
+        loss = self._loss(inputs, targets, self._val_generator)
+        self.log("val/loss", loss, on_epoch=True, prog_bar=True, batch_size=len(inputs))
+        return loss
+
+    def on_validation_epoch_end(self) -> None:
+        if self.trainer.sanity_checking or not self.trainer.is_global_zero:
+            return
+        text = self.similarity_report()
+        log.info("validation similarities at step %d:\n%s", self.global_step, text)
+        experiment = getattr(self.logger, "experiment", None)
+        if hasattr(experiment, "add_text"):
+            markdown = "\n".join(f"    {line}" for line in text.splitlines())  # code block
+            experiment.add_text("validation_similarities", markdown, self.global_step)
+
+    @torch.no_grad()
+    def similarity_report(self) -> str:
+        """One line per validation word: ``word | neighbour, neighbour, ...`` by cosine."""
+        k = min(self.hparams.n_neighbors, len(self.words) - 1)
+        ids, _ = nearest_neighbors(self.model.in_embed.weight, self.val_word_ids, k)
+        return "\n".join(
+            f"{self.words[q]} | {', '.join(self.words[i] for i in row)}"
+            for q, row in zip(self.val_word_ids.tolist(), ids.tolist())
+        )
+
+    def configure_optimizers(self):
+        hp = self.hparams
+        params = self.model.parameters()
+        if hp.optimizer == "adam":
+            return torch.optim.Adam(params, lr=hp.lr)
+        if hp.optimizer == "sparse_adam":
+            return torch.optim.SparseAdam(list(params), lr=hp.lr)
+        optimizer = torch.optim.SGD(params, lr=hp.lr)
+        total, floor = max(1, hp.total_steps), hp.min_lr_ratio
+        schedule = torch.optim.lr_scheduler.LambdaLR(
+            optimizer, lambda step: max(floor, 1.0 - step / total)
+        )
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        # The vocabulary travels with the weights: query and export need nothing else.
+        checkpoint["vocab"] = {"words": self.words, "counts": self.counts.tolist()}
+
+    def embeddings(self, vectors: str = "in") -> torch.Tensor:
+        """The learned word vectors, (V, D): ``in`` or ``in+out`` (Levy et al. 2015)."""
+        weight = self.model.in_embed.weight.detach()
+        if vectors == "in+out":
+            weight = weight + self.model.out_embed.weight.detach()
+        return weight
+
+
+def validation_word_ids(n_vocab: int, n_words: int, seed: int) -> torch.Tensor:
+    """The notebook's validation words, fixed by `seed`: half among the 100 most frequent
+    words, half among ranks 1000-1100 (or the rarer part of a smaller vocabulary)."""
+    rng = np.random.default_rng(seed)
+    frequent = np.arange(min(100, n_vocab))
+    rare = np.arange(1000, min(1100, n_vocab)) if n_vocab >= 1100 else np.arange(len(frequent), n_vocab)
+    half = n_words // 2
+    picked = [rng.choice(frequent, min(half, len(frequent)), replace=False)]
+    if len(rare):
+        picked.append(rng.choice(rare, min(n_words - half, len(rare)), replace=False))
+    return torch.as_tensor(np.sort(np.concatenate(picked)), dtype=torch.long)
+
+
+def nearest_neighbors(vectors: torch.Tensor, query_ids: torch.Tensor, k: int):
+    """Top-`k` cosine neighbours of each query row, the query itself excluded: (ids, sims)."""
+    unit = F.normalize(vectors.float(), dim=1)
+    sims = unit[query_ids.to(unit.device)] @ unit.T
+    sims[torch.arange(len(query_ids)), query_ids] = -float("inf")
+    top = sims.topk(k, dim=1)
+    return top.indices, top.values
