@@ -1,8 +1,8 @@
 """Train SGNS word vectors; Hydra composes the config from conf/.
 
-    python scripts/train.py                                   # bundled Wikipedia sample
-    python scripts/train.py data=text_file data.path=my.txt   # your own text
-    python scripts/train.py -m model.embed_dim=50,100 model.n_samples=5,10   # a sweep
+python scripts/train.py                                   # bundled Wikipedia sample
+python scripts/train.py data=text_file data.path=my.txt   # your own text
+python scripts/train.py -m model.embed_dim=50,100 model.n_samples=5,10   # a sweep
 """
 
 import logging

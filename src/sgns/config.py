@@ -34,11 +34,35 @@ NUMERIC_KEYS = {
 }
 # Keys a section may hold; anything else is a typo that would otherwise be ignored.
 SECTION_KEYS = {
-    "model": {"embed_dim", "n_samples", "noise_power", "optimizer", "lr", "min_lr_ratio", "init",
-              "n_val_words", "n_neighbors"},
-    "data": {"source", "path", "cache_dir", "normalization", "min_count", "max_vocab",
-             "subsample_t", "subsample_rule", "window", "batch_size", "context_chunk", "shuffle",
-             "val_fraction", "num_workers", "block_tokens", "sha256"},
+    "model": {
+        "embed_dim",
+        "n_samples",
+        "noise_power",
+        "optimizer",
+        "lr",
+        "min_lr_ratio",
+        "init",
+        "n_val_words",
+        "n_neighbors",
+    },
+    "data": {
+        "source",
+        "path",
+        "cache_dir",
+        "normalization",
+        "min_count",
+        "max_vocab",
+        "subsample_t",
+        "subsample_rule",
+        "window",
+        "batch_size",
+        "context_chunk",
+        "shuffle",
+        "val_fraction",
+        "num_workers",
+        "block_tokens",
+        "sha256",
+    },
 }
 
 

@@ -1,7 +1,7 @@
 """Word vectors out of training: word2vec text/binary files via gensim's KeyedVectors.
 
-    >>> save_word2vec("vectors.txt", matrix, words)          # text, most frequent word first
-    >>> matrix, words = load_word2vec("vectors.txt")
+>>> save_word2vec("vectors.txt", matrix, words)          # text, most frequent word first
+>>> matrix, words = load_word2vec("vectors.txt")
 """
 
 from __future__ import annotations
@@ -13,7 +13,9 @@ import numpy as np
 from gensim.models import KeyedVectors
 
 
-def save_word2vec(path: str | Path, vectors: np.ndarray, words: list[str], binary: bool = False) -> None:
+def save_word2vec(
+    path: str | Path, vectors: np.ndarray, words: list[str], binary: bool = False
+) -> None:
     """Write `vectors` (V, D) with their `words` in word2vec format, atomically.
 
     The file is written beside its destination and renamed into place, so an interrupted

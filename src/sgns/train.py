@@ -1,9 +1,9 @@
 """run(cfg, run_dir): build the objects a config describes, train, and write the run's artefacts.
 
-    run_dir/vectors.txt          in_embed rows in word2vec text format, most frequent word first
-    run_dir/metrics.json         final losses, vocabulary size, tokens seen, wall time, words/s
-    run_dir/tb/                  TensorBoard events
-    run_dir/checkpoints/last.ckpt
+run_dir/vectors.txt          in_embed rows in word2vec text format, most frequent word first
+run_dir/metrics.json         final losses, vocabulary size, tokens seen, wall time, words/s
+run_dir/tb/                  TensorBoard events
+run_dir/checkpoints/last.ckpt
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ def run(cfg: DictConfig, run_dir: str | Path) -> dict:
     conf = OmegaConf.to_container(cfg, resolve=True)
     validate(conf)
     run_dir = Path(run_dir)
-    L.seed_everything(conf["seed"], workers=True)
+    L.seed_everything(conf["seed"], workers=True, verbose=False)
 
     datamodule = SkipGramDataModule(**conf["data"], seed=conf["seed"])
     datamodule.prepare_data()
@@ -41,7 +41,10 @@ def run(cfg: DictConfig, run_dir: str | Path) -> dict:
     vocab = datamodule.vocab
     max_epochs = conf["trainer"]["max_epochs"]
     module = SkipGramModule(
-        vocab.words, vocab.counts, **conf["model"], seed=conf["seed"],
+        vocab.words,
+        vocab.counts,
+        **conf["model"],
+        seed=conf["seed"],
         total_steps=datamodule.expected_batches_per_epoch() * max_epochs,
     )
     trainer = L.Trainer(
@@ -49,8 +52,9 @@ def run(cfg: DictConfig, run_dir: str | Path) -> dict:
         default_root_dir=run_dir,
         logger=TensorBoardLogger(run_dir, name="tb", version="", default_hp_metric=False),
         callbacks=[
-            ModelCheckpoint(dirpath=run_dir / "checkpoints", save_last=True, save_top_k=0,
-                            **conf["checkpoint"]),
+            ModelCheckpoint(
+                dirpath=run_dir / "checkpoints", save_last=True, save_top_k=0, **conf["checkpoint"]
+            ),
             LearningRateMonitor(logging_interval="step"),
         ],
         # Each epoch's data is drawn from (seed, epoch): the loader must be rebuilt per epoch.

@@ -47,9 +47,17 @@ def _text8(text: str) -> str:
 
 
 _PUNCT = {
-    ".": " <PERIOD> ", ",": " <COMMA> ", '"': " <QUOTATION_MARK> ", ";": " <SEMICOLON> ",
-    "!": " <EXCLAMATION_MARK> ", "?": " <QUESTION_MARK> ", "(": " <LEFT_PAREN> ",
-    ")": " <RIGHT_PAREN> ", "--": " <HYPHENS> ", ":": " <COLON> ", "\n": " <NEW_LINE> ",
+    ".": " <PERIOD> ",
+    ",": " <COMMA> ",
+    '"': " <QUOTATION_MARK> ",
+    ";": " <SEMICOLON> ",
+    "!": " <EXCLAMATION_MARK> ",
+    "?": " <QUESTION_MARK> ",
+    "(": " <LEFT_PAREN> ",
+    ")": " <RIGHT_PAREN> ",
+    "--": " <HYPHENS> ",
+    ":": " <COLON> ",
+    "\n": " <NEW_LINE> ",
 }
 _PUNCT_RE = re.compile("|".join(re.escape(k) for k in sorted(_PUNCT, key=len, reverse=True)))
 
@@ -72,11 +80,15 @@ def expand_paths(spec: str | os.PathLike | Iterable[str | os.PathLike]) -> list[
     for item in specs:
         path = Path(item).expanduser()
         if path.is_dir():
-            files += sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith("."))
+            files += sorted(
+                p for p in path.rglob("*") if p.is_file() and not p.name.startswith(".")
+            )
         elif path.is_file():
             files.append(path)
         elif glob.has_magic(str(path)):
-            files += sorted(Path(p) for p in glob.glob(str(path), recursive=True) if Path(p).is_file())
+            files += sorted(
+                Path(p) for p in glob.glob(str(path), recursive=True) if Path(p).is_file()
+            )
         else:
             raise DataError(f"corpus file not found: {path}")
     if not files:

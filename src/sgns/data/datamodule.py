@@ -37,8 +37,17 @@ class SkipGramPairs(IterableDataset):
     ``n_shards`` consumers (DDP ranks x loader workers).
     """
 
-    def __init__(self, ids, keep_prob, window, batch_size, seed, chunk=None, shuffle=True,
-                 block_tokens=1 << 20):
+    def __init__(
+        self,
+        ids,
+        keep_prob,
+        window,
+        batch_size,
+        seed,
+        chunk=None,
+        shuffle=True,
+        block_tokens=1 << 20,
+    ):
         self.ids, self.keep_prob = ids, keep_prob
         self.window, self.batch_size, self.seed = window, batch_size, seed
         self.chunk, self.shuffle, self.block_tokens = chunk, shuffle, block_tokens
@@ -53,8 +62,15 @@ class SkipGramPairs(IterableDataset):
         n_workers, worker_id = (worker.num_workers, worker.id) if worker else (1, 0)
         shard, n_shards = self.rank * n_workers + worker_id, self.world_size * n_workers
         rng = np.random.default_rng([self.seed, self.epoch])
-        batches = iter_pair_batches(self.blocks(), self.keep_prob, self.window,
-                                    self.batch_size, rng, self.chunk, self.shuffle)
+        batches = iter_pair_batches(
+            self.blocks(),
+            self.keep_prob,
+            self.window,
+            self.batch_size,
+            rng,
+            self.chunk,
+            self.shuffle,
+        )
         for i, (inputs, targets) in enumerate(batches):
             if i % n_shards == shard:
                 yield torch.from_numpy(inputs), torch.from_numpy(targets)
@@ -63,11 +79,26 @@ class SkipGramPairs(IterableDataset):
 class SkipGramDataModule(L.LightningDataModule):
     """Skip-gram pairs from a text source; see conf/data/*.yaml for every argument's meaning."""
 
-    def __init__(self, source="wiki_sample", path=None, cache_dir="~/.cache/sgns",
-                 normalization="text8", min_count=5, max_vocab=None, subsample_t=1e-5,
-                 subsample_rule="mikolov", window=5, batch_size=4096, context_chunk=None,
-                 shuffle=True, val_fraction=0.01, num_workers=0, seed=0, block_tokens=1 << 20,
-                 sha256=None):
+    def __init__(
+        self,
+        source="wiki_sample",
+        path=None,
+        cache_dir="~/.cache/sgns",
+        normalization="text8",
+        min_count=5,
+        max_vocab=None,
+        subsample_t=1e-5,
+        subsample_rule="mikolov",
+        window=5,
+        batch_size=4096,
+        context_chunk=None,
+        shuffle=True,
+        val_fraction=0.01,
+        num_workers=0,
+        seed=0,
+        block_tokens=1 << 20,
+        sha256=None,
+    ):
         super().__init__()
         _check_choice("data.source", source, SOURCES)
         _check_choice("data.normalization", normalization, NORMALIZATIONS)
@@ -88,12 +119,15 @@ class SkipGramDataModule(L.LightningDataModule):
 
             return [fetch_text8(self.cache_dir, sha256=self.sha256)]
         if self.path is None:
-            raise ConfigError("data.path must name a file, folder or glob when data.source=text_file")
+            raise ConfigError(
+                "data.path must name a file, folder or glob when data.source=text_file"
+            )
         return expand_paths(self.path)
 
     def _tokens(self):
-        return prepare_tokens(self.corpus_files(), self.cache_dir, self.normalization,
-                              self.min_count, self.max_vocab)
+        return prepare_tokens(
+            self.corpus_files(), self.cache_dir, self.normalization, self.min_count, self.max_vocab
+        )
 
     def prepare_data(self) -> None:
         self._tokens()  # builds the cache once (rank zero only under DDP)
@@ -112,17 +146,34 @@ class SkipGramDataModule(L.LightningDataModule):
             val_ids = ids[-n_val:]
         self.train_ids = ids[: len(ids) - n_val]
         self.keep_prob = self.vocab.keep_prob(self.subsample_t, self.subsample_rule)
-        self.train_set = SkipGramPairs(self.train_ids, self.keep_prob, self.window,
-                                       self.batch_size, self.seed, self.context_chunk,
-                                       self.shuffle, self.block_tokens)
+        self.train_set = SkipGramPairs(
+            self.train_ids,
+            self.keep_prob,
+            self.window,
+            self.batch_size,
+            self.seed,
+            self.context_chunk,
+            self.shuffle,
+            self.block_tokens,
+        )
         rng = np.random.default_rng([self.seed, _VAL_SEED])
         self.val_batches = [
             (torch.from_numpy(x), torch.from_numpy(y))
-            for x, y in iter_pair_batches(iter([np.asarray(val_ids)]), self.keep_prob,
-                                          self.window, self.batch_size, rng, self.context_chunk)
+            for x, y in iter_pair_batches(
+                iter([np.asarray(val_ids)]),
+                self.keep_prob,
+                self.window,
+                self.batch_size,
+                rng,
+                self.context_chunk,
+            )
         ]
-        log.info("vocabulary %d words; %d training tokens, %d held out",
-                 len(self.vocab), len(self.train_ids), n_val)
+        log.info(
+            "vocabulary %d words; %d training tokens, %d held out",
+            len(self.vocab),
+            len(self.train_ids),
+            n_val,
+        )
 
     @property
     def train_tokens(self) -> int:
@@ -138,8 +189,9 @@ class SkipGramDataModule(L.LightningDataModule):
             self.train_set.epoch = self.trainer.current_epoch
             self.train_set.rank = self.trainer.global_rank
             self.train_set.world_size = self.trainer.world_size
-        return DataLoader(self.train_set, batch_size=None, num_workers=self.num_workers,
-                          persistent_workers=False)
+        return DataLoader(
+            self.train_set, batch_size=None, num_workers=self.num_workers, persistent_workers=False
+        )
 
     def val_dataloader(self) -> DataLoader:
         return DataLoader(self.val_batches, batch_size=None)

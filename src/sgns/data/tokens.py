@@ -2,7 +2,7 @@
 
     cache_dir/tokens-<key>/ids.int32   token ids in corpus order (out-of-vocabulary words dropped)
     cache_dir/tokens-<key>/vocab.json  Vocab (words, counts)
-    cache_dir/tokens-<key>/meta.json   n_tokens, key, sources: written last, marks the entry complete
+    cache_dir/tokens-<key>/meta.json   n_tokens, vocab size, sources (checked on every load)
 
 The key hashes the input files' bytes and every setting that changes the ids, so a changed
 file or setting never reuses a stale entry. Training reads ids through np.memmap.

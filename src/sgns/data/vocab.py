@@ -30,8 +30,10 @@ class Vocab:
         object.__setattr__(self, "index", {w: i for i, w in enumerate(self.words)})
 
     @classmethod
-    def from_counter(cls, counter: Counter, min_count: int = 5, max_vocab: int | None = None) -> Vocab:
-        """Keep words seen at least `min_count` times, then at most `max_vocab` of the most frequent."""
+    def from_counter(
+        cls, counter: Counter, min_count: int = 5, max_vocab: int | None = None
+    ) -> Vocab:
+        """Words seen at least `min_count` times; then at most `max_vocab` of the most frequent."""
         kept = sorted(((-n, w) for w, n in counter.items() if n >= min_count))
         if max_vocab is not None:
             kept = kept[:max_vocab]
@@ -62,7 +64,9 @@ class Vocab:
         elif rule == "word2vec":
             keep = (np.sqrt(f / t) + 1.0) * t / f
         else:
-            raise ValueError(f"unknown subsample rule {rule!r}; choose {' or '.join(SUBSAMPLE_RULES)}")
+            raise ValueError(
+                f"unknown subsample rule {rule!r}; choose {' or '.join(SUBSAMPLE_RULES)}"
+            )
         return np.minimum(keep, 1.0)
 
     def noise_dist(self, power: float = 0.75) -> np.ndarray:

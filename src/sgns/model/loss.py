@@ -14,8 +14,9 @@ class NegativeSamplingLoss(nn.Module):
     its log is -inf, while logsigmoid(-100) is exactly -100.
     """
 
-    def forward(self, input_vectors: torch.Tensor, output_vectors: torch.Tensor,
-                noise_vectors: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, input_vectors: torch.Tensor, output_vectors: torch.Tensor, noise_vectors: torch.Tensor
+    ) -> torch.Tensor:
         """input_vectors, output_vectors: (batch, D); noise_vectors: (batch, n_samples, D)."""
         out_loss = F.logsigmoid((input_vectors * output_vectors).sum(-1))
         noise_scores = torch.bmm(noise_vectors, input_vectors.unsqueeze(2)).squeeze(2)

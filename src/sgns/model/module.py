@@ -35,10 +35,22 @@ class SkipGramModule(L.LightningModule):
         n_val_words: how many validation words; half frequent, half rarer.
     """
 
-    def __init__(self, words: list[str], counts, embed_dim: int = 100, n_samples: int = 5,
-                 noise_power: float = 0.75, optimizer: str = "sgd", lr: float = 0.025,
-                 min_lr_ratio: float = 1e-4, init: str = "word2vec", total_steps: int = 1,
-                 n_val_words: int = 16, n_neighbors: int = 8, seed: int = 0):
+    def __init__(
+        self,
+        words: list[str],
+        counts,
+        embed_dim: int = 100,
+        n_samples: int = 5,
+        noise_power: float = 0.75,
+        optimizer: str = "sgd",
+        lr: float = 0.025,
+        min_lr_ratio: float = 1e-4,
+        init: str = "word2vec",
+        total_steps: int = 1,
+        n_val_words: int = 16,
+        n_neighbors: int = 8,
+        seed: int = 0,
+    ):
         super().__init__()
         if optimizer not in OPTIMIZERS:
             raise SgnsError(f"model.optimizer={optimizer!r} is not one of: {', '.join(OPTIMIZERS)}")
@@ -46,8 +58,9 @@ class SkipGramModule(L.LightningModule):
         self.words = list(words)
         self.counts = np.asarray(counts, dtype=np.int64)
         noise = self.counts.astype(np.float64) ** noise_power
-        self.model = SkipGramNeg(len(self.words), embed_dim, noise / noise.sum(),
-                                 sparse=optimizer != "adam", init=init)
+        self.model = SkipGramNeg(
+            len(self.words), embed_dim, noise / noise.sum(), sparse=optimizer != "adam", init=init
+        )
         self.loss_fn = NegativeSamplingLoss()
         self.val_word_ids = validation_word_ids(len(self.words), n_val_words, seed)
 
@@ -61,7 +74,9 @@ class SkipGramModule(L.LightningModule):
         inputs, targets = batch
         loss = self._loss(inputs, targets)
         if not torch.isfinite(loss):
-            raise SgnsError(f"training stopped: the loss is {loss.item()} at step {self.global_step}")
+            raise SgnsError(
+                f"training stopped: the loss is {loss.item()} at step {self.global_step}"
+            )
         self.log("train/loss", loss, on_step=True, on_epoch=True, prog_bar=True)
         if self.hparams.optimizer == "sgd":
             # Summed over the batch, so `lr` is word2vec's per-pair step size.
@@ -95,7 +110,7 @@ class SkipGramModule(L.LightningModule):
         ids, _ = nearest_neighbors(self.model.in_embed.weight, self.val_word_ids, k)
         return "\n".join(
             f"{self.words[q]} | {', '.join(self.words[i] for i in row)}"
-            for q, row in zip(self.val_word_ids.tolist(), ids.tolist())
+            for q, row in zip(self.val_word_ids.tolist(), ids.tolist(), strict=True)
         )
 
     def configure_optimizers(self):
@@ -129,7 +144,11 @@ def validation_word_ids(n_vocab: int, n_words: int, seed: int) -> torch.Tensor:
     words, half among ranks 1000-1100 (or the rarer part of a smaller vocabulary)."""
     rng = np.random.default_rng(seed)
     frequent = np.arange(min(100, n_vocab))
-    rare = np.arange(1000, min(1100, n_vocab)) if n_vocab >= 1100 else np.arange(len(frequent), n_vocab)
+    rare = (
+        np.arange(1000, min(1100, n_vocab))
+        if n_vocab >= 1100
+        else np.arange(len(frequent), n_vocab)
+    )
     half = n_words // 2
     picked = [rng.choice(frequent, min(half, len(frequent)), replace=False)]
     if len(rare):

@@ -1,10 +1,10 @@
 """SkipGramNeg: the skip-gram model with negative sampling, as plain PyTorch.
 
-    >>> model = SkipGramNeg(n_vocab=10_000, n_embed=100, noise_dist=vocab.noise_dist(0.75))
-    >>> u = model.forward_input(inputs)                 # (batch, n_embed)
-    >>> v = model.forward_output(targets)               # (batch, n_embed)
-    >>> n = model.forward_noise(len(inputs), 5)         # (batch, 5, n_embed)
-    >>> loss = NegativeSamplingLoss()(u, v, n)
+>>> model = SkipGramNeg(n_vocab=10_000, n_embed=100, noise_dist=vocab.noise_dist(0.75))
+>>> u = model.forward_input(inputs)                 # (batch, n_embed)
+>>> v = model.forward_output(targets)               # (batch, n_embed)
+>>> n = model.forward_noise(len(inputs), 5)         # (batch, 5, n_embed)
+>>> loss = NegativeSamplingLoss()(u, v, n)
 """
 
 from __future__ import annotations
@@ -29,8 +29,14 @@ class SkipGramNeg(nn.Module):
             ``uniform`` (both tables uniform in [-1, 1], as the notebook does).
     """
 
-    def __init__(self, n_vocab: int, n_embed: int, noise_dist=None, sparse: bool = True,
-                 init: str = "word2vec"):
+    def __init__(
+        self,
+        n_vocab: int,
+        n_embed: int,
+        noise_dist=None,
+        sparse: bool = True,
+        init: str = "word2vec",
+    ):
         super().__init__()
         self.n_vocab, self.n_embed = n_vocab, n_embed
         self.in_embed = nn.Embedding(n_vocab, n_embed, sparse=sparse)
@@ -63,9 +69,10 @@ class SkipGramNeg(nn.Module):
         """Output (context-word) vectors, (batch, n_embed)."""
         return self.out_embed(output_words)
 
-    def forward_noise(self, batch_size: int, n_samples: int,
-                      generator: torch.Generator | None = None) -> torch.Tensor:
-        """Output vectors of words drawn from the noise distribution, (batch, n_samples, n_embed)."""
+    def forward_noise(
+        self, batch_size: int, n_samples: int, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
+        """Out vectors of words drawn from the noise distribution: (batch, n_samples, n_embed)."""
         noise_words = self.sample_noise(batch_size * n_samples, generator)
         return self.out_embed(noise_words).view(batch_size, n_samples, self.n_embed)
 

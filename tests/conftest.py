@@ -1,0 +1,61 @@
+"""Shared fixtures: tiny generated corpora and composed configs, all under tmp_path."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hydra import compose, initialize_config_dir
+
+CONF_DIR = str(Path(__file__).resolve().parents[1] / "conf")
+
+
+def make_config(overrides: list[str]):
+    """The run configuration conf/train.yaml composes with `overrides`, as Hydra would."""
+    with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
+        return compose(config_name="train", overrides=overrides)
+
+
+def planted_groups_text(
+    n_groups=6, group_size=5, n_tokens=30_000, run=12, seed=0
+) -> tuple[str, list[list[str]]]:
+    """Text where words co-occur only with words of their own group.
+
+    The text is runs of `run` words, each run drawn from one random group, so a word's
+    contexts are (almost) only its group-mates: SGNS must place groups together.
+    """
+    rng = np.random.default_rng(seed)
+    groups = [[f"g{g}w{i}" for i in range(group_size)] for g in range(n_groups)]
+    words = []
+    while len(words) < n_tokens:
+        group = groups[rng.integers(n_groups)]
+        words += [group[i] for i in rng.integers(group_size, size=run)]
+    return " ".join(words), groups
+
+
+@pytest.fixture
+def planted_corpus(tmp_path) -> tuple[Path, list[list[str]]]:
+    text, groups = planted_groups_text()
+    path = tmp_path / "planted.txt"
+    path.write_text(text)
+    return path, groups
+
+
+def small_run_overrides(corpus: Path, cache: Path, **extra) -> list[str]:
+    """Overrides for a quick CPU run on a generated corpus."""
+    base = {
+        "data": "text_file",
+        "data.path": str(corpus),
+        "data.cache_dir": str(cache),
+        "data.normalization": "lower",
+        "data.min_count": 1,
+        "data.subsample_t": 0,
+        "data.batch_size": 256,
+        "model.embed_dim": 16,
+        "trainer.max_epochs": 2,
+        "trainer.accelerator": "cpu",
+        "trainer.enable_progress_bar": False,
+    }
+    base.update(extra)
+    return [f"{k}={v}" for k, v in base.items()]

@@ -1,0 +1,78 @@
+"""End-to-end runs of sgns.train.run on generated corpora (in-process, CPU)."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from gensim.models import KeyedVectors
+
+from conftest import make_config, planted_groups_text, small_run_overrides
+from sgns.errors import SgnsError
+from sgns.train import run
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory):
+    """One short training shared by the tests that inspect its outputs."""
+    tmp_path = tmp_path_factory.mktemp("planted")
+    text, groups = planted_groups_text()
+    corpus = tmp_path / "planted.txt"
+    corpus.write_text(text)
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    cfg = make_config(small_run_overrides(corpus, tmp_path / "cache", **{"data.window": 3}))
+    metrics = run(cfg, run_dir)
+    return run_dir, metrics, groups
+
+
+def test_training_recovers_planted_groups(trained_run):
+    run_dir, metrics, groups = trained_run
+    kv = KeyedVectors.load_word2vec_format(str(run_dir / "vectors.txt"))
+    group_of = {w: g for g, words in enumerate(groups) for w in words}
+    hits = [group_of[kv.most_similar(w, topn=1)[0][0]] == group_of[w] for w in group_of]
+    assert np.mean(hits) >= 0.9
+
+
+def test_run_writes_metrics_vectors_checkpoint_and_events(trained_run):
+    run_dir, metrics, _ = trained_run
+    saved = json.loads((run_dir / "metrics.json").read_text())
+    assert saved["vocab_size"] == 30 and saved["epochs"] == 2
+    assert saved["tokens_seen"] == 2 * saved["train_tokens"]
+    assert saved["train_words_per_sec"] > 0 and np.isfinite(saved["final_train_loss"])
+    assert saved["final_train_loss"] < np.log(2) * 6  # below the loss of all-zero vectors
+    assert (run_dir / "checkpoints" / "last.ckpt").is_file()
+    assert list((run_dir / "tb").glob("events.out.tfevents.*"))
+
+
+def test_vectors_file_holds_in_embed_rows_in_vocabulary_order(trained_run):
+    run_dir, _, _ = trained_run
+    ckpt = torch.load(run_dir / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
+    in_embed = ckpt["state_dict"]["model.in_embed.weight"].numpy()
+    words = ckpt["vocab"]["words"]
+    kv = KeyedVectors.load_word2vec_format(str(run_dir / "vectors.txt"))
+    assert kv.index_to_key == words
+    counts = ckpt["vocab"]["counts"]
+    assert counts == sorted(counts, reverse=True)
+    np.testing.assert_allclose(kv.vectors, in_embed, rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("model.embed_dim=0", "model.embed_dim=0 is invalid"),
+        ("model.n_samples=0", "model.n_samples=0 is invalid"),
+        ("data.window=0", "data.window=0 is invalid"),
+        ("data.batch_size=0", "data.batch_size=0 is invalid"),
+        (
+            "data.min_count=1000000",
+            r"no word in the corpus .* occurs at least data.min_count=1000000",
+        ),
+    ],
+)
+def test_bad_values_fail_before_writing_vectors(tmp_path, planted_corpus, override, message):
+    corpus, _ = planted_corpus
+    overrides = small_run_overrides(corpus, tmp_path / "cache") + [override]
+    with pytest.raises(SgnsError, match=message):
+        run(make_config(overrides), tmp_path)
+    assert not (tmp_path / "vectors.txt").exists()
