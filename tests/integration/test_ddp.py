@@ -78,7 +78,13 @@ def test_artefacts_are_written_once_by_rank_zero(ddp_run):
     names = sorted(p.name for p in run_dir.iterdir())
     assert names.count("vectors.txt") == names.count("metrics.json") == 1
     assert not [n for n in names if ".tmp-" in n]
-    assert not (run_dir / ".pl_hydra_rank_1").exists()  # rank 1 wrote no config of its own
+    # Rank 1 re-ran the script into the same run directory, with no config copy of its own.
+    assert sorted(p.name for p in run_dir.iterdir() if p.is_dir()) == [
+        ".hydra",
+        "checkpoints",
+        "tb",
+    ]
+    assert sorted(p.name for p in run_dir.glob("*.log")) == ["train.log", "train_ddp_process_1.log"]
     logs = "".join(p.read_text() for p in run_dir.glob("*.log"))
     assert logs.count("tokenising") == 1  # the token cache was built once
     assert "DDP all-reduces the sparse gradients over gloo" in logs
