@@ -6,7 +6,7 @@
 
 The corpus is written in streaming fashion: words drawn from a Zipf-Mandelbrot law whose head
 matches English ("the" ~6 % of tokens) and whose tail grows the vocabulary like Heaps' law
-(~400k distinct words in 17M tokens, ~1M in 185M; text8 has 254k in 17M). Tokenising runs in a
+(~400k distinct words in 17M tokens, over 1M in 1 GB; text8 has 254k in 17M). Tokenising runs in a
 fresh child process, so its peak resident memory (VmHWM) is the tokeniser's alone. Prints a
 table, then one JSON line.
 """
@@ -140,6 +140,29 @@ def bench_pairs(cache_args: tuple, n_tokens: int, window: int, batch_size: int, 
     }
 
 
+def bench_device_pairs(cache_args: tuple, n_tokens, window, batch_size, t, device) -> dict:
+    """Pairs per second from sgns.data.device_pairs with blocks of 1M ids sent to `device`."""
+    import torch
+
+    from sgns.data import device_pairs
+    from sgns.data.tokens import prepare_tokens
+
+    ids, vocab = prepare_tokens(*cache_args)
+    ids = ids[:n_tokens]
+    keep_prob = torch.as_tensor(vocab.keep_prob(t), device=device)
+    blocks = (
+        torch.from_numpy(np.array(ids[i : i + (1 << 20)])).to(device)
+        for i in range(0, len(ids), 1 << 20)
+    )
+    gen = torch.Generator(device).manual_seed(0)
+    start = time.perf_counter()
+    n_pairs = 0
+    for inputs, _ in device_pairs.iter_pair_batches(blocks, keep_prob, window, batch_size, gen):
+        n_pairs += len(inputs)
+    _sync(device)
+    return {"device_pairs_per_s": n_pairs / (time.perf_counter() - start)}
+
+
 def bench_train_step(n_vocab: int, steps: int, batch_size: int, device: str) -> dict:
     """Pairs per second through SkipGramModule's training step: forward, backward, optimiser."""
     import warnings
@@ -173,7 +196,6 @@ def bench_train_step(n_vocab: int, steps: int, batch_size: int, device: str) -> 
     _sync(device)
     seconds = time.perf_counter() - start
     return {
-        "train_device": device,
         "train_threads": torch.get_num_threads(),
         "train_pairs_per_s": steps * batch_size / seconds,
     }
@@ -207,7 +229,7 @@ def main(argv: list[str] | None = None) -> dict:
         start = time.perf_counter()
         if not corpus.is_file():
             write_corpus(corpus, int(args.size_mb * 1e6))
-        result = {"corpus_mb": corpus.stat().st_size / 1e6}
+        result = {"device": args.device, "corpus_mb": corpus.stat().st_size / 1e6}
         result["generate_s"] = time.perf_counter() - start
         shutil.rmtree(cache, ignore_errors=True)  # time a cold build, even with --keep
         result |= bench_tokenise(corpus, cache, args.normalization, args.min_count)
@@ -215,11 +237,24 @@ def main(argv: list[str] | None = None) -> dict:
         result |= bench_pairs(
             cache_args, args.pair_tokens, args.window, args.batch_size, args.subsample_t
         )
+        if args.device != "cpu":  # torch's CPU kernels are slower than numpy's here
+            result |= bench_device_pairs(
+                cache_args,
+                args.pair_tokens,
+                args.window,
+                args.batch_size,
+                args.subsample_t,
+                args.device,
+            )
         if args.train_steps:
             result |= bench_train_step(
                 result["vocab_size"], args.train_steps, args.batch_size, args.device
             )
             result["pairs_vs_train"] = result["pairs_per_s"] / result["train_pairs_per_s"]
+            if "device_pairs_per_s" in result:
+                result["device_pairs_vs_train"] = (
+                    result["device_pairs_per_s"] / result["train_pairs_per_s"]
+                )
     _print_table(result)
     print(json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in result.items()}))
     return result
@@ -257,15 +292,24 @@ def _print_table(r: dict) -> None:
             f"({r['pair_tokens_per_s'] / 1e6:.1f} M tokens/s)",
         ),
     ]
+    if "device_pairs_per_s" in r:
+        rows.append(
+            (
+                "pair generation (torch)",
+                f"{r['device_pairs_per_s'] / 1e6:.1f} M pairs/s on {r['device']}",
+            )
+        )
     if "train_pairs_per_s" in r:
         rows.append(
             (
                 "training step",
                 f"{r['train_pairs_per_s'] / 1e6:.3f} M pairs/s on "
-                f"{r['train_device']} ({r['train_threads']} threads)",
+                f"{r['device']} ({r['train_threads']} threads)",
             )
         )
         rows.append(("pairs / training", f"{r['pairs_vs_train']:.1f}x"))
+        if "device_pairs_vs_train" in r:
+            rows.append(("pairs (torch) / training", f"{r['device_pairs_vs_train']:.1f}x"))
     width = max(len(name) for name, _ in rows)
     for name, value in rows:
         print(f"{name:<{width}}  {value}")

@@ -104,6 +104,7 @@ def _build_entry(entry: Path, files, normalization, min_count, max_vocab) -> Non
     try:
         words, counts, n_raw = _write_raw_ids(tmp / "ids.int32", files, normalization)
         vocab = _vocab(words, counts, min_count, max_vocab, files)
+        log.info("%d words, %d distinct, %d in the vocabulary", n_raw, len(counts), len(vocab))
         lookup = np.full(len(counts), -1, dtype=np.int32)
         lookup[[words[w] for w in vocab.words]] = np.arange(len(vocab), dtype=np.int32)
         del words, counts
