@@ -127,6 +127,29 @@ def test_a_changed_file_or_setting_gets_its_own_entry(tmp_path, corpus):
     assert len(entries(cache)) == 2
 
 
+def test_past_max_distinct_the_rarest_words_are_forgotten(tmp_path, monkeypatch, caplog):
+    """Bounded memory on any corpus: frequent words keep exact counts, and counts always
+    agree with the ids written (a forgotten word's earlier occurrences are dropped)."""
+    monkeypatch.setattr(tokens, "MAX_DISTINCT", 40)
+    rng = np.random.default_rng(1)
+    files = []
+    for i in range(6):  # one chunk per file: a prune can happen after each
+        frequent = [f"f{k}" for k in rng.integers(0, 10, size=400)]
+        rare = [f"r{i}_{k}" for k in range(30)] + ["again"] * (i == 5)  # 30 new words a file
+        path = tmp_path / f"{i}.txt"
+        path.write_text(" ".join(frequent + rare + ["again"] * (i in (0, 5))) + "\n")
+        files.append(path)
+    with caplog.at_level(logging.WARNING, logger="sgns.data.tokens"):
+        ids, vocab = prepare_tokens(files, tmp_path / "cache", "lower", 1)
+    assert "forgot the words seen 1 time(s) or fewer" in caplog.text
+    counts = Counter(corpus_words(files))
+    for k in range(10):
+        assert vocab.counts[vocab.words.index(f"f{k}")] == counts[f"f{k}"]
+    np.testing.assert_array_equal(np.bincount(ids, minlength=len(vocab)), vocab.counts)
+    assert vocab.counts[vocab.words.index("again")] == 2  # its first sighting was forgotten
+    assert not [w for w in vocab.words if w.startswith("r")]  # each seen once, then forgotten
+
+
 def test_an_empty_corpus_or_too_high_min_count_is_a_data_error(tmp_path):
     empty = tmp_path / "empty.txt"
     empty.write_text(" \n ")

@@ -28,7 +28,6 @@ import os
 import shutil
 import threading
 import time
-from itertools import repeat
 from pathlib import Path
 
 import numpy as np
@@ -42,6 +41,9 @@ log = logging.getLogger(__name__)
 CACHE_VERSION = 2
 _HASH_BLOCK = 1 << 22
 _REMAP_BLOCK = 1 << 22  # ids rewritten at a time (16 MB)
+# Distinct words held while counting; each costs about 150 bytes (a str, a dict entry, an
+# int). A corpus with more forgets its rarest words (word2vec's C tool does the same).
+MAX_DISTINCT = 5_000_000
 
 
 def cache_key(files: list[Path], **settings) -> str:
@@ -104,7 +106,7 @@ def _build_entry(entry: Path, files, normalization, min_count, max_vocab) -> Non
     try:
         words, counts, n_raw = _write_raw_ids(tmp / "ids.int32", files, normalization)
         vocab = _vocab(words, counts, min_count, max_vocab, files)
-        log.info("%d words, %d distinct, %d in the vocabulary", n_raw, len(counts), len(vocab))
+        log.info("%d words, %d distinct, %d in the vocabulary", n_raw, len(words), len(vocab))
         lookup = np.full(len(counts), -1, dtype=np.int32)
         lookup[[words[w] for w in vocab.words]] = np.arange(len(vocab), dtype=np.int32)
         del words, counts
@@ -117,28 +119,67 @@ def _build_entry(entry: Path, files, normalization, min_count, max_vocab) -> Non
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+class _WordIds(dict):
+    """word -> provisional id; looking up an unseen word gives it the next id.
+
+    ``map(ids.__getitem__, words)`` then runs in C for every word seen before, and only
+    calls back into Python for a new word.
+    """
+
+    __slots__ = ("next_id",)
+
+    def __init__(self):
+        super().__init__()
+        self.next_id = 0
+
+    def __missing__(self, word: str) -> int:
+        self[word] = new = self.next_id
+        self.next_id = new + 1
+        return new
+
+
 def _write_raw_ids(path: Path, files, normalization: str) -> tuple[dict, np.ndarray, int]:
     """One pass over the text: every word gets a provisional id (first-seen order), written
     to `path` as int32. Returns (word -> provisional id, counts by provisional id, n_words).
 
-    Per word this costs one str.split and one dict lookup in C; ids of words not seen
-    before are assigned in a Python loop over those words only.
+    Per word this costs one str.split and one dict lookup, both in C. Past MAX_DISTINCT
+    words the rarest are forgotten (see _prune), so memory stays bounded on any corpus.
     """
-    index: dict[str, int] = {}
+    index = _WordIds()
     counts = np.zeros(0, dtype=np.int64)
     n_words = 0
     with open(path, "wb") as out:
         for chunk in read_text(files):
             words = normalize(chunk, normalization).split()
-            ids = np.fromiter(map(index.get, words, repeat(-1)), dtype=np.int32, count=len(words))
-            for i in np.flatnonzero(ids < 0).tolist():
-                ids[i] = index.setdefault(words[i], len(index))
-            chunk_counts = np.bincount(ids, minlength=len(index))
+            ids = np.fromiter(map(index.__getitem__, words), dtype=np.int32, count=len(words))
+            chunk_counts = np.bincount(ids, minlength=index.next_id)
             chunk_counts[: len(counts)] += counts
             counts = chunk_counts
             out.write(ids.tobytes())
             n_words += len(ids)
+            if len(index) > MAX_DISTINCT:
+                _prune(index, counts)
     return index, counts, n_words
+
+
+def _prune(index: dict, counts: np.ndarray) -> None:
+    """Forget the rarest words so far until a quarter of MAX_DISTINCT is free again.
+
+    As word2vec's ReduceVocab (and gensim's max_vocab_size): a forgotten word that comes
+    back starts a new id from zero, and its earlier occurrences are dropped like
+    out-of-vocabulary words. Words seen once go first, which min_count mostly drops anyway.
+    """
+    floor = 0
+    while len(index) > MAX_DISTINCT * 3 // 4:
+        floor += 1
+        rare = (counts <= floor).tolist()  # list indexing is cheaper than numpy's per item
+        for word in [w for w, i in index.items() if rare[i]]:
+            del index[word]
+    log.warning(
+        "over %d distinct words: forgot the words seen %d time(s) or fewer so far",
+        MAX_DISTINCT,
+        floor,
+    )
 
 
 def _vocab(words: dict, counts: np.ndarray, min_count, max_vocab, files) -> Vocab:
