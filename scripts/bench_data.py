@@ -1,6 +1,6 @@
 """Data-side throughput: tokenising a generated corpus, and skip-gram pair generation.
 
-    python scripts/bench_data.py                  # 1 GB corpus (about 185M words), ~2 minutes
+    python scripts/bench_data.py                  # 1 GB corpus (185M words), ~2 minutes
     python scripts/bench_data.py --size-mb 100    # quicker
     python scripts/bench_data.py --keep DIR       # keep the corpus and token cache in DIR
 
@@ -82,7 +82,11 @@ def _peak_rss_mb() -> float:
 
 def _tokenise_child(corpus: str, cache: str, normalization: str, min_count: int, results) -> None:
     """Runs in a fresh process: tokenise, then report seconds and peak memory."""
+    import logging
+
     from sgns.data.tokens import prepare_tokens
+
+    logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")  # word counts
 
     rss_start = _peak_rss_mb()
     start, cpu_start = time.perf_counter(), time.process_time()
