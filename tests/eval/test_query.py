@@ -83,6 +83,7 @@ def test_k_must_be_positive(run_dir, capsys):
     assert "must be at least 1" in capsys.readouterr().err
 
 
+@pytest.mark.slow  # starting Python, torch and gensim takes seconds
 def test_as_a_subprocess(run_dir):
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
     result = subprocess.run(
