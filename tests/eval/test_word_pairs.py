@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
+from sgns.errors import DataError
 from sgns.eval.word_pairs import (
     SIMLEX999,
     WORDSIM353,
@@ -57,6 +58,11 @@ def test_all_pairs_unknown_gives_nan_and_full_oov(tmp_path):
     path.write_text("a\tb\t1\nc\td\t2\n", "utf8")
     rho, oov = word_pair_scores(np.eye(2, dtype=np.float32), ["x", "y"], path)
     assert math.isnan(rho) and oov == 1.0
+
+
+def test_missing_pairs_file_is_a_data_error(tmp_path):
+    with pytest.raises(DataError, match="no such word-pair file"):
+        word_pair_scores(np.eye(2), ["a", "b"], tmp_path / "missing.tsv")
 
 
 def test_average_ranks_share_ties():

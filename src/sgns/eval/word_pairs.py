@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from sgns.errors import DataError
 from sgns.eval.lookup import as_matrix, upper_index
 from sgns.eval.neighbors import pair_similarity
 
@@ -28,12 +29,15 @@ RESTRICT_VOCAB = 300_000  # gensim's default
 def read_word_pairs(path: str, delimiter: str = "\t") -> tuple[tuple[str, str, float], ...]:
     """Parse "word1<TAB>word2<TAB>score" lines as gensim does, words upper-cased.
 
-    `path` is a file, or a bare name of a file bundled with gensim's test data. "#" lines are
-    comments; lines without three fields or with a non-numeric score are skipped.
+    `path` is a file, or the name of one bundled with gensim's test data. "#" lines are
+    comments; lines without three fields or with a non-numeric score are skipped. Parsed once
+    per path: a file edited in place needs `read_word_pairs.cache_clear()`.
     """
     if not Path(path).exists():
         from gensim.test.utils import datapath
 
+        if not Path(datapath(path)).is_file():
+            raise DataError(f"no such word-pair file: {path!r}")
         path = datapath(path)
     pairs = []
     with open(path, encoding="utf8") as fin:
