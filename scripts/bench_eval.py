@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import statistics
 import time
@@ -75,7 +76,8 @@ def main(argv: list[str] | None = None) -> None:
     print(
         f"Google analogy set, {answered:,} questions; random {args.n_words:,} x {args.dim} matrix "
         f"(question words + filler words, seed 0); torch threads {torch.get_num_threads()}, "
-        f"{platform.processor() or platform.machine()}"
+        f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
+        f"load average {os.getloadavg()[0]:.1f} (other processes share the CPUs)"
     )
     print(f"{'implementation':<34}{'device':>8}{'median s':>10}{'min s':>9}{'runs':>6}{'acc':>9}")
     rows = [
@@ -98,6 +100,7 @@ def main(argv: list[str] | None = None) -> None:
                 "questions": answered,
                 "device": args.device,
                 "torch_threads": torch.get_num_threads(),
+                "load_avg_1min": os.getloadavg()[0],
                 "sgns_s": ours_times,
                 "gensim_s": gensim_times,
                 "sgns_acc": ours_acc,

@@ -27,7 +27,7 @@ def _ids(ids: Ids, device: torch.device) -> torch.Tensor:
     return torch.as_tensor(ids, dtype=torch.long, device=device).reshape(-1)
 
 
-def analogy_queries(
+def _analogy_queries(
     unit: torch.Tensor, a: torch.Tensor, b: torch.Tensor, c: torch.Tensor
 ) -> torch.Tensor:
     """3CosAdd query directions for "a is to b as c is to ?": unit(b̂ + ĉ - â), shape (Q, D).
@@ -93,7 +93,7 @@ def analogy_neighbors(
     """
     unit = unit_rows(vectors)
     a, b, c = (_ids(ids, unit.device) for ids in (a_ids, b_ids, c_ids))
-    return _top_k_excluding(unit, analogy_queries(unit, a, b, c), torch.stack([a, b, c], 1), k)
+    return _top_k_excluding(unit, _analogy_queries(unit, a, b, c), torch.stack([a, b, c], 1), k)
 
 
 @torch.no_grad()
