@@ -2,6 +2,7 @@
 
 run_dir/vectors.txt          in_embed rows in word2vec text format, most frequent word first
 run_dir/metrics.json         final losses, vocabulary size, tokens seen, wall time, words/s
+run_dir/run_info.json        git commit, library versions, device, host, start time
 run_dir/tb/                  TensorBoard events
 run_dir/checkpoints/last.ckpt
 
@@ -11,6 +12,7 @@ rank trains on its own share of every epoch's batches; only rank zero writes the
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import os
@@ -28,13 +30,14 @@ from sgns.data.datamodule import SkipGramDataModule
 from sgns.distributed import DistributedRun, check_backend, strategy
 from sgns.export import save_word2vec
 from sgns.model.module import SkipGramModule
+from sgns.runinfo import write_run_info
 
 log = logging.getLogger(__name__)
 
 
 def run(cfg: DictConfig, run_dir: str | Path) -> dict:
     """Train as `cfg` says, write vectors and metrics into `run_dir`, return the metrics."""
-    start = time.perf_counter()
+    start, started_at = time.perf_counter(), dt.datetime.now().astimezone()
     conf = OmegaConf.to_container(cfg, resolve=True)
     validate(conf)
     run_dir = Path(run_dir)
@@ -83,6 +86,8 @@ def run(cfg: DictConfig, run_dir: str | Path) -> dict:
         # world_size-th batch, so an epoch is that many times fewer optimiser steps.
         module.hparams.total_steps = datamodule.expected_batches_per_epoch(world_size) * max_epochs
         log.info("%d ranks: each optimiser step consumes %d batches", world_size, world_size)
+    if trainer.is_global_zero:
+        write_run_info(run_dir, trainer.strategy.root_device, started_at)
     fit_start = time.perf_counter()
     trainer.fit(module, datamodule=datamodule, ckpt_path=conf.get("resume"))
     fit_seconds = time.perf_counter() - fit_start
