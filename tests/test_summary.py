@@ -101,6 +101,10 @@ def test_ranking_is_best_first_then_unranked_then_failed(sweep):
     assert [r["job"] for r in ranked] == [3, 1, 2, 0, 4, 10]
     descending = rank_runs(runs, "final_val_loss", ascending=False)
     assert [r["job"] for r in descending] == [2, 1, 3, 0, 4, 10]
+    runs[1]["metrics"]["final_val_loss"] = float("nan")  # a diverged run cannot be ranked
+    runs[2]["metrics"]["final_val_loss"] = float("inf")  # ...an infinite loss can, last
+    ranked = rank_runs(runs, "final_val_loss", ascending=True)
+    assert [r["job"] for r in ranked] == [3, 2, 0, 1, 4, 10]
 
 
 def test_table_has_swept_overrides_metrics_timing_and_errors(sweep):

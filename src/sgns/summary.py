@@ -16,7 +16,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import logging
 import os
 import re
 from pathlib import Path
@@ -24,8 +23,6 @@ from pathlib import Path
 import yaml
 
 from sgns.errors import DataError
-
-log = logging.getLogger(__name__)
 
 # Metrics that describe the run's bookkeeping rather than its quality: in the CSV, not the
 # printed table (which stays narrow enough to read).
@@ -53,8 +50,14 @@ def find_run_dirs(multirun_dir: str | Path) -> list[Path]:
 
 
 def _job_order(run_dir: Path):
-    number = re.match(r"\d+", run_dir.name)
-    return (int(number.group()) if number else float("inf"), run_dir.name)
+    number = _job_number(run_dir.name)
+    return (float("inf") if number is None else number, run_dir.name)
+
+
+def _job_number(name: str) -> int | None:
+    """Hydra's job number: the digits the sweep subdir starts with (``3_model.lr=...``)."""
+    digits = re.match(r"\d+", name)
+    return int(digits.group()) if digits else None
 
 
 def parse_overrides(lines: list[str]) -> dict[str, str]:
@@ -80,9 +83,8 @@ def load_run(run_dir: str | Path) -> dict:
     with the reason in `error`.
     """
     run_dir = Path(run_dir)
-    job = re.match(r"\d+", run_dir.name)
     run = {
-        "job": int(job.group()) if job else None,
+        "job": _job_number(run_dir.name),
         "run": run_dir.name,
         "overrides": {},
         "metrics": {},
@@ -160,8 +162,9 @@ def rank_runs(runs: list[dict], metric: str, ascending: bool) -> list[dict]:
 
 
 def _number(value) -> float | None:
-    """`value` as a finite-or-not float; None for missing, booleans and non-numbers."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    """`value` as a float; None for missing values, booleans, non-numbers and NaN (which
+    cannot be ranked; an infinite loss can, last)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
         return None
     return float(value)
 
