@@ -145,6 +145,7 @@ def test_write_summary_writes_csv_and_markdown_best_first(sweep):
     assert (sweep / "summary.md").read_text() == text
     assert "6 runs, 2 failed; ranked by `final_val_loss` (lower is better)" in text
     assert "`sweep=grid` `data=text_file`" in text  # shared overrides listed once
+    assert "the loss itself depends on model.noise_power" in text  # a loss across noise powers
     rows = list(csv.DictReader(io.StringIO((sweep / "summary.csv").read_text())))
     assert [r["job"] for r in rows] == ["3", "1", "2", "0", "4", "10"]
     assert rows[0]["final_val_loss"] == "1.5" and rows[0]["steps"] == "100"

@@ -38,6 +38,8 @@ BOOKKEEPING = (
 TIMING = ("wall_time_s", "train_words_per_sec")
 # Names of metrics where smaller is better; anything else (accuracy, correlation) is maximised.
 _LOWER_IS_BETTER = re.compile(r"loss|perplexity|error|time|seconds")
+# Keys that change what the SGNS loss measures: how many noise terms, drawn from what.
+_LOSS_SHAPING = ("model.n_samples", "model.noise_power")
 
 
 def find_run_dirs(multirun_dir: str | Path) -> list[Path]:
@@ -241,13 +243,18 @@ def report(multirun_dir: Path, ranked: list[dict], metric: str, ascending: bool)
     n_failed = sum(run["status"] != "ok" for run in ranked)
     lines = [
         f"# Sweep {multirun_dir}",
-        "",
         f"{len(ranked)} runs, {n_failed} failed; ranked by `{metric}` "
         f"({'lower' if ascending else 'higher'} is better).",
     ]
+    varied = [k for k in swept_keys(ranked) if k in _LOSS_SHAPING]
+    if "loss" in metric and varied:
+        lines.append(
+            f"Note: the loss itself depends on {' and '.join(varied)}; compare losses only "
+            "between runs with the same values."
+        )
     if common:
         lines.append("Shared overrides: " + " ".join(f"`{k}={v}`" for k, v in common.items()))
-    return "\n".join([*lines, "", to_markdown(columns, rows), ""])
+    return "\n\n".join([*lines, to_markdown(columns, rows)]) + "\n"
 
 
 def write_summary(
