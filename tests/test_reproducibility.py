@@ -1,6 +1,7 @@
 """A run's seed fixes everything: same config and seed on the same machine, same bytes."""
 
 import hashlib
+import json
 
 import pytest
 
@@ -45,3 +46,6 @@ def test_another_seed_gives_other_vectors(tmp_path, corpus):
     first = vectors_digest(tmp_path, corpus, "seed7", seed=7)
     second = vectors_digest(tmp_path, corpus, "seed8", seed=8)
     assert first != second
+    # What the seed does not fix is recorded beside the vectors.
+    info = json.loads((tmp_path / "seed8" / "run_info.json").read_text())
+    assert info["device"] == "cpu" and info["versions"]["lightning"]
