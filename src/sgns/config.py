@@ -14,11 +14,13 @@ INF = math.inf
 # key: (type, lowest, highest, may be null)
 NUMERIC_KEYS = {
     "seed": (int, 0, 2**32 - 1, False),
+    "cpu_threads": (int, 1, 4096, True),
     "model.embed_dim": (int, 1, 100_000, False),
     "model.n_samples": (int, 1, 10_000, False),
     "model.noise_power": (float, 0.0, 2.0, False),
     "model.lr": (float, 1e-12, 100.0, False),
     "model.min_lr_ratio": (float, 0.0, 1.0, False),
+    "model.shared_negatives": (int, 1, 1 << 20, False),
     "model.n_val_words": (int, 0, 1000, False),
     "model.n_neighbors": (int, 1, 1000, False),
     "data.window": (int, 1, 1000, False),
@@ -42,6 +44,7 @@ SECTION_KEYS = {
         "lr",
         "min_lr_ratio",
         "init",
+        "shared_negatives",
         "n_val_words",
         "n_neighbors",
     },

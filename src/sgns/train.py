@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 import lightning as L
+import torch
 from lightning.fabric.plugins.environments import SLURMEnvironment, TorchElasticEnvironment
 from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
 from lightning.pytorch.loggers import TensorBoardLogger
@@ -42,6 +43,8 @@ def run(cfg: DictConfig, run_dir: str | Path) -> dict:
     validate(conf)
     run_dir = Path(run_dir)
     L.seed_everything(conf["seed"], workers=True, verbose=False)
+    if conf.get("cpu_threads"):
+        torch.set_num_threads(conf["cpu_threads"])
 
     datamodule = SkipGramDataModule(**conf["data"], seed=conf["seed"])
     datamodule.prepare_data()

@@ -16,6 +16,7 @@ import torch.nn.functional as F
 
 from sgns.errors import SgnsError
 from sgns.model.loss import NegativeSamplingLoss
+from sgns.model.sgd import sgd_step
 from sgns.model.skipgram import SkipGramNeg
 
 log = logging.getLogger(__name__)
@@ -28,9 +29,12 @@ class SkipGramModule(L.LightningModule):
 
     Args:
         words, counts: the vocabulary in id order (most frequent first) and its counts.
-        optimizer: ``sgd`` (sparse gradients, word2vec's per-pair learning rate `lr`
-            decaying linearly to ``lr * min_lr_ratio`` over `total_steps`), ``sparse_adam``
-            (sparse gradients), or ``adam`` (dense, the notebook's choice).
+        optimizer: ``sgd`` (word2vec's per-pair learning rate `lr` decaying linearly to
+            ``lr * min_lr_ratio`` over `total_steps`; the closed-form step of
+            `sgns.model.sgd` on one process, sparse autograd gradients under DDP),
+            ``sparse_adam`` (sparse gradients), or ``adam`` (dense, the notebook's choice).
+        shared_negatives: with ``sgd`` on one process, groups of this many pairs share
+            their negatives (1: every pair draws its own, as word2vec does).
         total_steps: expected number of optimiser steps in the whole run (for the decay).
         n_val_words: how many validation words; half frequent, half rarer.
     """
@@ -46,6 +50,7 @@ class SkipGramModule(L.LightningModule):
         lr: float = 0.025,
         min_lr_ratio: float = 1e-4,
         init: str = "word2vec",
+        shared_negatives: int = 1,
         total_steps: int = 1,
         n_val_words: int = 16,
         n_neighbors: int = 8,
@@ -62,6 +67,8 @@ class SkipGramModule(L.LightningModule):
             len(self.words), embed_dim, noise / noise.sum(), sparse=optimizer != "adam", init=init
         )
         self.loss_fn = NegativeSamplingLoss()
+        # sgd steps by hand (closed-form updates); the optimiser keeps the lr schedule.
+        self.automatic_optimization = optimizer != "sgd"
         self.val_word_ids = validation_word_ids(len(self.words), n_val_words, seed)
 
     def _loss(self, inputs, targets, generator=None) -> torch.Tensor:
@@ -72,16 +79,48 @@ class SkipGramModule(L.LightningModule):
 
     def training_step(self, batch, batch_idx):
         inputs, targets = batch
-        loss = self._loss(inputs, targets)
+        if self.hparams.optimizer == "sgd":
+            loss = self._sgd_step(inputs, targets)
+        else:
+            loss = self._loss(inputs, targets)
         if not torch.isfinite(loss):
             raise SgnsError(
                 f"training stopped: the loss is {loss.item()} at step {self.global_step}"
             )
-        self.log("train/loss", loss, on_step=True, on_epoch=True, prog_bar=True)
-        if self.hparams.optimizer == "sgd":
-            # Summed over the batch, so `lr` is word2vec's per-pair step size. DDP averages
-            # gradients over ranks; the world size undoes that, so every rank's pairs count.
-            return loss * len(inputs) * _world_size()
+        # self.log costs more than a fast step, so the step loss is logged only as often
+        # as the logger writes it; the epoch mean is accumulated here.
+        self._epoch_loss_sum += loss.detach()
+        self._epoch_batches += 1
+        if batch_idx % self.trainer.log_every_n_steps == 0:
+            self.log("train/loss", loss, prog_bar=True)
+        return loss
+
+    def on_train_epoch_start(self) -> None:
+        self._epoch_loss_sum = torch.zeros((), device=self.device)
+        self._epoch_batches = 0
+
+    def on_train_epoch_end(self) -> None:
+        if self._epoch_batches:
+            self.log("train/loss_epoch", self._epoch_loss_sum / self._epoch_batches,
+                     sync_dist=True)  # fmt: skip
+
+    def _sgd_step(self, inputs, targets) -> torch.Tensor:
+        """word2vec's SGD at per-pair step size: the loss is summed over the batch."""
+        optimizer, schedule = self.optimizers(), self.lr_schedulers()
+        lr = optimizer.param_groups[0]["lr"]
+        world_size = _world_size()
+        if world_size == 1:
+            loss = sgd_step(self.model, inputs, targets, self.hparams.n_samples, lr,
+                            self.hparams.shared_negatives)  # fmt: skip
+            optimizer.step()  # no gradients to apply: this advances the step count
+        else:
+            # DDP all-reduces gradients, so they must exist: autograd on sparse embeddings.
+            # It averages them over ranks; the world size undoes that, so every pair counts.
+            loss = self._loss(inputs, targets)
+            optimizer.zero_grad()
+            self.manual_backward(loss * len(inputs) * world_size)
+            optimizer.step()
+        schedule.step()
         return loss
 
     def on_validation_epoch_start(self) -> None:
