@@ -35,6 +35,8 @@ class SkipGramModule(L.LightningModule):
             ``sparse_adam`` (sparse gradients), or ``adam`` (dense, the notebook's choice).
         shared_negatives: with ``sgd`` on one process, groups of this many pairs share
             their negatives (1: every pair draws its own, as word2vec does).
+        sgd_chunk: with ``sgd`` on one process, a batch is applied as consecutive steps of
+            at most this many pairs (None: the whole batch at once).
         total_steps: expected number of optimiser steps in the whole run (for the decay).
         n_val_words: how many validation words; half frequent, half rarer.
     """
@@ -51,6 +53,7 @@ class SkipGramModule(L.LightningModule):
         min_lr_ratio: float = 1e-4,
         init: str = "word2vec",
         shared_negatives: int = 1,
+        sgd_chunk: int | None = 4096,
         total_steps: int = 1,
         n_val_words: int = 16,
         n_neighbors: int = 8,
@@ -110,8 +113,15 @@ class SkipGramModule(L.LightningModule):
         lr = optimizer.param_groups[0]["lr"]
         world_size = _world_size()
         if world_size == 1:
-            loss = sgd_step(self.model, inputs, targets, self.hparams.n_samples, lr,
-                            self.hparams.shared_negatives)  # fmt: skip
+            # Sequential steps on cache-sized chunks: a large batch then costs Lightning's
+            # per-step overhead once, and each update sees the previous chunk's (as in word2vec).
+            chunk, hp = self.hparams.sgd_chunk or len(inputs), self.hparams
+            losses = [
+                sgd_step(self.model, inputs[i : i + chunk], targets[i : i + chunk],
+                         hp.n_samples, lr, hp.shared_negatives) * len(inputs[i : i + chunk])
+                for i in range(0, len(inputs), chunk)
+            ]  # fmt: skip
+            loss = torch.stack(losses).sum() / len(inputs)
             optimizer.step()  # no gradients to apply: this advances the step count
         else:
             # DDP all-reduces gradients, so they must exist: autograd on sparse embeddings.
