@@ -3,7 +3,10 @@
 run_dir/vectors.txt          in_embed rows in word2vec text format, most frequent word first
 run_dir/metrics.json         final losses, vocabulary size, tokens seen, wall time, words/s
 run_dir/tb/                  TensorBoard events
-run_dir/checkpoints/last.ckpt
+run_dir/checkpoints/last.ckpt  rewritten while training and on SIGTERM; resume=PATH continues
+
+A run that stops (a signal, a diverged loss, bad input) writes no vectors and no metrics, so
+nothing half-trained is mistaken for a result.
 """
 
 from __future__ import annotations
@@ -12,17 +15,22 @@ import json
 import logging
 import os
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import lightning as L
+import torch
 from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
 from lightning.pytorch.loggers import TensorBoardLogger
+from lightning.pytorch.utilities.exceptions import MisconfigurationException, SIGTERMException
 from omegaconf import DictConfig, OmegaConf
 
 from sgns.config import validate
 from sgns.data.datamodule import SkipGramDataModule
+from sgns.errors import ConfigError, DataError, SgnsError
 from sgns.export import save_word2vec
 from sgns.model.module import SkipGramModule
+from sgns.resume import ResumeState, check_resume
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +47,8 @@ def run(cfg: DictConfig, run_dir: str | Path) -> dict:
     datamodule.prepare_data()
     datamodule.setup("fit")
     vocab = datamodule.vocab
+    resume = conf.get("resume")
+    start_step = check_resume(resume, conf, vocab.words)["global_step"] if resume else 0
     max_epochs = conf["trainer"]["max_epochs"]
     module = SkipGramModule(
         vocab.words,
@@ -47,25 +57,39 @@ def run(cfg: DictConfig, run_dir: str | Path) -> dict:
         seed=conf["seed"],
         total_steps=datamodule.expected_batches_per_epoch() * max_epochs,
     )
-    trainer = L.Trainer(
-        **conf["trainer"],
-        default_root_dir=run_dir,
-        logger=TensorBoardLogger(run_dir, name="tb", version="", default_hp_metric=False),
-        callbacks=[
-            ModelCheckpoint(
-                dirpath=run_dir / "checkpoints", save_last=True, save_top_k=0, **conf["checkpoint"]
-            ),
-            LearningRateMonitor(logging_interval="step"),
-        ],
-        # Each epoch's data is drawn from (seed, epoch): the loader must be rebuilt per epoch.
-        reload_dataloaders_every_n_epochs=1,
-    )
+    resume_state = ResumeState(conf, run_dir / "checkpoints" / "last.ckpt")
+    try:
+        trainer = L.Trainer(
+            **conf["trainer"],
+            default_root_dir=run_dir,
+            logger=TensorBoardLogger(run_dir, name="tb", version="", default_hp_metric=False),
+            callbacks=[
+                _checkpointing(run_dir / "checkpoints", **conf["checkpoint"]),
+                resume_state,
+                LearningRateMonitor(logging_interval="step"),
+            ],
+            # Each epoch's data is drawn from (seed, epoch): the loader must be rebuilt per epoch.
+            reload_dataloaders_every_n_epochs=1,
+        )
+    except (TypeError, ValueError, MisconfigurationException) as err:
+        # Trainer arguments beyond conf/trainer (e.g. +trainer.max_steps) are Lightning's to check.
+        raise ConfigError(f"Lightning rejects the trainer settings: {_first_line(err)}") from None
     fit_start = time.perf_counter()
-    trainer.fit(module, datamodule=datamodule, ckpt_path=conf.get("resume"))
+    try:
+        # weights_only: a checkpoint is data; loading one must never run code from it.
+        trainer.fit(module, datamodule=datamodule, ckpt_path=resume, weights_only=True)
+    except (SIGTERMException, SystemExit):
+        if resume_state.interrupted is None:
+            raise
+        raise resume_state.interrupted from None
     fit_seconds = time.perf_counter() - fit_start
+    _check_trained(trainer, module.embeddings(conf["export"]["vectors"]))
 
     epochs_done = trainer.current_epoch
     tokens_seen = datamodule.train_tokens * epochs_done
+    # A resumed run trained only its last part in this process.
+    steps_here = trainer.global_step - start_step
+    tokens_here = tokens_seen * steps_here / max(1, trainer.global_step)
     wall = time.perf_counter() - start
     metrics = {
         "final_train_loss": _metric(trainer, "train/loss_epoch"),
@@ -77,12 +101,48 @@ def run(cfg: DictConfig, run_dir: str | Path) -> dict:
         "steps": trainer.global_step,
         "train_seconds": fit_seconds,
         "wall_time_s": wall,
-        "train_words_per_sec": tokens_seen / fit_seconds if fit_seconds > 0 else None,
-        "words_per_sec_incl_setup": tokens_seen / wall if wall > 0 else None,
+        "train_words_per_sec": tokens_here / fit_seconds if fit_seconds > 0 else None,
+        "words_per_sec_incl_setup": tokens_here / wall if wall > 0 else None,
     }
+    if resume:
+        metrics.update(resumed_from=str(resume), resumed_at_step=start_step)
     if trainer.is_global_zero:
         _write_outputs(run_dir, module, vocab.words, conf["export"], metrics)
     return metrics
+
+
+def _checkpointing(dirpath: Path, every_n_minutes=None, every_n_train_steps=None):
+    """ModelCheckpoint rewriting last.ckpt every N steps, else every N minutes, and at the end.
+
+    Lightning takes one trigger; steps, when given, replace the time interval.
+    """
+    if every_n_train_steps:
+        trigger = {"every_n_train_steps": every_n_train_steps}
+    elif every_n_minutes:
+        trigger = {"train_time_interval": timedelta(minutes=every_n_minutes)}
+    else:
+        trigger = {}
+    return ModelCheckpoint(dirpath=dirpath, save_last=True, save_top_k=0, **trigger)
+
+
+def _check_trained(trainer: L.Trainer, vectors: torch.Tensor) -> None:
+    """Refuse to export `vectors` (V, D) that training never touched or that are not finite."""
+    if trainer.global_step == 0:
+        raise DataError(
+            "no training pairs: the corpus is too short for one (input, target) pair, or "
+            "subsampling dropped every word (lower data.subsample_t or use more text)"
+        )
+    bad = int((~torch.isfinite(vectors)).any(dim=1).sum())
+    if bad:
+        raise SgnsError(
+            f"training diverged: {bad} word vectors are not finite after step "
+            f"{trainer.global_step}; lower model.lr"
+        )
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
 
 
 def _metric(trainer: L.Trainer, name: str) -> float | None:
