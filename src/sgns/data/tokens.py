@@ -86,7 +86,13 @@ def _build_entry(entry: Path, files, normalization, min_count, max_vocab) -> Non
     for chunk in read_text(files):
         counts.update(normalize(chunk, normalization).split())
     if not counts:
-        raise DataError(f"the corpus ({_describe(files)}) contains no words")
+        hint = ""
+        if normalization == "text8":
+            hint = (
+                " after data.normalization=text8, which keeps only a-z and digits "
+                "(data.normalization=lower keeps every script)"
+            )
+        raise DataError(f"the corpus ({_describe(files)}) contains no words{hint}")
     vocab = Vocab.from_counter(counts, min_count, max_vocab)
     if len(vocab) == 0:
         raise DataError(
