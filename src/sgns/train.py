@@ -161,5 +161,8 @@ def _write_outputs(run_dir: Path, module: SkipGramModule, words, export: dict, m
 def write_json(path: Path, data: dict) -> None:
     """Write JSON atomically: a temporary file renamed into place."""
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(data, indent=2) + "\n")
-    os.replace(tmp, path)
+    try:
+        tmp.write_text(json.dumps(data, indent=2) + "\n")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)

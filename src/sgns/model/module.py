@@ -75,7 +75,8 @@ class SkipGramModule(L.LightningModule):
         loss = self._loss(inputs, targets)
         if not torch.isfinite(loss):
             raise SgnsError(
-                f"training stopped: the loss is {loss.item()} at step {self.global_step}"
+                f"training stopped: the loss is {loss.item()} at step {self.global_step}; "
+                "the weights diverged: lower model.lr"
             )
         self.log("train/loss", loss, on_step=True, on_epoch=True, prog_bar=True)
         if self.hparams.optimizer == "sgd":
