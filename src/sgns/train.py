@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import time
 from datetime import timedelta
@@ -33,6 +34,7 @@ from sgns.model.module import SkipGramModule
 from sgns.resume import ResumeState, check_resume
 
 log = logging.getLogger(__name__)
+DIVERGED = 10  # a final loss this many times that of all-zero vectors means divergence
 
 
 def run(cfg: DictConfig, run_dir: str | Path) -> dict:
@@ -83,7 +85,7 @@ def run(cfg: DictConfig, run_dir: str | Path) -> dict:
             raise
         raise resume_state.interrupted from None
     fit_seconds = time.perf_counter() - fit_start
-    _check_trained(trainer, module.embeddings(conf["export"]["vectors"]))
+    _check_trained(trainer, module.embeddings(conf["export"]["vectors"]), module.hparams.n_samples)
 
     epochs_done = trainer.current_epoch
     tokens_seen = datamodule.train_tokens * epochs_done
@@ -125,8 +127,8 @@ def _checkpointing(dirpath: Path, every_n_minutes=None, every_n_train_steps=None
     return ModelCheckpoint(dirpath=dirpath, save_last=True, save_top_k=0, **trigger)
 
 
-def _check_trained(trainer: L.Trainer, vectors: torch.Tensor) -> None:
-    """Refuse to export `vectors` (V, D) that training never touched or that are not finite."""
+def _check_trained(trainer: L.Trainer, vectors: torch.Tensor, n_samples: int) -> None:
+    """Refuse to export `vectors` (V, D) that training never touched or that diverged."""
     if trainer.global_step == 0:
         raise DataError(
             "no training pairs: the corpus is too short for one (input, target) pair, or "
@@ -137,6 +139,15 @@ def _check_trained(trainer: L.Trainer, vectors: torch.Tensor) -> None:
         raise SgnsError(
             f"training diverged: {bad} word vectors are not finite after step "
             f"{trainer.global_step}; lower model.lr"
+        )
+    # All-zero vectors score sigmoid(0) = 1/2 on every pair and negative: a loss of
+    # (1 + n_samples) ln 2. A trained model is below it; far above, the weights blew up.
+    untrained = (1 + n_samples) * math.log(2)
+    loss = _metric(trainer, "train/loss_epoch")
+    if loss is not None and loss > DIVERGED * untrained:
+        raise SgnsError(
+            f"training diverged: the last epoch's loss is {loss:.4g}, over {DIVERGED}x the "
+            f"{untrained:.3g} of untrained all-zero vectors; lower model.lr"
         )
 
 

@@ -7,7 +7,7 @@ import math
 import pytest
 from omegaconf import OmegaConf
 
-from conftest import make_config
+from conftest import make_config, small_run_overrides
 from sgns.config import (
     INITS,
     OPTIMIZERS,
@@ -19,6 +19,7 @@ from sgns.config import (
     validate,
 )
 from sgns.errors import ConfigError
+from sgns.train import run
 
 DATA_GROUPS = ["data=wiki_sample", "data=text8", "data=text_file", "data.path=corpus.txt"]
 
@@ -156,3 +157,12 @@ def test_paths_must_stay_inside_their_folder(tmp_path):
     check_inside(sweep / "0_data.sha256=a/b", sweep, "run directory")  # nests: fine
     with pytest.raises(ConfigError, match=r"run directory .* lies outside .*sweep"):
         check_inside(sweep / "0_data.sha256=x" / ".." / ".." / "out", sweep, "run directory")
+
+
+def test_lightning_rejecting_an_added_trainer_argument_is_one_line(tmp_path):
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("a b c d " * 50)
+    overrides = small_run_overrides(corpus, tmp_path / "cache") + ["+trainer.max_steps=-5"]
+    with pytest.raises(ConfigError, match=r"^Lightning rejects the trainer settings: .*max_steps"):
+        run(make_config(overrides), tmp_path)
+    assert not (tmp_path / "vectors.txt").exists()

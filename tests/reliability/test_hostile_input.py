@@ -112,6 +112,14 @@ def test_diverging_loss_stops_naming_the_step_and_writes_nothing(tmp_path):
     assert_no_outputs(tmp_path)
 
 
+def test_finite_but_diverged_training_writes_nothing(tmp_path):
+    # Adam at lr=10 blows the weights up without overflowing: a loss in the thousands.
+    settings = {"model.n_samples": 20, "model.optimizer": "adam", "model.lr": 10.0}
+    with pytest.raises(SgnsError, match=r"^training diverged: the last epoch's loss is "):
+        train(tmp_path, "yes no maybe " * 300, **settings)
+    assert_no_outputs(tmp_path)
+
+
 @pytest.mark.parametrize(
     ("text", "extra"),
     [("lonely", {}), ("the the the the the the", {"data.subsample_t": 1e-9})],

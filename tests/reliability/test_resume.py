@@ -1,5 +1,7 @@
 """Stopping and resuming in-process: a resumed run is the run it would have been.
 
+The tests that train share one uninterrupted reference run and are marked slow.
+
 A run stopped mid-epoch (by SIGTERM, Ctrl-C, or killed after a periodic checkpoint) and
 resumed with resume=last.ckpt must end with the vectors an uninterrupted run writes: same
 batches (none trained twice, none skipped), same negative samples, same learning rates.
@@ -60,6 +62,7 @@ def stop_at(step: int, how):
     return hook
 
 
+@pytest.mark.slow
 def test_sigterm_mid_epoch_saves_and_resume_equals_uninterrupted(reference, tmp_path):
     tmp, full, vectors = reference
     with pytest.MonkeyPatch.context() as patch:
@@ -82,6 +85,7 @@ def test_sigterm_mid_epoch_saves_and_resume_equals_uninterrupted(reference, tmp_
     np.testing.assert_array_equal(load_word2vec(tmp_path / "C" / "vectors.txt")[0], vectors)
 
 
+@pytest.mark.slow
 def test_resume_from_a_periodic_checkpoint_in_the_second_epoch(reference, tmp_path):
     tmp, full, vectors = reference
     saved = torch.load(tmp / "periodic.ckpt", weights_only=True)
@@ -91,6 +95,7 @@ def test_resume_from_a_periodic_checkpoint_in_the_second_epoch(reference, tmp_pa
     np.testing.assert_array_equal(load_word2vec(tmp_path / "vectors.txt")[0], vectors)
 
 
+@pytest.mark.slow
 def test_ctrl_c_saves_a_checkpoint_to_resume_from(reference, tmp_path):
     tmp, _, _ = reference
 
@@ -106,6 +111,7 @@ def test_ctrl_c_saves_a_checkpoint_to_resume_from(reference, tmp_path):
     assert not (tmp_path / "vectors.txt").exists()
 
 
+@pytest.mark.slow
 def test_a_finished_run_can_be_extended_by_more_epochs(reference, tmp_path):
     tmp, full, _ = reference
     last = tmp / "A" / "checkpoints" / "last.ckpt"
@@ -115,6 +121,7 @@ def test_a_finished_run_can_be_extended_by_more_epochs(reference, tmp_path):
     assert more["epochs"] == 3 and more["steps"] > full["steps"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("override", "message"),
     [
@@ -145,11 +152,11 @@ def test_resume_refuses_a_checkpoint_of_another_run(reference, tmp_path, overrid
     assert not (tmp_path / "run" / "vectors.txt").exists()
 
 
-def test_resume_from_a_missing_checkpoint_is_a_one_line_error(reference, tmp_path):
-    tmp, _, _ = reference
+def test_resume_from_a_missing_checkpoint_is_a_one_line_error(tmp_path):
+    (tmp_path / "corpus.txt").write_text("a b c d " * 50)
     missing = tmp_path / "nope.ckpt"
     with pytest.raises(DataError, match=f"^checkpoint not found: {missing}$"):
-        run(make_config([*overrides(tmp), f"resume={missing}"]), tmp_path)
+        run(make_config([*overrides(tmp_path), f"resume={missing}"]), tmp_path)
 
 
 def rank_batches(pairs: SkipGramPairs, n_workers: int) -> list[int]:
