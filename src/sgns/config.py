@@ -55,7 +55,8 @@ class Number:
 
     def allowed(self) -> str:
         what = "an integer" if self.kind is int else "a number"
-        span = f"{'(' if self.open_low else '['}{self.low:g}, {self.high:g}]"
+        low, high = (_show(bound, self.kind) for bound in (self.low, self.high))
+        span = f"{'(' if self.open_low else '['}{low}, {high}]"
         return f"{what} in {span}{' or null' if self.nullable else ''}"
 
     def ok(self, value) -> bool:
@@ -66,6 +67,10 @@ class Number:
         if not math.isfinite(value):
             return False
         return (self.low < value if self.open_low else self.low <= value) and value <= self.high
+
+
+def _show(bound: float, kind: type) -> str:
+    return str(int(bound)) if kind is int and math.isfinite(bound) else f"{bound:g}"
 
 
 @dataclass(frozen=True)
@@ -195,9 +200,9 @@ def check_inside(path: str | Path, root: str | Path, what: str) -> None:
 def unknown_key(key: str) -> ConfigError:
     """The error for a key SCHEMA does not know, listing the keys known beside it."""
     section = key.split(".")[0] if "." in key else None
-    return ConfigError(
-        f"unknown config key '{key}'; known keys here: {', '.join(_known_keys(section))}"
-    )
+    known = _known_keys(section)
+    listing = f"; known keys here: {', '.join(known)}" if known else ""
+    return ConfigError(f"unknown config key '{key}'{listing}")
 
 
 def _known_keys(section: str | None) -> list[str]:
