@@ -40,6 +40,7 @@ TRAINER_RESERVED = (
     "default_root_dir",
     "reload_dataloaders_every_n_epochs",
     "enable_checkpointing",
+    "use_distributed_sampler",
 )
 
 
@@ -76,9 +77,11 @@ def _show(bound: float, kind: type) -> str:
 @dataclass(frozen=True)
 class Choice:
     options: tuple
+    nullable: bool = False
 
     def allowed(self) -> str:
-        return f"one of: {', '.join(dict.fromkeys(map(str, self.options)))}"
+        listing = ", ".join(dict.fromkeys(map(str, self.options)))
+        return f"one of: {listing}{' or null' if self.nullable else ''}"
 
     def ok(self, value) -> bool:
         return not isinstance(value, bool) and value in self.options
@@ -158,7 +161,11 @@ SCHEMA = {
     "data.num_workers": _int(0, 256),
     "data.block_tokens": _int(1024, 1 << 31),
     "trainer.accelerator": Choice(ACCELERATORS),
-    "trainer.devices": Number(int, 1, 1 << 16),  # or "auto" / -1 / a list: see _check_devices
+    "trainer.devices": Number(int, 1, 1 << 16),  # or "auto" / -1 / a list: see _devices_ok
+    "trainer.num_nodes": _int(1, 1 << 16),
+    # ddp / ddp_spawn / ddp_fork (sgns.distributed) or any other name Lightning knows.
+    "trainer.strategy": Text(what="a strategy name"),
+    "trainer.process_group_backend": Choice(("gloo", "nccl", "mpi"), nullable=True),
     "trainer.max_epochs": _int(1, 1_000_000),
     "trainer.precision": Choice(PRECISIONS),
     "trainer.log_every_n_steps": _int(1),

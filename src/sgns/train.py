@@ -2,15 +2,20 @@
 
 run_dir/vectors.txt          in_embed rows in word2vec text format, most frequent word first
 run_dir/metrics.json         final losses, vocabulary size, tokens seen, wall time, words/s
+run_dir/run_info.json        git commit, library versions, device, host, start time
 run_dir/tb/                  TensorBoard events
 run_dir/checkpoints/last.ckpt  rewritten while training and on SIGTERM; resume=PATH continues
 
 A run that stops (a signal, a diverged loss, bad input) writes no vectors and no metrics, so
 nothing half-trained is mistaken for a result.
+
+Several devices or nodes: ``trainer=ddp`` (GPUs) or ``trainer=ddp_cpu`` (CPU processes). Each
+rank trains on its own share of every epoch's batches; only rank zero writes the artefacts.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import math
@@ -21,6 +26,7 @@ from pathlib import Path
 
 import lightning as L
 import torch
+from lightning.fabric.plugins.environments import SLURMEnvironment, TorchElasticEnvironment
 from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
 from lightning.pytorch.loggers import TensorBoardLogger
 from lightning.pytorch.utilities.exceptions import MisconfigurationException, SIGTERMException
@@ -28,10 +34,12 @@ from omegaconf import DictConfig, OmegaConf
 
 from sgns.config import validate
 from sgns.data.datamodule import SkipGramDataModule
+from sgns.distributed import DistributedRun, check_backend, strategy
 from sgns.errors import ConfigError, DataError, SgnsError
 from sgns.export import save_word2vec
 from sgns.model.module import SkipGramModule
 from sgns.resume import ResumeState, check_resume
+from sgns.runinfo import write_run_info
 
 log = logging.getLogger(__name__)
 DIVERGED = 10  # a final loss this many times that of all-zero vectors means divergence
@@ -39,10 +47,11 @@ DIVERGED = 10  # a final loss this many times that of all-zero vectors means div
 
 def run(cfg: DictConfig, run_dir: str | Path) -> dict:
     """Train as `cfg` says, write vectors and metrics into `run_dir`, return the metrics."""
-    start = time.perf_counter()
+    start, started_at = time.perf_counter(), dt.datetime.now().astimezone()
     conf = OmegaConf.to_container(cfg, resolve=True)
     validate(conf)
     run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
     L.seed_everything(conf["seed"], workers=True, verbose=False)
 
     datamodule = SkipGramDataModule(**conf["data"], seed=conf["seed"])
@@ -59,23 +68,43 @@ def run(cfg: DictConfig, run_dir: str | Path) -> dict:
         seed=conf["seed"],
         total_steps=datamodule.expected_batches_per_epoch() * max_epochs,
     )
+    trainer_conf = dict(conf["trainer"])
+    trainer_conf["strategy"] = strategy(
+        trainer_conf.get("strategy", "auto"),
+        trainer_conf.pop("process_group_backend", None),
+        sparse_grads=module.model.in_embed.sparse,
+        multirun=_local_multirun(),
+    )
     resume_state = ResumeState(conf, run_dir / "checkpoints" / "last.ckpt")
     try:
         trainer = L.Trainer(
-            **conf["trainer"],
+            **trainer_conf,
             default_root_dir=run_dir,
             logger=TensorBoardLogger(run_dir, name="tb", version="", default_hp_metric=False),
             callbacks=[
                 _checkpointing(run_dir / "checkpoints", **conf["checkpoint"]),
                 resume_state,
                 LearningRateMonitor(logging_interval="step"),
+                DistributedRun(conf["seed"]),
             ],
             # Each epoch's data is drawn from (seed, epoch): the loader must be rebuilt per epoch.
             reload_dataloaders_every_n_epochs=1,
+            # The training set deals batches to ranks itself, and every rank validates on all
+            # validation batches, so rank zero's validation loss is the single-device one.
+            use_distributed_sampler=False,
         )
     except (TypeError, ValueError, MisconfigurationException) as err:
         # Trainer arguments beyond conf/trainer (e.g. +trainer.max_steps) are Lightning's to check.
         raise ConfigError(f"Lightning rejects the trainer settings: {_first_line(err)}") from None
+    check_backend(trainer, module.model.in_embed.sparse)
+    world_size = trainer.num_devices * trainer.num_nodes
+    if world_size > 1:
+        # Known only now that the trainer has counted devices: each rank takes every
+        # world_size-th batch, so an epoch is that many times fewer optimiser steps.
+        module.hparams.total_steps = datamodule.expected_batches_per_epoch(world_size) * max_epochs
+        log.info("%d ranks: each optimiser step consumes %d batches", world_size, world_size)
+    if trainer.is_global_zero:
+        write_run_info(run_dir, trainer.strategy.root_device, started_at)
     fit_start = time.perf_counter()
     try:
         # weights_only: a checkpoint is data; loading one must never run code from it.
@@ -85,13 +114,16 @@ def run(cfg: DictConfig, run_dir: str | Path) -> dict:
             raise
         raise resume_state.interrupted from None
     fit_seconds = time.perf_counter() - fit_start
-    _check_trained(trainer, module.embeddings(conf["export"]["vectors"]), module.hparams.n_samples)
 
-    epochs_done = trainer.current_epoch
+    # Under ddp_spawn this process did not train: rank zero's progress came back in metrics.
+    epochs_done = trainer.current_epoch or int(trainer.callback_metrics.get("run/epochs", 0))
+    steps = trainer.global_step or int(trainer.callback_metrics.get("run/steps", 0))
+    _check_trained(
+        steps, trainer, module.embeddings(conf["export"]["vectors"]), module.hparams.n_samples
+    )
     tokens_seen = datamodule.train_tokens * epochs_done
     # A resumed run trained only its last part in this process.
-    steps_here = trainer.global_step - start_step
-    tokens_here = tokens_seen * steps_here / max(1, trainer.global_step)
+    tokens_here = tokens_seen * (steps - start_step) / max(1, steps)
     wall = time.perf_counter() - start
     metrics = {
         "final_train_loss": _metric(trainer, "train/loss_epoch"),
@@ -100,7 +132,7 @@ def run(cfg: DictConfig, run_dir: str | Path) -> dict:
         "train_tokens": datamodule.train_tokens,
         "epochs": epochs_done,
         "tokens_seen": tokens_seen,
-        "steps": trainer.global_step,
+        "steps": steps,
         "train_seconds": fit_seconds,
         "wall_time_s": wall,
         "train_words_per_sec": tokens_here / fit_seconds if fit_seconds > 0 else None,
@@ -111,6 +143,17 @@ def run(cfg: DictConfig, run_dir: str | Path) -> dict:
     if trainer.is_global_zero:
         _write_outputs(run_dir, module, vocab.words, conf["export"], metrics)
     return metrics
+
+
+def _local_multirun() -> bool:
+    """True inside a Hydra multirun whose jobs run in this process (not a SLURM or torchrun
+    task, where the cluster starts one process per rank)."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    if not HydraConfig.initialized() or HydraConfig.get().mode != RunMode.MULTIRUN:
+        return False
+    return not (SLURMEnvironment.detect() or TorchElasticEnvironment.detect())
 
 
 def _checkpointing(dirpath: Path, every_n_minutes=None, every_n_train_steps=None):
@@ -127,9 +170,9 @@ def _checkpointing(dirpath: Path, every_n_minutes=None, every_n_train_steps=None
     return ModelCheckpoint(dirpath=dirpath, save_last=True, save_top_k=0, **trigger)
 
 
-def _check_trained(trainer: L.Trainer, vectors: torch.Tensor, n_samples: int) -> None:
+def _check_trained(steps: int, trainer: L.Trainer, vectors: torch.Tensor, n_samples: int) -> None:
     """Refuse to export `vectors` (V, D) that training never touched or that diverged."""
-    if trainer.global_step == 0:
+    if steps == 0:
         raise DataError(
             "no training pairs: the corpus is too short for one (input, target) pair, or "
             "subsampling dropped every word (lower data.subsample_t or use more text)"
@@ -137,8 +180,8 @@ def _check_trained(trainer: L.Trainer, vectors: torch.Tensor, n_samples: int) ->
     bad = int((~torch.isfinite(vectors)).any(dim=1).sum())
     if bad:
         raise SgnsError(
-            f"training diverged: {bad} word vectors are not finite after step "
-            f"{trainer.global_step}; lower model.lr"
+            f"training diverged: {bad} word vectors are not finite after step {steps}; "
+            "lower model.lr"
         )
     # All-zero vectors score sigmoid(0) = 1/2 on every pair and negative: a loss of
     # (1 + n_samples) ln 2. A trained model is below it; far above, the weights blew up.

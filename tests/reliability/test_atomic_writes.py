@@ -79,7 +79,7 @@ def test_interrupted_token_cache_build_leaves_no_entry_and_is_redone(tmp_path, m
         path.write_bytes(b"\x01\x00\x00\x00" * 7)
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(tokens, "_write_ids", torn_ids)
+    monkeypatch.setattr(tokens, "_write_raw_ids", torn_ids)
     with pytest.raises(OSError):
         prepare_tokens([corpus], cache, "lower", min_count=1)
     monkeypatch.undo()

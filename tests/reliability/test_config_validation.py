@@ -21,7 +21,17 @@ from sgns.config import (
 from sgns.errors import ConfigError
 from sgns.train import run
 
-DATA_GROUPS = ["data=wiki_sample", "data=text8", "data=text_file", "data.path=corpus.txt"]
+# Every group option and preset in conf/, so that each key they set is seen.
+PRESETS = [
+    [],
+    ["data=text8"],
+    ["data=text_file", "data.path=corpus.txt"],
+    ["trainer=ddp"],
+    ["trainer=ddp_cpu"],
+    ["experiment=notebook"],
+    ["experiment=word2vec"],
+    ["experiment=text8"],
+]
 
 
 def default_conf(*overrides) -> dict:
@@ -54,11 +64,11 @@ def with_value(conf: dict, dotted: str, value) -> dict:
 
 
 def test_every_config_key_has_a_rule_and_every_rule_a_key():
-    keys = leaf_keys(default_conf()) | leaf_keys(default_conf(*DATA_GROUPS[1:]))
+    keys = set().union(*(leaf_keys(default_conf(*groups)) for groups in PRESETS))
     assert keys == set(SCHEMA)
 
 
-@pytest.mark.parametrize("groups", [[], ["data=text8"], DATA_GROUPS[2:]])
+@pytest.mark.parametrize("groups", PRESETS, ids=lambda groups: " ".join(groups) or "defaults")
 def test_shipped_configs_are_valid(groups):
     validate(default_conf(*groups))
 
@@ -96,7 +106,8 @@ def test_out_of_range_or_mistyped_number_names_key_and_range(key, value):
 def test_unknown_choice_lists_the_choices(key):
     with pytest.raises(ConfigError) as err:
         validate(with_value(default_conf(), key, "no-such-choice"))
-    options = ", ".join(dict.fromkeys(map(str, SCHEMA[key].options)))
+    rule = SCHEMA[key]
+    options = ", ".join(dict.fromkeys(map(str, rule.options))) + " or null" * rule.nullable
     assert str(err.value) == f"{key}='no-such-choice' is invalid: it must be one of: {options}"
 
 
@@ -135,6 +146,7 @@ def test_lightning_device_forms_are_accepted(key, value):
         ("+export.formats=text", "export.formats"),
         ("+foo=1", "foo"),
         ("+trainer.callbacks=[]", "trainer.callbacks"),  # run() sets it: would clash
+        ("+trainer.use_distributed_sampler=true", "trainer.use_distributed_sampler"),
         ("+trainer.no_such_argument=1", "trainer.no_such_argument"),
     ],
 )

@@ -57,7 +57,7 @@ def test_latin1_file_trains_and_counts_the_replaced_bytes(tmp_path, caplog):
     with caplog.at_level(logging.WARNING, logger="sgns"):
         metrics = train(tmp_path, text.encode("latin-1"))
     replaced = text.count("\xe9")
-    assert f"{replaced} invalid UTF-8 byte sequences replaced" in caplog.text
+    assert f"{replaced} invalid UTF-8 bytes replaced by U+FFFD" in caplog.text
     words = load_word2vec(tmp_path / "run" / "vectors.txt")[1]
     assert "g\ufffdw0" in words and metrics["vocab_size"] == 30
 

@@ -16,11 +16,13 @@ Normalisations:
 from __future__ import annotations
 
 import bz2
+import codecs
 import glob
 import gzip
 import logging
 import os
-import re
+import threading
+import zlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -46,20 +48,27 @@ def _text8(text: str) -> str:
     return data.decode("ascii")
 
 
-_PUNCT = {
-    ".": " <PERIOD> ",
-    ",": " <COMMA> ",
-    '"': " <QUOTATION_MARK> ",
-    ";": " <SEMICOLON> ",
-    "!": " <EXCLAMATION_MARK> ",
-    "?": " <QUESTION_MARK> ",
-    "(": " <LEFT_PAREN> ",
-    ")": " <RIGHT_PAREN> ",
-    "--": " <HYPHENS> ",
-    ":": " <COLON> ",
-    "\n": " <NEW_LINE> ",
-}
-_PUNCT_RE = re.compile("|".join(re.escape(k) for k in sorted(_PUNCT, key=len, reverse=True)))
+# The notebook's replacements, in its order (its list names "?" twice; once is enough).
+# Each inserted token is made of characters no later rule touches, so order does not matter.
+_PUNCT = (
+    (".", " <PERIOD> "),
+    (",", " <COMMA> "),
+    ('"', " <QUOTATION_MARK> "),
+    (";", " <SEMICOLON> "),
+    ("!", " <EXCLAMATION_MARK> "),
+    ("?", " <QUESTION_MARK> "),
+    ("(", " <LEFT_PAREN> "),
+    (")", " <RIGHT_PAREN> "),
+    ("--", " <HYPHENS> "),
+    (":", " <COLON> "),
+)
+
+
+def _punct(text: str) -> str:
+    text = text.lower()
+    for mark, token in _PUNCT:  # one C-speed pass each: far faster than a regex callback
+        text = text.replace(mark, token)
+    return text
 
 
 def normalize(text: str, how: str = "text8") -> str:
@@ -69,67 +78,104 @@ def normalize(text: str, how: str = "text8") -> str:
     if how == "lower":
         return text.lower()
     if how == "punct":
-        return _PUNCT_RE.sub(lambda m: _PUNCT[m.group(0)], text.lower())
+        return _punct(text)
     raise ValueError(f"unknown normalisation {how!r}; choose one of {', '.join(NORMALIZATIONS)}")
 
 
 def expand_paths(spec: str | os.PathLike | Iterable[str | os.PathLike]) -> list[Path]:
-    """Turn a file, a folder (all files inside, recursively) or a glob into a sorted file list."""
+    """Turn a file, a folder (every file inside, recursively) or a glob into a file list.
+
+    Folders are listed in sorted order; hidden files and folders (names starting with a
+    dot) are skipped. A file named twice is read once.
+    """
     specs = [spec] if isinstance(spec, (str, os.PathLike)) else list(spec)
     files: list[Path] = []
     for item in specs:
         path = Path(item).expanduser()
-        if path.is_dir():
-            files += sorted(
-                p for p in path.rglob("*") if p.is_file() and not p.name.startswith(".")
-            )
-        elif path.is_file():
-            files.append(path)
+        if path.exists():
+            matches = [path]
         elif glob.has_magic(str(path)):
-            files += sorted(
-                Path(p) for p in glob.glob(str(path), recursive=True) if Path(p).is_file()
-            )
+            matches = sorted(Path(p) for p in glob.glob(str(path), recursive=True))
         else:
             raise DataError(f"corpus file not found: {path}")
+        for match in matches:
+            files += _folder_files(match) if match.is_dir() else [match]
     if not files:
         raise DataError(f"no corpus files match {spec}")
-    return files
+    return list(dict.fromkeys(files))
+
+
+def _folder_files(folder: Path) -> list[Path]:
+    return sorted(
+        p
+        for p in folder.rglob("*")
+        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(folder).parts)
+    )
+
+
+_decode_errors = threading.local()
+
+
+def _replace_counting(err: UnicodeDecodeError) -> tuple[str, int]:
+    """The "replace" error handler that also counts the invalid bytes it replaces."""
+    _decode_errors.count = getattr(_decode_errors, "count", 0) + err.end - err.start
+    return "\ufffd", err.end
+
+
+codecs.register_error("sgns-replace", _replace_counting)
 
 
 def _open_text(path: Path):
-    """Open plain, .gz or .bz2 text; invalid UTF-8 bytes become U+FFFD (counted by the caller)."""
-    opener = {".gz": gzip.open, ".bz2": bz2.open}.get(path.suffix, open)
-    return opener(path, "rt", encoding="utf-8", errors="replace", newline="")
+    """Open plain, .gz or .bz2 text as UTF-8; invalid bytes become U+FFFD and are counted."""
+    opener = {".gz": gzip.open, ".bz2": bz2.open}.get(path.suffix.lower(), open)
+    return opener(path, "rt", encoding="utf-8", errors="sgns-replace", newline="")
+
+
+_SPACES = " \n\t\r"
+
+
+def _last_space(block: str) -> int:
+    """Index of the last whitespace character in `block`, or -1; looks at the tail first."""
+    for start in (max(0, len(block) - 4096), 0):
+        cut = max(block.rfind(c, start) for c in _SPACES)
+        if cut >= 0:
+            return cut
+    return -1
 
 
 def read_text(files: Iterable[Path], chunk_chars: int = CHUNK_CHARS) -> Iterator[str]:
-    """Yield the files' text in chunks that never split a word.
+    """Yield the files' text in chunks of about `chunk_chars` that never split a word.
 
-    Each file ends with a word boundary, so words never join across files.
+    Every chunk ends in whitespace, so words never join across chunks or files (only a run
+    of more than 16 chunks without any whitespace is cut, to bound memory). Invalid
+    UTF-8 is replaced by U+FFFD and the number of invalid bytes logged per file.
     """
     for path in files:
         check_is_text(path)
-        replaced = 0
+        invalid = 0
         try:
             with _open_text(path) as f:
                 carry = ""
-                while block := f.read(chunk_chars):
-                    replaced += block.count("\ufffd")
+                while True:
+                    before = getattr(_decode_errors, "count", 0)
+                    block = f.read(chunk_chars)
+                    invalid += getattr(_decode_errors, "count", 0) - before
+                    if not block:
+                        break
                     block = carry + block
-                    cut = max(block.rfind(" "), block.rfind("\n"))
-                    if cut < 0:  # one giant word so far: keep reading, bounded below
-                        if len(block) < 16 * chunk_chars:
-                            carry = block
-                            continue
-                        cut = len(block) - 1
+                    cut = _last_space(block)
+                    if cut < 0 and len(block) < 16 * chunk_chars:
+                        carry = block  # one giant word so far: keep reading, bounded
+                        continue
+                    cut = len(block) - 1 if cut < 0 else cut
                     carry = block[cut + 1 :]
                     yield block[: cut + 1]
                 if carry:
                     yield carry + " "
-        except (OSError, EOFError) as err:
+        except (OSError, EOFError, zlib.error) as err:
             raise DataError(f"cannot read corpus file {path}: {err}") from err
-        if replaced:
-            log.warning("%s: %d invalid UTF-8 byte sequences replaced", path, replaced)
+        if invalid:
+            log.warning("%s: %d invalid UTF-8 bytes replaced by U+FFFD", path, invalid)
 
 
 # Control characters other than whitespace, and U+FFFD (what an invalid UTF-8 byte decodes to).
@@ -148,7 +194,7 @@ def check_is_text(path: Path) -> None:
     try:
         with _open_text(path) as f:
             sample = f.read(SNIFF_CHARS)
-    except (OSError, EOFError) as err:
+    except (OSError, EOFError, zlib.error) as err:
         raise DataError(f"cannot read corpus file {path}: {err}") from err
     bad = len(sample) - len(sample.translate(_NOT_TEXT))
     if sample and bad > NOT_TEXT_LIMIT * len(sample):

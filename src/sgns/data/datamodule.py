@@ -35,7 +35,11 @@ class SkipGramPairs(IterableDataset):
     """One epoch of shuffled skip-gram batches from a token-id array (a memmap is fine).
 
     Each epoch's randomness comes from (seed, epoch). Batches are dealt round-robin to
-    ``n_shards`` consumers (DDP ranks x loader workers). The first `skip_batches` batches each
+    ``n_shards`` consumers (DDP ranks x loader workers): every consumer generates the same
+    stream and keeps its own batches. Only complete rounds are dealt, so every consumer
+    yields exactly ``n_batches // n_shards`` batches; the last ``n_batches % n_shards``
+    batches of the epoch are dropped. DDP needs this: a rank that runs out of batches first
+    leaves the others waiting in an all-reduce forever. The first `skip_batches` batches each
     rank would receive are generated but not yielded: a resumed run trained on them already.
     """
 
@@ -73,9 +77,14 @@ class SkipGramPairs(IterableDataset):
             self.chunk,
             self.shuffle,
         )
-        for i, (inputs, targets) in enumerate(batches):
+        n_shards = self.world_size * n_workers
+        mine = None
+        for i, batch in enumerate(batches):
             if self._deals_to(i, n_workers) == worker_id:
-                yield torch.from_numpy(inputs), torch.from_numpy(targets)
+                mine = batch
+            if i % n_shards == n_shards - 1 and mine is not None:  # the round is complete
+                yield torch.from_numpy(mine[0]), torch.from_numpy(mine[1])
+                mine = None
 
     def _deals_to(self, i: int, n_workers: int) -> int | None:
         """The loader worker of this rank that yields batch `i` of the epoch, or None.
@@ -195,10 +204,12 @@ class SkipGramDataModule(L.LightningDataModule):
     def train_tokens(self) -> int:
         return len(self.train_ids)
 
-    def expected_batches_per_epoch(self) -> int:
-        """Expected number of training batches in one epoch, for learning-rate schedules."""
+    def expected_batches_per_epoch(self, world_size: int = 1) -> int:
+        """Expected number of training batches in one epoch on each of `world_size` ranks
+        (the optimiser steps per epoch), for learning-rate schedules."""
         kept = sum(float(self.keep_prob[block].sum()) for block in self.train_set.blocks())
-        return max(1, round(expected_pairs(kept, self.window) / self.batch_size))
+        batches = round(expected_pairs(kept, self.window) / self.batch_size)
+        return max(1, batches // world_size)
 
     def train_dataloader(self) -> DataLoader:
         if self.trainer is not None:

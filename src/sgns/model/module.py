@@ -80,8 +80,9 @@ class SkipGramModule(L.LightningModule):
             )
         self.log("train/loss", loss, on_step=True, on_epoch=True, prog_bar=True)
         if self.hparams.optimizer == "sgd":
-            # Summed over the batch, so `lr` is word2vec's per-pair step size.
-            return loss * len(inputs)
+            # Summed over the batch, so `lr` is word2vec's per-pair step size. DDP averages
+            # gradients over ranks; the world size undoes that, so every rank's pairs count.
+            return loss * len(inputs) * _world_size()
         return loss
 
     def on_validation_epoch_start(self) -> None:
@@ -138,6 +139,11 @@ class SkipGramModule(L.LightningModule):
         if vectors == "in+out":
             weight = weight + self.model.out_embed.weight.detach()
         return weight
+
+
+def _world_size() -> int:
+    dist = torch.distributed
+    return dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
 
 
 def validation_word_ids(n_vocab: int, n_words: int, seed: int) -> torch.Tensor:

@@ -1,0 +1,197 @@
+"""sgns against gensim's Word2Vec on one corpus with the same hyper-parameters.
+
+    python scripts/benchmark.py                          # bundled Wikipedia sample, 3 rounds
+    python scripts/benchmark.py --corpus text8 --rounds 1 --notebook
+    python scripts/benchmark.py --set model.optimizer=sgd --set data.batch_size=8192
+
+Each training runs in its own child process (so peak resident memory is its own), sgns and
+gensim alternating round by round so both see the same machine load. Both read the same
+normalised text file and both clocks include reading it and building the vocabulary:
+words/s = corpus tokens x epochs / wall-clock seconds of the whole training.
+Both sets of vectors are scored by the same evaluator (sgns.eval): Google analogies
+(30,000 most frequent words), WordSim-353 and SimLex-999 Spearman.
+Prints a table and one JSON line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = dict(dim=100, window=5, negative=5, sample=1e-4, min_count=5, epochs=5, ns_exponent=0.75)
+
+
+def sgns_overrides(corpus: Path, cache: Path, p: dict, extra: list[str]) -> list[str]:
+    """Overrides for the shared settings `p`; an empty `p` leaves them to a preset in `extra`."""
+    run = [
+        "data=text_file",
+        f"data.path={corpus}",
+        f"data.cache_dir={cache}",
+        "data.val_fraction=0",
+        "trainer.enable_progress_bar=false",
+        "trainer.accelerator=cpu",
+    ]
+    if not p:
+        return run + extra
+    return run + [
+        "data.normalization=lower", f"data.min_count={p['min_count']}",
+        f"data.subsample_t={p['sample']}", "data.subsample_rule=word2vec",
+        f"data.window={p['window']}", f"model.embed_dim={p['dim']}",
+        f"model.n_samples={p['negative']}", f"model.noise_power={p['ns_exponent']}",
+        f"trainer.max_epochs={p['epochs']}", *extra,
+    ]  # fmt: skip
+
+
+def worker_sgns(corpus: Path, out: Path, p: dict, extra: list[str]) -> dict:
+    from hydra import compose, initialize_config_dir
+
+    from sgns.train import run
+
+    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+        cfg = compose("train", overrides=sgns_overrides(corpus, out / "cache", p, extra))
+    start = time.perf_counter()
+    run(cfg, out)
+    return {"seconds": time.perf_counter() - start, "vectors": str(out / "vectors.txt")}
+
+
+def worker_gensim(corpus: Path, out: Path, p: dict, extra: list[str]) -> dict:
+    from gensim.models import Word2Vec
+
+    start = time.perf_counter()
+    model = Word2Vec(
+        corpus_file=str(corpus), sg=1, vector_size=p["dim"], window=p["window"],
+        negative=p["negative"], sample=p["sample"], min_count=p["min_count"],
+        epochs=p["epochs"], ns_exponent=p["ns_exponent"], workers=os.cpu_count(), seed=1,
+    )  # fmt: skip
+    seconds = time.perf_counter() - start
+    model.wv.save_word2vec_format(str(out / "vectors.txt"))
+    return {"seconds": seconds, "vectors": str(out / "vectors.txt")}
+
+
+def run_child(kind: str, corpus: Path, out: Path, p: dict, extra: list[str]) -> dict:
+    """Train in a child process; returns its result plus its own peak resident memory."""
+    out.mkdir(parents=True, exist_ok=True)
+    cmd = [sys.executable, __file__, "--worker", kind, "--corpus", str(corpus), "--out", str(out),
+           "--params", json.dumps(p)] + [a for s in extra for a in ("--set", s)]  # fmt: skip
+    with open(out / "stderr.log", "w") as err:
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err)
+        _, status, usage = os.wait4(proc.pid, 0)
+    if status != 0:
+        tail = (out / "stderr.log").read_text()[-1500:]
+        raise SystemExit(f"error: {kind} training failed:\n{tail}")
+    result = json.loads((out / "result.json").read_text())
+    result["peak_rss_mb"] = usage.ru_maxrss / 1024  # Linux reports kB
+    return result
+
+
+def prepare_corpus(spec: str, workdir: Path) -> tuple[Path, int]:
+    """The corpus as one normalised text file of a-z words, and its token count."""
+    from sgns.data.corpus import expand_paths, normalize, read_text, wiki_sample_file
+
+    if spec == "wiki_sample":
+        files = [wiki_sample_file(workdir)]
+    elif spec == "text8":
+        from sgns.data.text8 import default_cache_dir, fetch_text8
+
+        files = [fetch_text8(default_cache_dir())]
+    else:
+        files = expand_paths(spec)
+    out, n_tokens = workdir / "corpus.txt", 0
+    with open(out, "w") as f:
+        for chunk in read_text(files):
+            words = normalize(chunk, "text8").split()
+            n_tokens += len(words)
+            # Lines of 10,000 words: gensim truncates longer sentences.
+            for i in range(0, len(words), 10_000):
+                f.write(" ".join(words[i : i + 10_000]) + "\n")
+    return out, n_tokens
+
+
+def score(vectors: str) -> dict:
+    from sgns.eval import evaluate
+    from sgns.export import load_word2vec
+
+    matrix, words = load_word2vec(vectors)
+    return evaluate(matrix, words)
+
+
+def summarise(name: str, results: list[dict], n_tokens: int, epochs: int) -> dict:
+    seconds = statistics.median(r["seconds"] for r in results)
+    scores = [r["scores"] for r in results]
+    mean = lambda key: statistics.fmean(s[key] for s in scores)  # noqa: E731
+    return {
+        "name": name, "runs": len(results), "wall_s": seconds,
+        "words_per_s": n_tokens * epochs / seconds,
+        "peak_rss_mb": max(r["peak_rss_mb"] for r in results),
+        "analogy_acc": mean("analogy_acc"), "ws353": mean("ws353_spearman"),
+        "simlex": mean("simlex_spearman"),
+    }  # fmt: skip
+
+
+def print_table(rows: list[dict], reference: dict) -> None:
+    head = f"{'trainer':<10}{'runs':>5}{'wall s':>9}{'words/s':>12}{'x gensim':>9}"
+    print(head + f"{'peak MB':>9}{'analogy %':>10}{'WS353':>8}{'SimLex':>8}")
+    for r in rows:
+        ratio = r["words_per_s"] / reference["words_per_s"]
+        print(f"{r['name']:<10}{r['runs']:>5}{r['wall_s']:>9.2f}{r['words_per_s']:>12,.0f}"
+              f"{ratio:>9.2f}{r['peak_rss_mb']:>9.0f}{100 * r['analogy_acc']:>10.2f}"
+              f"{r['ws353']:>8.3f}{r['simlex']:>8.3f}")  # fmt: skip
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--corpus", default="wiki_sample", help="wiki_sample, text8, or a path")
+    ap.add_argument("--rounds", type=int, default=3, help="alternating sgns/gensim rounds")
+    ap.add_argument("--notebook", action="store_true", help="add one run of experiment=notebook")
+    ap.add_argument("--set", action="append", default=[], help="extra sgns override (repeatable)")
+    ap.add_argument("--worker", help=argparse.SUPPRESS)
+    ap.add_argument("--out", help=argparse.SUPPRESS)
+    ap.add_argument("--params", help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.worker:
+        work = {"sgns": worker_sgns, "gensim": worker_gensim}[args.worker]
+        result = work(Path(args.corpus), Path(args.out), json.loads(args.params), args.set)
+        (Path(args.out) / "result.json").write_text(json.dumps(result))
+        return
+
+    with tempfile.TemporaryDirectory(prefix="sgns-bench-") as tmp:
+        tmp = Path(tmp)
+        corpus, n_tokens = prepare_corpus(args.corpus, tmp)
+        print(f"corpus: {args.corpus}, {n_tokens:,} tokens; settings: {SHARED}", flush=True)
+        results: dict[str, list[dict]] = {"sgns": [], "gensim": []}
+        for i in range(args.rounds):
+            for kind in ("sgns", "gensim") if i % 2 == 0 else ("gensim", "sgns"):
+                r = run_child(kind, corpus, tmp / f"{kind}-{i}", SHARED, args.set)
+                r["scores"] = score(r["vectors"])
+                results[kind].append(r)
+                print(f"  round {i} {kind}: {r['seconds']:.2f} s", flush=True)
+        if args.notebook:
+            r = run_child("sgns", corpus, tmp / "notebook", {}, ["experiment=notebook"])
+            r["scores"] = score(r["vectors"])
+            results["notebook"] = [r]
+        rows = [summarise(k, v, n_tokens, SHARED["epochs"]) for k, v in results.items()]
+        print_table(rows, rows[1])
+        print(
+            json.dumps(
+                {
+                    "corpus": args.corpus,
+                    "tokens": n_tokens,
+                    "settings": SHARED,
+                    "sgns_overrides": args.set,
+                    "rows": rows,
+                    "speedup": rows[0]["words_per_s"] / rows[1]["words_per_s"],
+                }
+            )
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,46 @@
+"""Draw the t-SNE map of a run's most frequent words into RUN_DIR/tsne.png (needs the viz extra).
+
+python scripts/plot_tsne.py outputs/2024-05-01/12-00-00
+python scripts/plot_tsne.py outputs/2024-05-01/12-00-00 --n-words 500 --out /tmp/map.png
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from sgns.errors import SgnsError
+from sgns.eval.lookup import load_vectors
+from sgns.viz import FIGSIZE_INCHES, tsne_figure
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("run_dir", type=Path, help="run directory (or a word2vec vectors file)")
+    parser.add_argument("--n-words", type=int, default=380, help="most frequent words (380)")
+    parser.add_argument("--out", type=Path, help="image file (RUN_DIR/tsne.png)")
+    parser.add_argument("--seed", type=int, default=0, help="t-SNE random state (0)")
+    parser.add_argument(
+        "--dpi", type=int, default=100, help=f"pixels per inch of the {FIGSIZE_INCHES}-inch image"
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        vectors, words = load_vectors(args.run_dir)
+        fig = tsne_figure(vectors, words, n_words=args.n_words, seed=args.seed)
+    except SgnsError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    run_dir = args.run_dir if args.run_dir.is_dir() else args.run_dir.parent
+    out = args.out or run_dir / "tsne.png"
+    fig.savefig(out, dpi=args.dpi)
+    print(out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

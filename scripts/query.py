@@ -1,0 +1,75 @@
+"""Query trained word vectors: nearest neighbours, analogies and similarity.
+
+PATH is a run directory (its vectors.txt, else vectors.bin) or a word2vec text/binary file.
+
+python scripts/query.py outputs/2024-05-01/12-00-00 neighbors king -k 5
+python scripts/query.py outputs/2024-05-01/12-00-00 analogy man king woman   # man:king :: woman:?
+python scripts/query.py vectors.bin similarity cat dog
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from sgns.errors import SgnsError
+from sgns.eval.lookup import load_vectors, word_ids
+from sgns.eval.neighbors import analogy_neighbors, nearest_neighbors, pair_similarity
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("path", help="run directory or word2vec vectors file")
+    commands = parser.add_subparsers(dest="command", required=True)
+    neighbors = commands.add_parser("neighbors", help="words closest to WORD by cosine")
+    neighbors.add_argument("word")
+    analogy = commands.add_parser("analogy", help="A is to B as C is to ? (3CosAdd)")
+    analogy.add_argument("a")
+    analogy.add_argument("b")
+    analogy.add_argument("c")
+    for sub in (neighbors, analogy):
+        sub.add_argument("-k", type=_positive_int, default=10, help="answers to show (10)")
+    similarity = commands.add_parser("similarity", help="cosine similarity of A and B")
+    similarity.add_argument("a")
+    similarity.add_argument("b")
+    return parser
+
+
+def run(args: argparse.Namespace) -> list[str]:
+    """The lines to print for one query; raises SgnsError for a bad path or unknown word."""
+    vectors, words = load_vectors(args.path)
+    if args.command == "similarity":
+        a, b = word_ids(words, [args.a, args.b])
+        return [f"{pair_similarity(vectors, [a], [b]).item():.4f}"]
+    if args.command == "neighbors":
+        ids, sims = nearest_neighbors(vectors, word_ids(words, [args.word]), args.k)
+    else:
+        a, b, c = word_ids(words, [args.a, args.b, args.c])
+        ids, sims = analogy_neighbors(vectors, [a], [b], [c], args.k)
+    width = max((len(words[i]) for i in ids[0].tolist()), default=0)
+    return [
+        f"{words[i]:<{width}}  {sim:.4f}"
+        for i, sim in zip(ids[0].tolist(), sims[0].tolist(), strict=True)
+    ]
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        lines = run(args)
+    except SgnsError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

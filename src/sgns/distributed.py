@@ -1,0 +1,121 @@
+"""Multi-process training (DDP) beyond what Lightning does by itself.
+
+    >>> trainer = L.Trainer(strategy=strategy("ddp", None, sparse_grads=True, multirun=False),
+    ...                     devices=2, callbacks=[DistributedRun(seed=0)], ...)
+
+`strategy` turns trainer.strategy=ddp / ddp_spawn / ddp_fork into a DDPStrategy whose process
+group can all-reduce the model's gradients; `DistributedRun` gives each rank its own negative
+samples, checks at the end that all ranks hold the same weights, and carries rank zero's
+progress back to the launching process under ddp_spawn.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import warnings
+
+import lightning as L
+import numpy as np
+import torch
+from lightning.pytorch.strategies import DDPStrategy
+from lightning.pytorch.utilities.warnings import PossibleUserWarning
+
+from sgns.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+# trainer.strategy values built here as a DDPStrategy, with their process start method.
+DDP_START_METHODS = {"ddp": "popen", "ddp_spawn": "spawn", "ddp_fork": "fork"}
+
+
+def strategy(name, backend: str | None, sparse_grads: bool, multirun: bool):
+    """The Trainer's `strategy` for trainer.strategy=`name`; names other than DDP's pass
+    through. NCCL (Lightning's choice on GPUs) cannot all-reduce sparse gradients, so sparse
+    ones go over gloo unless `backend` names one. `multirun`: a Hydra sweep run here."""
+    if name not in DDP_START_METHODS:
+        if backend is not None:
+            raise ConfigError(
+                f"trainer.process_group_backend={backend!r} needs trainer.strategy to be one"
+                f" of: {', '.join(DDP_START_METHODS)}"
+            )
+        return name
+    start_method = DDP_START_METHODS[name]
+    if start_method == "popen" and multirun:
+        # `ddp` re-runs the script with its own command line: every child would start the
+        # whole sweep again. Spawned children run just this job.
+        log.warning("trainer.strategy=ddp inside a local multirun: using ddp_spawn instead")
+        start_method = "spawn"
+    if sparse_grads and backend == "nccl":
+        raise ConfigError(
+            "trainer.process_group_backend=nccl cannot all-reduce the sparse gradients of"
+            " model.optimizer=sgd or sparse_adam; use gloo, or model.optimizer=adam"
+        )
+    if sparse_grads and backend is None:
+        backend = "gloo"
+        log.info(
+            "DDP all-reduces the sparse gradients over gloo (NCCL cannot reduce sparse"
+            " tensors; model.optimizer=adam has dense gradients and uses NCCL on GPUs)"
+        )
+    return DDPStrategy(start_method=start_method, process_group_backend=backend)
+
+
+def check_backend(trainer: L.Trainer, sparse_grads: bool) -> None:
+    """Refuse a DDP strategy that would all-reduce sparse gradients over NCCL (one that
+    Lightning chose by itself, e.g. for trainer.devices=2 with trainer.strategy=auto)."""
+    ddp = trainer.strategy
+    if not (sparse_grads and isinstance(ddp, DDPStrategy)):
+        return
+    backend = ddp.process_group_backend
+    if backend == "nccl" or (backend is None and ddp.root_device.type == "cuda"):
+        raise ConfigError(
+            "several GPUs with the sparse gradients of model.optimizer=sgd or sparse_adam:"
+            " NCCL cannot all-reduce them; use trainer=ddp (gloo) or model.optimizer=adam"
+        )
+
+
+class DistributedRun(L.Callback):
+    """What each rank of a multi-process run needs beyond Lightning; a no-op on one process.
+
+    Every rank seeds the same generator, so the tables start equal; then each rank reseeds
+    from (seed, rank), or all ranks would draw the same negative samples at every step.
+    """
+
+    def __init__(self, seed: int):
+        self.seed = seed
+
+    def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+        if trainer.world_size > 1:
+            # Every rank validates on all validation batches (so rank zero's loss is the
+            # single-device one), and the training loss is rank zero's share: no syncing.
+            warnings.filterwarnings(
+                "ignore", r"It is recommended to use `self.log\('(val|train)/", PossibleUserWarning
+            )
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if trainer.world_size > 1:
+            state = np.random.SeedSequence([self.seed, trainer.global_rank]).generate_state(1)
+            torch.manual_seed(int(state[0]))
+
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        # ddp_spawn trains in child processes and carries only callback_metrics back.
+        trainer.callback_metrics["run/epochs"] = torch.tensor(trainer.current_epoch)
+        trainer.callback_metrics["run/steps"] = torch.tensor(trainer.global_step)
+        if trainer.world_size > 1:
+            mine = weights_digest(pl_module)
+            rank_zero = trainer.strategy.broadcast(mine, src=0)
+            log.info("rank %d weights sha256 %s", trainer.global_rank, mine)
+            if mine != rank_zero:
+                log.error("rank %d holds different weights from rank zero", trainer.global_rank)
+
+
+def weights_digest(module: torch.nn.Module, rows: int = 1 << 16) -> str:
+    """SHA-256 of every parameter's bytes, in name order; copied to the host in slices of
+    `rows` rows, so a large table never needs a second full copy."""
+    digest = hashlib.sha256()
+    for name, param in sorted(module.named_parameters()):
+        digest.update(name.encode())
+        flat = param.detach().reshape(len(param), -1) if param.dim() else param.detach()[None]
+        for start in range(0, len(flat), rows):
+            digest.update(flat[start : start + rows].cpu().numpy().tobytes())
+    return digest.hexdigest()

@@ -1,0 +1,110 @@
+"""Word similarity benchmarks: Spearman correlation of cosine similarity with human judgements.
+
+Matches gensim's `KeyedVectors.evaluate_word_pairs` with its defaults (case-insensitive,
+`restrict_vocab=300000`, `dummy4unknown=False`: pairs with an unknown word are left out and
+counted in the OOV share), without scipy.
+
+    >>> rho, oov = word_pair_scores(matrix, words, WORDSIM353)
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from sgns.errors import DataError
+from sgns.eval.lookup import as_matrix, upper_index
+from sgns.eval.neighbors import pair_similarity
+
+WORDSIM353 = "wordsim353.tsv"  # Finkelstein et al. (2002), bundled with gensim
+SIMLEX999 = "simlex999.txt"  # Hill et al. (2015), bundled with gensim
+RESTRICT_VOCAB = 300_000  # gensim's default
+
+
+@functools.lru_cache(maxsize=8)
+def read_word_pairs(path: str, delimiter: str = "\t") -> tuple[tuple[str, str, float], ...]:
+    """Parse "word1<TAB>word2<TAB>score" lines as gensim does, words upper-cased.
+
+    `path` is a file, or the name of one bundled with gensim's test data. "#" lines are
+    comments; lines without three fields or with a non-numeric score are skipped. Parsed once
+    per path: a file edited in place needs `read_word_pairs.cache_clear()`.
+    """
+    if not Path(path).exists():
+        from gensim.test.utils import datapath
+
+        if not Path(datapath(path)).is_file():
+            raise DataError(f"no such word-pair file: {path!r}")
+        path = datapath(path)
+    pairs = []
+    with open(path, encoding="utf8") as fin:
+        for line in fin:
+            if line.startswith("#"):
+                continue
+            fields = line.upper().split(delimiter)
+            if len(fields) != 3:
+                continue
+            try:
+                pairs.append((fields[0], fields[1], float(fields[2])))
+            except ValueError:
+                continue
+    return tuple(pairs)
+
+
+def average_ranks(x: torch.Tensor) -> torch.Tensor:
+    """1-based ranks of `x` (N,), tied values sharing the mean of their ranks (float64)."""
+    values, inverse, counts = torch.unique(x, sorted=True, return_inverse=True, return_counts=True)
+    first = torch.cumsum(counts, 0) - counts  # 0-based position of each distinct value's first
+    return (first + (counts + 1) / 2).double()[inverse]
+
+
+def spearman(x: torch.Tensor | np.ndarray, y: torch.Tensor | np.ndarray) -> float:
+    """Spearman's rho of two (N,) samples: Pearson correlation of their average ranks.
+
+    nan when fewer than two points or when either sample is constant (as scipy's spearmanr).
+    """
+    x, y = torch.as_tensor(x).double().cpu(), torch.as_tensor(y).double().cpu()
+    if x.shape != y.shape or x.ndim != 1:
+        raise ValueError(f"expected two samples of the same length, got {x.shape} and {y.shape}")
+    if x.numel() < 2:
+        return math.nan
+    rx, ry = average_ranks(x), average_ranks(y)
+    rx, ry = rx - rx.mean(), ry - ry.mean()
+    denom = (rx.norm() * ry.norm()).item()
+    return (rx @ ry).item() / denom if denom > 0 else math.nan
+
+
+def word_pair_scores(
+    vectors: torch.Tensor | np.ndarray,
+    words: list[str],
+    path: str | Path,
+    restrict_vocab: int = RESTRICT_VOCAB,
+) -> tuple[float, float]:
+    """(Spearman rho, OOV share) of cosine similarities against the judgements in `path`.
+
+    Args:
+        vectors: embedding matrix (V, D); similarities are computed on its device.
+        words: the V words in id order, most frequent first.
+        path: pairs file, or the name of one bundled with gensim (WORDSIM353, SIMLEX999).
+        restrict_vocab: only the first `restrict_vocab` words count as known; a word's most
+            frequent case variant stands for it.
+
+    Returns:
+        rho (nan if fewer than two pairs are known) and the fraction of pairs left out for an
+        unknown word (nan if the file holds no pair).
+    """
+    matrix = as_matrix(vectors)
+    if matrix.shape[0] != len(words):
+        raise ValueError(f"{matrix.shape[0]} vectors but {len(words)} words")
+    pairs = read_word_pairs(str(path))
+    lookup = upper_index(words, restrict_vocab)
+    known = [(lookup[a], lookup[b], gold) for a, b, gold in pairs if a in lookup and b in lookup]
+    oov = (len(pairs) - len(known)) / len(pairs) if pairs else math.nan
+    if not known:
+        return math.nan, oov
+    a_ids, b_ids, gold = zip(*known, strict=True)
+    model = pair_similarity(matrix, list(a_ids), list(b_ids))
+    return spearman(torch.tensor(gold), model), oov

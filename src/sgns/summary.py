@@ -1,0 +1,354 @@
+"""One table of a Hydra multirun: every run's overrides and final metrics, best first.
+
+    >>> runs = load_runs("outputs/multirun/2026-01-01_12-00-00")
+    >>> metric, ascending = choose_metric(runs)          # analogy_acc if any run has it
+    >>> columns, rows = summary_table(rank_runs(runs, metric, ascending), metric)
+    >>> print(to_markdown(columns, rows))
+
+A run is a directory with ``.hydra/overrides.yaml`` (written by Hydra), ``metrics.json``
+(written by sgns.train.run when training finished) and, if it failed with a user error,
+``failed.json``. Failed or unfinished runs stay in the table, last, with their error.
+Plain functions over paths and dicts; scripts/summarize.py is the command line.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import re
+from pathlib import Path
+
+import yaml
+
+from sgns.errors import DataError
+
+# Metrics that describe the run's bookkeeping rather than its quality: in the CSV, not the
+# printed table (which stays narrow enough to read).
+BOOKKEEPING = (
+    "vocab_size",
+    "train_tokens",
+    "epochs",
+    "tokens_seen",
+    "steps",
+    "train_seconds",
+    "words_per_sec_incl_setup",
+)
+TIMING = ("wall_time_s", "train_words_per_sec")
+# Names of metrics where smaller is better; anything else (accuracy, correlation) is maximised.
+_LOWER_IS_BETTER = re.compile(r"loss|perplexity|error|time|seconds")
+# Keys that change what the SGNS loss measures: how many noise terms, drawn from what.
+_LOSS_SHAPING = ("model.n_samples", "model.noise_power")
+
+
+def find_run_dirs(multirun_dir: str | Path) -> list[Path]:
+    """Run directories directly under `multirun_dir`, in job order (0_..., 1_..., 10_...)."""
+    root = Path(multirun_dir)
+    if not root.is_dir():
+        raise DataError(f"not a directory: {root}")
+    dirs = [p.parent.parent for p in root.glob("*/.hydra/overrides.yaml")]
+    return sorted(dirs, key=_job_order)
+
+
+def _job_order(run_dir: Path):
+    number = _job_number(run_dir.name)
+    return (float("inf") if number is None else number, run_dir.name)
+
+
+def _job_number(name: str) -> int | None:
+    """Hydra's job number: the digits the sweep subdir starts with (``3_model.lr=...``)."""
+    digits = re.match(r"\d+", name)
+    return int(digits.group()) if digits else None
+
+
+def parse_overrides(lines: list[str]) -> dict[str, str]:
+    """Hydra override strings to {key: value}: ``+model.lr=0.1`` -> {"model.lr": "0.1"}.
+
+    ``~key`` (a deletion) maps to the value ``~``.
+    """
+    overrides = {}
+    for line in lines:
+        key, sep, value = str(line).partition("=")
+        if key.startswith("~"):
+            overrides[key[1:]] = "~"
+        elif sep:
+            overrides[key.lstrip("+")] = value
+    return overrides
+
+
+def load_run(run_dir: str | Path) -> dict:
+    """One run as a dict: job (Hydra's job number), run (directory name), overrides,
+    metrics, status, error.
+
+    status is ``ok`` when metrics.json exists and no failed.json does, else ``failed``
+    with the reason in `error`.
+    """
+    run_dir = Path(run_dir)
+    run = {
+        "job": _job_number(run_dir.name),
+        "run": run_dir.name,
+        "overrides": {},
+        "metrics": {},
+        "status": "ok",
+        "error": None,
+    }
+    overrides_file = run_dir / ".hydra" / "overrides.yaml"
+    if overrides_file.is_file():
+        run["overrides"] = parse_overrides(yaml.safe_load(overrides_file.read_text()) or [])
+    failed, metrics = _read_json(run_dir / "failed.json"), _read_json(run_dir / "metrics.json")
+    if isinstance(metrics, dict):
+        run["metrics"] = metrics
+    if failed is not None:
+        failed = failed if isinstance(failed, dict) else {}
+        kind, message = failed.get("type"), failed.get("error", "unreadable failed.json")
+        run["status"], run["error"] = "failed", f"{kind}: {message}" if kind else message
+    elif not isinstance(metrics, dict):
+        reason = "unreadable metrics.json" if metrics is not None else "no metrics.json"
+        run["status"], run["error"] = "failed", f"{reason}: the run did not finish"
+    return run
+
+
+def _read_json(path: Path):
+    """The parsed file; None if it does not exist; "" if it exists but is not JSON."""
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return ""
+
+
+def load_runs(multirun_dir: str | Path) -> list[dict]:
+    """Every run under `multirun_dir`; DataError if there is none."""
+    dirs = find_run_dirs(multirun_dir)
+    if not dirs:
+        raise DataError(f"no runs (directories with .hydra/overrides.yaml) in {multirun_dir}")
+    return [load_run(d) for d in dirs]
+
+
+def swept_keys(runs: list[dict]) -> list[str]:
+    """Override keys whose value is not the same in every run, in first-seen order."""
+    keys = list(dict.fromkeys(k for run in runs for k in run["overrides"]))
+    return [k for k in keys if len({run["overrides"].get(k) for run in runs}) > 1]
+
+
+def common_overrides(runs: list[dict]) -> dict[str, str]:
+    """Overrides every run shares (same key, same value)."""
+    swept = set(swept_keys(runs))
+    return {k: v for k, v in runs[0]["overrides"].items() if k not in swept} if runs else {}
+
+
+def choose_metric(runs: list[dict], metric: str | None = None) -> tuple[str, bool]:
+    """(metric, ascending): `metric`, or analogy_acc when any run reports it, else
+    final_val_loss. Losses and times rank ascending, everything else descending."""
+    if metric is None:
+        has_analogy = any(_number(r["metrics"].get("analogy_acc")) is not None for r in runs)
+        metric = "analogy_acc" if has_analogy else "final_val_loss"
+    return metric, bool(_LOWER_IS_BETTER.search(metric))
+
+
+def rank_runs(runs: list[dict], metric: str, ascending: bool) -> list[dict]:
+    """Runs best first by `metric`; then finished runs without it; failed runs last.
+
+    Ties and the unranked keep job order (Python's sort is stable).
+    """
+
+    def key(run):
+        value = _number(run["metrics"].get(metric)) if run["status"] == "ok" else None
+        if value is None:
+            return (1 if run["status"] == "ok" else 2, 0.0)
+        return (0, value if ascending else -value)
+
+    return sorted(runs, key=key)
+
+
+def _number(value) -> float | None:
+    """`value` as a float; None for missing values, booleans, non-numbers and NaN (which
+    cannot be ranked; an infinite loss can, last)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
+        return None
+    return float(value)
+
+
+def summary_table(
+    ranked: list[dict], metric: str, full: bool = False
+) -> tuple[list[str], list[dict]]:
+    """(columns, rows) for runs in rank order: rank, job, the swept overrides, `metric`,
+    the other metrics, wall time, words/s, status and error.
+
+    Runs without a value of `metric` get no rank. `full` adds the bookkeeping metrics and
+    the run directory's name (the table itself stays narrow enough to read).
+    """
+    swept = swept_keys(ranked)
+    metric_names = list(dict.fromkeys(k for run in ranked for k in run["metrics"]))
+    others = [
+        m
+        for m in metric_names
+        if m != metric and m not in TIMING and (full or m not in BOOKKEEPING)
+    ]
+    columns = ["rank", "job", *swept, metric, *others, *TIMING, "status", "error"]
+    if full:
+        columns.append("run")
+    rows = []
+    for run in ranked:
+        ranked_here = run["status"] == "ok" and _number(run["metrics"].get(metric)) is not None
+        row = {
+            "rank": len(rows) + 1 if ranked_here else None,
+            "job": run["job"],
+            "run": run["run"],
+            "status": run["status"],
+            "error": run["error"],
+        }
+        row.update({k: run["overrides"].get(k) for k in swept})
+        row.update({m: run["metrics"].get(m) for m in [metric, *others, *TIMING]})
+        rows.append(row)
+    return columns, rows
+
+
+def to_markdown(columns: list[str], rows: list[dict]) -> str:
+    """A GitHub-style Markdown table; numbers to 4 significant digits, words/s whole."""
+    cells = [[_cell(row.get(c)) for c in columns] for row in rows]
+    widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
+    line = "| " + " | ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)) + " |"
+    rule = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
+    body = [
+        "| " + " | ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)) + " |" for r in cells
+    ]
+    return "\n".join([line, rule, *body])
+
+
+def _cell(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.0f}" if 1e4 <= abs(value) < 1e9 else f"{value:.4g}"
+    return str(value).replace("|", "\\|").replace("\n", " ")
+
+
+def to_csv(columns: list[str], rows: list[dict]) -> str:
+    """CSV text with full-precision values; empty cells for missing ones."""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    writer.writerows([{c: "" if row.get(c) is None else row[c] for c in columns} for row in rows])
+    return out.getvalue()
+
+
+def report(multirun_dir: Path, ranked: list[dict], metric: str, ascending: bool) -> str:
+    """The Markdown summary of runs in rank order: how they were ranked, the overrides they
+    share, and the table."""
+    columns, rows = summary_table(ranked, metric)
+    common = common_overrides(ranked)
+    n_failed = sum(run["status"] != "ok" for run in ranked)
+    lines = [
+        f"# Sweep {multirun_dir}",
+        f"{len(ranked)} runs, {n_failed} failed; ranked by `{metric}` "
+        f"({'lower' if ascending else 'higher'} is better).",
+    ]
+    varied = [k for k in swept_keys(ranked) if k in _LOSS_SHAPING]
+    if "loss" in metric and varied:
+        lines.append(
+            f"Note: the loss itself depends on {' and '.join(varied)}; compare losses only "
+            "between runs with the same values."
+        )
+    if common:
+        lines.append("Shared overrides: " + " ".join(f"`{k}={v}`" for k, v in common.items()))
+    return "\n\n".join([*lines, to_markdown(columns, rows)]) + "\n"
+
+
+def write_summary(
+    multirun_dir: str | Path, metric: str | None = None, ascending: bool | None = None
+) -> tuple[str, list[dict], str, bool]:
+    """Rank the runs under `multirun_dir`, write summary.md and summary.csv there.
+
+    `metric` and `ascending` default as in choose_metric. Returns (Markdown text, runs in
+    rank order, metric, ascending).
+    """
+    multirun_dir = Path(multirun_dir)
+    runs = load_runs(multirun_dir)
+    metric, default_ascending = choose_metric(runs, metric)
+    ascending = default_ascending if ascending is None else ascending
+    ranked = rank_runs(runs, metric, ascending)
+    text = report(multirun_dir, ranked, metric, ascending)
+    write_text(multirun_dir / "summary.md", text)
+    write_text(multirun_dir / "summary.csv", to_csv(*summary_table(ranked, metric, full=True)))
+    return text, ranked, metric, ascending
+
+
+def write_plots(multirun_dir: str | Path, runs: list[dict], metric: str) -> list[Path]:
+    """One PNG of `metric` per swept override key; ImportError without matplotlib."""
+    import matplotlib  # noqa: F401  (fail before any work when it is missing)
+
+    paths = []
+    for key in swept_keys(runs):
+        path = plot_metric(runs, metric, key, plot_path(multirun_dir, metric, key))
+        if path is not None:
+            paths.append(path)
+    return paths
+
+
+def write_text(path: Path, text: str) -> None:
+    """Write `text` atomically: a temporary file renamed into place."""
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def plot_metric(runs: list[dict], metric: str, key: str, path: Path) -> Path | None:
+    """A PNG of `metric` against override `key`: one dot per finished run and, where values
+    repeat (a grid: the other swept keys vary between dots), a line through the means.
+
+    Numeric values get a numeric axis; anything else is placed in first-seen order.
+    Returns None, writing nothing, when fewer than two values of `key` have a result.
+    """
+    points = [
+        (run["overrides"][key], _number(run["metrics"].get(metric)))
+        for run in runs
+        if run["status"] == "ok" and key in run["overrides"]
+    ]
+    points = [(x, y) for x, y in points if y is not None]
+    labels = list(dict.fromkeys(x for x, _ in points))
+    if len(labels) < 2:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only: never open a window
+    import matplotlib.pyplot as plt
+
+    numeric = all(_float_or_none(x) is not None for x in labels)
+    position = {x: (float(x) if numeric else i) for i, x in enumerate(labels)}
+    fig, ax = plt.subplots(figsize=(6, 4))
+    if len(labels) < len(points):
+        means = sorted(
+            (position[x], sum(y for lx, y in points if lx == x) / [p[0] for p in points].count(x))
+            for x in labels
+        )
+        ax.plot(*zip(*means, strict=True), "--", color="C1", label="mean", zorder=2)
+    ax.scatter([position[x] for x, _ in points], [y for _, y in points], label="run", zorder=3)
+    if not numeric:
+        ax.set_xticks(list(position.values()), labels)
+    elif min(position.values()) > 0 and max(position.values()) >= 20 * min(position.values()):
+        ax.set_xscale("log")  # learning rates and the like span decades
+    ax.set(xlabel=key, ylabel=metric, title=f"{metric} vs {key} ({len(points)} runs)")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    fig.savefig(tmp, format="png", dpi=100)
+    plt.close(fig)
+    os.replace(tmp, path)
+    return path
+
+
+def _float_or_none(text: str) -> float | None:
+    try:
+        return float(text)
+    except (TypeError, ValueError):
+        return None
+
+
+def plot_path(multirun_dir: Path, metric: str, key: str) -> Path:
+    """Where the plot of `metric` against `key` goes: ``<metric>_vs_<key>.png``."""
+    safe_key = re.sub(r"[^\w.=-]", "_", key)
+    return Path(multirun_dir) / f"{metric}_vs_{safe_key}.png"

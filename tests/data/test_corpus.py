@@ -1,0 +1,169 @@
+import bz2
+import gzip
+import logging
+
+import pytest
+
+from conftest import make_config
+from sgns.data.corpus import expand_paths, normalize, read_text
+from sgns.data.datamodule import SkipGramDataModule
+from sgns.errors import DataError
+
+TEXT = "the quick brown fox\njumps over the lazy dog\n" * 3
+
+
+def words_of(files, chunk_chars=1 << 22, how="lower"):
+    return [w for chunk in read_text(files, chunk_chars) for w in normalize(chunk, how).split()]
+
+
+def notebook_preprocess(text):
+    """The teaching notebook's `preprocess` (utils.py), without its count filter."""
+    text = text.lower()
+    text = text.replace(".", " <PERIOD> ")
+    text = text.replace(",", " <COMMA> ")
+    text = text.replace('"', " <QUOTATION_MARK> ")
+    text = text.replace(";", " <SEMICOLON> ")
+    text = text.replace("!", " <EXCLAMATION_MARK> ")
+    text = text.replace("?", " <QUESTION_MARK> ")
+    text = text.replace("(", " <LEFT_PAREN> ")
+    text = text.replace(")", " <RIGHT_PAREN> ")
+    text = text.replace("--", " <HYPHENS> ")
+    text = text.replace("?", " <QUESTION_MARK> ")
+    text = text.replace(":", " <COLON> ")
+    return text.split()
+
+
+# --- which files a spec names -----------------------------------------------------------
+
+
+def test_a_folder_means_every_file_inside_sorted_and_hidden_ones_skipped(tmp_path):
+    for rel in ("b.txt", "a.txt", "sub/c.txt.gz", ".hidden.txt", ".git/objects/x", "sub/.d"):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text("w")
+    got = expand_paths(tmp_path)
+    assert [p.relative_to(tmp_path).as_posix() for p in got] == ["a.txt", "b.txt", "sub/c.txt.gz"]
+
+
+def test_a_glob_expands_sorted_and_recursive_with_double_star(tmp_path):
+    for rel in ("x/2.txt", "x/1.txt", "x/skip.md", "x/deep/3.txt"):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text("w")
+    names = lambda spec: [p.name for p in expand_paths(spec)]  # noqa: E731
+    assert names(str(tmp_path / "x" / "*.txt")) == ["1.txt", "2.txt"]
+    assert names(str(tmp_path / "x" / "**" / "*.txt")) == ["1.txt", "2.txt", "3.txt"]
+
+
+def test_a_file_named_twice_is_read_once(tmp_path):
+    path = tmp_path / "a.txt"
+    path.write_text("w")
+    assert expand_paths([path, str(path), str(tmp_path / "*.txt")]) == [path]
+
+
+def test_missing_paths_and_empty_globs_are_one_line_errors(tmp_path):
+    with pytest.raises(DataError, match="not found"):
+        expand_paths(tmp_path / "nope.txt")
+    with pytest.raises(DataError, match="no corpus files match"):
+        expand_paths(str(tmp_path / "*.txt"))
+
+
+# --- reading ------------------------------------------------------------------------------
+
+
+def test_gz_and_bz2_read_like_plain_text(tmp_path):
+    (tmp_path / "plain.txt").write_text(TEXT)
+    (tmp_path / "zipped.txt.gz").write_bytes(gzip.compress(TEXT.encode()))
+    (tmp_path / "zipped.txt.bz2").write_bytes(bz2.compress(TEXT.encode()))
+    want = TEXT.split()
+    for name in ("plain.txt", "zipped.txt.gz", "zipped.txt.bz2"):
+        assert words_of([tmp_path / name], chunk_chars=5) == want
+
+
+def test_chunks_end_at_whitespace_and_never_split_words(tmp_path):
+    text = " ".join(f"word{i:03d}" * (1 + i % 4) for i in range(300))  # words up to 28 chars
+    path = tmp_path / "t.txt"
+    path.write_text(text)
+    for chunk_chars in (2, 3, 10, 64):
+        chunks = list(read_text([path], chunk_chars))
+        assert all(chunk[-1].isspace() for chunk in chunks)
+        assert "".join(chunks) == text + " "  # nothing lost; a final space ends the file
+    assert [w for c in chunks for w in c.split()] == text.split()
+
+
+def test_a_run_without_whitespace_is_cut_at_16_chunks_to_bound_memory(tmp_path):
+    path = tmp_path / "t.txt"
+    path.write_text("x" * 100 + " y")
+    chunks = list(read_text([path], chunk_chars=2))
+    assert max(map(len, chunks)) <= 32
+    assert "".join(chunks) == "x" * 100 + " y "
+
+
+def test_words_never_join_across_files(tmp_path):
+    (tmp_path / "1.txt").write_text("alpha beta")  # no trailing newline
+    (tmp_path / "2.txt").write_text("gamma\tdelta\r\n")
+    assert words_of(expand_paths(tmp_path)) == ["alpha", "beta", "gamma", "delta"]
+
+
+def test_invalid_utf8_bytes_are_replaced_and_counted(tmp_path, caplog):
+    path = tmp_path / "bad.txt"
+    # \xff and \xfe are never valid; \xc3 starts a sequence that "(" does not continue;
+    # a genuine U+FFFD in the text is not an invalid byte.
+    path.write_bytes(b"good \xff\xfe bad \xc3( ok \xef\xbf\xbd caf\xc3\xa9\n")
+    with caplog.at_level(logging.WARNING, logger="sgns.data.corpus"):
+        words = words_of([path], chunk_chars=4)
+    assert words == ["good", "\ufffd\ufffd", "bad", "\ufffd(", "ok", "\ufffd", "café"]
+    assert "3 invalid UTF-8 bytes" in caplog.text
+    assert str(path) in caplog.text
+
+
+def test_a_corrupt_archive_is_a_data_error(tmp_path):
+    good = gzip.compress(TEXT.encode() * 50)
+    (tmp_path / "cut.txt.gz").write_bytes(good[: len(good) // 2])
+    (tmp_path / "junk.txt.bz2").write_bytes(b"BZh9" + b"\x00" * 100)
+    for name in ("cut.txt.gz", "junk.txt.bz2"):
+        with pytest.raises(DataError, match=name):
+            words_of([tmp_path / name])
+
+
+# --- normalisation ------------------------------------------------------------------------
+
+
+def test_punct_matches_the_notebooks_token_replacement():
+    text = (
+        'He said: "Stop!" (Then -- after a pause -- he left.) Why? Because; '
+        "well, it's late... A---B\nNew line, UPPER Case."
+    )
+    assert normalize(text, "punct").split() == notebook_preprocess(text)
+    assert "<NEW_LINE>" not in normalize(text, "punct")  # the notebook keeps no newline token
+
+
+def test_text8_keeps_lowercase_letters_and_spells_digits():
+    assert normalize("Hello, World! 42 café x-ray", "text8").split() == [
+        "hello",
+        "world",
+        "four",
+        "two",
+        "caf",
+        "x",
+        "ray",
+    ]
+
+
+def test_lower_only_lowercases():
+    assert normalize("Hello, World! 42", "lower").split() == ["hello,", "world!", "42"]
+
+
+def test_max_vocab_keeps_the_most_frequent_among_min_count_words(tmp_path):
+    """data.max_vocab and data.min_count from the config reach the vocabulary."""
+    counts = {"a": 9, "b": 7, "c": 7, "d": 5, "e": 2}
+    path = tmp_path / "corpus.txt"
+    path.write_text(" ".join(w for w, n in counts.items() for _ in range(n)))
+    cfg = make_config(
+        ["data=text_file", f"data.path={path}", f"data.cache_dir={tmp_path / 'cache'}"]
+    )
+    data = dict(cfg.data, min_count=3, max_vocab=3)
+    dm = SkipGramDataModule(**data)
+    dm.setup("fit")
+    assert dm.vocab.words == ["a", "b", "c"]  # d passes min_count but max_vocab stops it
+    dm = SkipGramDataModule(**dict(data, max_vocab=None))
+    dm.setup("fit")
+    assert dm.vocab.words == ["a", "b", "c", "d"]  # e is below min_count

@@ -1,0 +1,97 @@
+"""The torch pair generator obeys the same contract as the numpy one (tests run on CPU)."""
+
+import numpy as np
+import pytest
+import torch
+
+from sgns.data import device_pairs, pairs
+
+
+def gen(seed: int, device: str = "cpu") -> torch.Generator:
+    return torch.Generator(device).manual_seed(seed)
+
+
+def test_each_centre_pairs_with_exactly_the_neighbours_inside_its_window():
+    window, n = 4, 2000
+    inputs, targets = device_pairs.skipgram_pairs(torch.arange(n), window, gen(1))
+    radius = torch.randint(1, window + 1, (n,), generator=gen(1))  # the same first draw
+    per_centre = torch.bincount(inputs, minlength=n)
+    inner = slice(window, n - window)
+    torch.testing.assert_close(per_centre[inner], 2 * radius[inner])
+    for centre in (10, 500, 1500):
+        r = int(radius[centre])
+        want = [*range(centre - r, centre), *range(centre + 1, centre + r + 1)]
+        assert sorted(targets[inputs == centre].tolist()) == want
+
+
+def test_pairs_never_cross_a_chunk_boundary():
+    inputs, targets = device_pairs.skipgram_pairs(torch.arange(1000), 5, gen(0), chunk=64)
+    assert len(inputs) > 0
+    assert torch.equal(inputs // 64, targets // 64)
+
+
+def test_pair_count_matches_the_numpy_generator_in_expectation():
+    """Both paths average window + 1 pairs per token; the tolerance is 6 standard errors."""
+    ids, window, trials = np.arange(10_000), 5, 10
+    counts = {"numpy": [], "torch": []}
+    for seed in range(trials):
+        counts["numpy"].append(
+            len(pairs.skipgram_pairs(ids, window, np.random.default_rng(seed))[0])
+        )
+        counts["torch"].append(
+            len(device_pairs.skipgram_pairs(torch.from_numpy(ids), window, gen(seed))[0])
+        )
+    expected = pairs.expected_pairs(len(ids), window) - window * (window + 1)  # edges lose some
+    for name, got in counts.items():
+        got = np.array(got, dtype=float)
+        stderr = got.std(ddof=1) / np.sqrt(trials)
+        assert abs(got.mean() - expected) < 6 * stderr + 1, name
+
+
+def test_subsampling_keeps_each_word_at_its_keep_probability():
+    n = 200_000
+    ids = torch.randint(0, 4, (n,), generator=gen(3))
+    keep_prob = torch.tensor([1.0, 0.5, 0.1, 0.0])
+    kept = device_pairs.subsample(ids, keep_prob, gen(4))
+    for word, p in enumerate(keep_prob.tolist()):
+        total = int((ids == word).sum())
+        rate = int((kept == word).sum()) / total
+        assert abs(rate - p) <= 5 * np.sqrt(p * (1 - p) / total) + 1e-9
+
+
+@pytest.mark.parametrize("shuffle", [True, False])
+def test_batches_hold_every_pair_of_every_block_once(shuffle):
+    blocks = [torch.arange(0, 700), torch.arange(700, 1500), torch.arange(1500, 1600)]
+    keep_prob = torch.ones(1600)
+    batches = list(
+        device_pairs.iter_pair_batches(iter(blocks), keep_prob, 3, 64, gen(5), shuffle=shuffle)
+    )
+    assert all(len(x) == 64 for x, _ in batches[:-1]) and 0 < len(batches[-1][0]) <= 64
+    assert all(x.dtype == torch.int64 for x, _ in batches)
+    inputs = torch.cat([x for x, _ in batches]).tolist()
+    targets = torch.cat([y for _, y in batches]).tolist()
+    got = sorted(zip(inputs, targets, strict=True))
+    # the same stream of draws, block by block, without shuffling
+    g, want = gen(5), []
+    for block in blocks:
+        x, y = device_pairs.skipgram_pairs(device_pairs.subsample(block, keep_prob, g), 3, g)
+        if shuffle:
+            torch.randperm(len(x), generator=g)
+        want += zip(x.tolist(), y.tolist(), strict=True)
+    assert got == sorted(want)
+    assert all(0 < abs(a - b) <= 3 for a, b in got)
+
+
+def test_tiny_blocks_give_no_pairs_without_failing():
+    x, y = device_pairs.skipgram_pairs(torch.tensor([7]), 5, gen(0))
+    assert len(x) == len(y) == 0
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_pairs_are_made_on_the_gpu():
+    ids = torch.arange(10_000, device="cuda")
+    keep_prob = torch.ones(10_000, device="cuda")
+    x, y = next(device_pairs.iter_pair_batches(iter([ids]), keep_prob, 5, 256, gen(0, "cuda")))
+    assert x.is_cuda and y.is_cuda and len(x) == 256
+    assert bool(((x - y).abs() <= 5).all())

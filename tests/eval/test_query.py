@@ -1,0 +1,97 @@
+"""scripts/query.py as a user runs it: answers on planted vectors, one-line errors, exit codes."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sgns.export import save_word2vec
+
+ROOT = Path(__file__).resolve().parents[2]
+_spec = importlib.util.spec_from_file_location("query_script", ROOT / "scripts" / "query.py")
+query = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(query)
+
+# Two tight groups and an analogy: king - man + woman lands on queen.
+WORDS = ["man", "woman", "king", "queen", "cat", "dog", "kitten"]
+man, woman, royal, pet, young = np.eye(5, dtype=np.float32)
+VECTORS = np.stack(
+    [man, woman, man + royal, woman + royal, pet, pet + 0.4 * man, pet + 0.2 * young]
+)
+
+
+@pytest.fixture
+def run_dir(tmp_path) -> Path:
+    save_word2vec(tmp_path / "vectors.txt", VECTORS, WORDS)
+    return tmp_path
+
+
+def _words(out: str) -> list[str]:
+    return [line.split()[0] for line in out.splitlines()]
+
+
+def test_neighbors_best_first_without_the_word(run_dir, capsys):
+    assert query.main([str(run_dir), "neighbors", "cat", "-k", "2"]) == 0
+    out = capsys.readouterr().out
+    assert _words(out) == ["kitten", "dog"]
+    assert float(out.splitlines()[0].split()[1]) == pytest.approx(1 / np.sqrt(1.04), abs=1e-4)
+
+
+def test_analogy(run_dir, capsys):
+    assert query.main([str(run_dir), "analogy", "man", "king", "woman", "-k", "1"]) == 0
+    assert _words(capsys.readouterr().out) == ["queen"]
+
+
+def test_similarity_from_a_binary_file(tmp_path, capsys):
+    path = tmp_path / "v.bin"
+    save_word2vec(path, VECTORS, WORDS, binary=True)
+    assert query.main([str(path), "similarity", "king", "queen"]) == 0
+    assert capsys.readouterr().out == "0.5000\n"  # (m + r) . (w + r) / 2
+
+
+def test_case_variant_is_found(run_dir, capsys):
+    assert query.main([str(run_dir), "similarity", "King", "QUEEN"]) == 0
+    assert capsys.readouterr().out == "0.5000\n"
+
+
+@pytest.mark.parametrize("argv", [["neighbors", "xyzzy"], ["analogy", "man", "xyzzy", "king"]])
+def test_unknown_word_is_one_line_and_exit_2(run_dir, capsys, argv):
+    assert query.main([str(run_dir), *argv]) == 2
+    captured = capsys.readouterr()
+    assert captured.err == "error: 'xyzzy' is not in the vocabulary (7 words)\n"
+    assert captured.out == ""
+
+
+def test_missing_path_and_empty_run_dir(tmp_path, capsys):
+    assert query.main([str(tmp_path / "nope"), "neighbors", "cat"]) == 2
+    assert capsys.readouterr().err == f"error: no such file or directory: '{tmp_path / 'nope'}'\n"
+    assert query.main([str(tmp_path), "neighbors", "cat"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: no vectors.txt or vectors.bin in run directory")
+
+
+def test_k_must_be_positive(run_dir, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        query.main([str(run_dir), "neighbors", "cat", "-k", "0"])
+    assert exit_.value.code == 2
+    assert "must be at least 1" in capsys.readouterr().err
+
+
+@pytest.mark.slow  # starting Python, torch and gensim takes seconds
+def test_as_a_subprocess(run_dir):
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "query.py"), str(run_dir), "neighbors", "zz"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert result.returncode == 2
+    assert result.stderr == "error: 'zz' is not in the vocabulary (7 words)\n"

@@ -1,0 +1,147 @@
+"""trainer=ddp_cpu end to end: two gloo processes train one model, and rank zero writes it.
+
+Deselect locally with -m "not ddp" (each run starts three Python processes).
+"""
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import lightning as L
+import numpy as np
+import pytest
+import torch
+
+from conftest import make_config, planted_groups_text, small_run_overrides
+from sgns.data.datamodule import SkipGramDataModule
+from sgns.distributed import weights_digest
+from sgns.model.module import SkipGramModule
+from sgns.train import run
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = [pytest.mark.slow, pytest.mark.ddp]
+
+
+def train(*overrides: str, cwd: Path) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
+    return subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "train.py"), *overrides],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+@pytest.fixture(scope="module")
+def ddp_run(tmp_path_factory):
+    """One 2-process run (trainer=ddp re-runs the script for rank 1) shared by the tests."""
+    tmp_path = tmp_path_factory.mktemp("ddp")
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text(planted_groups_text(n_tokens=5_000)[0])
+    overrides = small_run_overrides(corpus, tmp_path / "cache", trainer="ddp_cpu")
+    run_dir = tmp_path / "run"
+    result = train(*overrides, f"hydra.run.dir={run_dir}", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return run_dir, overrides, tmp_path
+
+
+def logged_digests(run_dir: Path) -> dict[int, str]:
+    """rank -> weights digest, from every process's Hydra log file."""
+    found = {}
+    for log_file in run_dir.glob("*.log"):
+        for rank, digest in re.findall(r"rank (\d+) weights sha256 (\w+)", log_file.read_text()):
+            found[int(rank)] = digest
+    return found
+
+
+def load_module(run_dir: Path) -> SkipGramModule:
+    path = run_dir / "checkpoints" / "last.ckpt"
+    vocab = torch.load(path, map_location="cpu", weights_only=True)["vocab"]
+    return SkipGramModule.load_from_checkpoint(path, map_location="cpu", **vocab)
+
+
+def test_both_ranks_end_with_the_weights_rank_zero_saved(ddp_run):
+    run_dir, _, _ = ddp_run
+    digests = logged_digests(run_dir)
+    assert set(digests) == {0, 1}
+    assert digests[0] == digests[1]
+    assert weights_digest(load_module(run_dir)) == digests[0]
+
+
+def test_artefacts_are_written_once_by_rank_zero(ddp_run):
+    run_dir, _, _ = ddp_run
+    names = sorted(p.name for p in run_dir.iterdir())
+    assert names.count("vectors.txt") == names.count("metrics.json") == 1
+    assert not [n for n in names if ".tmp-" in n]
+    # Rank 1 re-ran the script into the same run directory, with no config copy of its own.
+    assert sorted(p.name for p in run_dir.iterdir() if p.is_dir()) == [
+        ".hydra",
+        "checkpoints",
+        "tb",
+    ]
+    assert sorted(p.name for p in run_dir.glob("*.log")) == ["train.log", "train_ddp_process_1.log"]
+    logs = "".join(p.read_text() for p in run_dir.glob("*.log"))
+    assert logs.count("tokenising") == 1  # the token cache was built once
+    assert "DDP all-reduces the sparse gradients over gloo" in logs
+
+
+def test_each_rank_takes_half_of_every_epochs_batches(ddp_run):
+    run_dir, overrides, _ = ddp_run
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    datamodule = single_process_datamodule(overrides)
+    batches = []
+    for epoch in range(2):
+        datamodule.train_set.epoch = epoch
+        batches.append(sum(1 for _ in datamodule.train_set))
+    assert metrics["epochs"] == 2
+    assert metrics["steps"] == sum(n // 2 for n in batches)
+
+
+def test_validation_loss_is_the_single_process_one_for_the_same_weights(ddp_run):
+    run_dir, overrides, _ = ddp_run
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    trainer = L.Trainer(accelerator="cpu", devices=1, logger=False, enable_progress_bar=False)
+    module = load_module(run_dir)
+    (result,) = trainer.validate(module, datamodule=single_process_datamodule(overrides))
+    assert result["val/loss"] == pytest.approx(metrics["final_val_loss"], rel=1e-6)
+
+
+@pytest.fixture
+def restore_environ():
+    """The spawning launcher sets MASTER_PORT and friends in this process's environment."""
+    saved = dict(os.environ)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
+
+
+@pytest.mark.usefixtures("restore_environ")
+def test_ddp_spawn_trains_the_same_model_and_reports_its_progress(ddp_run):
+    """ddp_spawn (what a local sweep falls back to) trains in child processes: the metrics
+    rank zero carries back and the vectors equal those of the re-launched run."""
+    run_dir, overrides, tmp_path = ddp_run
+    spawned = tmp_path / "spawned"
+    spawned.mkdir()
+    spawn_metrics = run(make_config([*overrides, "trainer.strategy=ddp_spawn"]), spawned)
+    popen_metrics = json.loads((run_dir / "metrics.json").read_text())
+    for key in ("epochs", "steps", "tokens_seen", "final_train_loss", "final_val_loss"):
+        assert spawn_metrics[key] == popen_metrics[key], key
+    np.testing.assert_array_equal(
+        np.loadtxt(spawned / "vectors.txt", skiprows=1, usecols=range(1, 17)),
+        np.loadtxt(run_dir / "vectors.txt", skiprows=1, usecols=range(1, 17)),
+    )
+
+
+def single_process_datamodule(overrides: list[str]) -> SkipGramDataModule:
+    from omegaconf import OmegaConf
+
+    conf = OmegaConf.to_container(make_config(overrides), resolve=True)
+    datamodule = SkipGramDataModule(**conf["data"], seed=conf["seed"])
+    datamodule.prepare_data()
+    datamodule.setup("fit")
+    return datamodule

@@ -1,0 +1,90 @@
+"""Experiment presets and sweep configs compose to the values they promise."""
+
+import pytest
+from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf
+
+from conftest import CONF_DIR, make_config
+from sgns.config import validate
+
+
+def resolved(overrides):
+    cfg = make_config(overrides)
+    conf = OmegaConf.to_container(cfg, resolve=True)
+    validate(conf)  # every preset is a valid run configuration
+    return conf
+
+
+def test_notebook_preset_has_the_notebooks_settings():
+    conf = resolved(["experiment=notebook"])
+    data, model, trainer = conf["data"], conf["model"], conf["trainer"]
+    assert data["source"] == "text8" and data["normalization"] == "punct"
+    assert data["min_count"] == 6  # words seen more than 5 times
+    assert (data["subsample_t"], data["subsample_rule"]) == (1e-5, "mikolov")
+    assert (data["window"], data["context_chunk"], data["shuffle"]) == (5, 512, False)
+    assert data["batch_size"] == 512 * 6  # pairs from one 512-word batch: 2 E[R] = 6 each
+    assert (model["embed_dim"], model["init"]) == (300, "uniform")
+    assert (model["n_samples"], model["noise_power"]) == (5, 0.75)
+    assert (model["optimizer"], model["lr"]) == ("adam", 0.003)
+    assert (trainer["max_epochs"], trainer["val_check_interval"]) == (5, 1500)
+
+
+def test_word2vec_preset_has_the_c_tools_skipgram_defaults():
+    conf = resolved(["experiment=word2vec"])
+    data, model = conf["data"], conf["model"]
+    assert data["source"] == "wiki_sample"  # the preset keeps whatever corpus is chosen
+    assert (data["min_count"], data["window"]) == (5, 5)
+    assert (data["subsample_t"], data["subsample_rule"]) == (1e-3, "word2vec")
+    assert (model["embed_dim"], model["n_samples"], model["noise_power"]) == (100, 5, 0.75)
+    assert (model["optimizer"], model["lr"], model["min_lr_ratio"]) == ("sgd", 0.025, 1e-4)
+    assert model["init"] == "word2vec" and conf["trainer"]["max_epochs"] == 5
+
+
+def test_text8_preset_switches_the_corpus_and_trains_for_quality():
+    conf = resolved(["experiment=text8"])
+    data, model = conf["data"], conf["model"]
+    assert data["source"] == "text8"
+    assert (data["subsample_t"], data["subsample_rule"], data["window"]) == (1e-4, "word2vec", 10)
+    assert model["embed_dim"] == 300 and 10 <= model["n_samples"] <= 15
+    assert conf["trainer"]["max_epochs"] == 10 and data["batch_size"] == 8192
+
+
+def test_command_line_beats_the_preset():
+    conf = resolved(["experiment=notebook", "data=wiki_sample", "model.embed_dim=50"])
+    assert conf["data"]["source"] == "wiki_sample" and conf["model"]["embed_dim"] == 50
+    assert conf["data"]["min_count"] == 6  # the rest of the preset still holds
+
+
+def sweeper(overrides):
+    with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
+        cfg = compose(config_name="train", overrides=overrides, return_hydra_config=True)
+    return cfg, cfg.hydra.sweeper
+
+
+def test_grid_sweep_is_embed_dim_by_n_samples_by_noise_power_in_8_runs():
+    cfg, grid = sweeper(["+sweep=grid"])
+    assert grid._target_.endswith("BasicSweeper")
+    values = {key: str(value).split(",") for key, value in grid.params.items()}
+    assert list(values) == ["model.embed_dim", "model.n_samples", "model.noise_power"]
+    assert (
+        len(values["model.embed_dim"])
+        * len(values["model.n_samples"])
+        * len(values["model.noise_power"])
+        == 8
+    )
+    assert "sweep" in cfg.hydra.job.config.override_dirname.exclude_keys
+
+
+def test_optuna_search_maximises_analogy_accuracy():
+    pytest.importorskip("hydra_plugins.hydra_optuna_sweeper")
+    cfg, search = sweeper(["+sweep=optuna"])
+    assert search._target_.endswith("OptunaSweeper")
+    assert cfg.objective == "analogy_acc" and search.direction == "maximize"
+    assert set(search.params) == {
+        "model.embed_dim",
+        "model.n_samples",
+        "model.noise_power",
+        "model.lr",
+        "data.window",
+    }
+    assert search.sampler.seed == cfg.seed  # the same seed proposes the same trials

@@ -1,0 +1,203 @@
+"""sgns.summary and scripts/summarize.py on fabricated multirun directories."""
+
+import csv
+import io
+import json
+import runpy
+import sys
+from pathlib import Path
+
+import pytest
+
+from sgns.errors import DataError
+from sgns.summary import (
+    choose_metric,
+    load_run,
+    load_runs,
+    parse_overrides,
+    rank_runs,
+    summary_table,
+    swept_keys,
+    to_markdown,
+    write_plots,
+    write_summary,
+)
+
+SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "summarize.py"
+COMMON = ["data=text_file", "data.path=/corpus.txt", "trainer.max_epochs=1"]
+
+
+def fake_run(root: Path, num: int, overrides: dict, metrics=None, failed=None) -> Path:
+    """A run directory as Hydra and scripts/train.py leave it."""
+    items = [f"{k}={v}" for k, v in overrides.items()]
+    run_dir = root / f"{num}_{','.join(sorted(items))}"
+    (run_dir / ".hydra").mkdir(parents=True)
+    lines = [*items, "+sweep=grid", *COMMON]
+    (run_dir / ".hydra" / "overrides.yaml").write_text("".join(f"- {x}\n" for x in lines))
+    if metrics is not None:
+        full = {"final_train_loss": 3.0, "wall_time_s": 10.0 + num, "steps": 100, **metrics}
+        full["train_words_per_sec"] = 1000.0 * (num + 1)
+        (run_dir / "metrics.json").write_text(json.dumps(full))
+    if failed is not None:
+        (run_dir / "failed.json").write_text(json.dumps(failed))
+    return run_dir
+
+
+@pytest.fixture
+def sweep(tmp_path) -> Path:
+    """Job 0..5 of an embed_dim x noise_power grid: four finished, one failed, one killed."""
+    root = tmp_path / "multirun"
+    fake_run(root, 0, {"model.embed_dim": 8, "model.noise_power": 0.5}, {"final_val_loss": 2.5})
+    fake_run(root, 1, {"model.embed_dim": 8, "model.noise_power": 0.75}, {"final_val_loss": 2.0})
+    fake_run(root, 2, {"model.embed_dim": 16, "model.noise_power": 0.5}, {"final_val_loss": 2.25})
+    fake_run(root, 3, {"model.embed_dim": 16, "model.noise_power": 0.75}, {"final_val_loss": 1.5})
+    fake_run(
+        root,
+        4,
+        {"model.embed_dim": 0, "model.noise_power": 0.5},
+        failed={"error": "model.embed_dim=0 is invalid", "type": "ConfigError"},
+    )
+    fake_run(root, 10, {"model.embed_dim": 0, "model.noise_power": 0.75})  # killed: no metrics
+    (root / "multirun.yaml").write_text("hydra: {}\n")
+    return root
+
+
+def test_parse_overrides_strips_add_prefixes_and_keeps_equals_in_values():
+    parsed = parse_overrides(["+sweep=grid", "++seed=3", "data.path=a=b.txt", "~logger"])
+    assert parsed == {"sweep": "grid", "seed": "3", "data.path": "a=b.txt", "logger": "~"}
+
+
+def test_runs_load_in_job_order_with_their_status(sweep):
+    runs = load_runs(sweep)
+    assert [r["job"] for r in runs] == [0, 1, 2, 3, 4, 10]  # 10 after 4, not after 1
+    assert [r["status"] for r in runs] == ["ok"] * 4 + ["failed"] * 2
+    assert runs[4]["error"] == "ConfigError: model.embed_dim=0 is invalid"
+    assert runs[5]["error"] == "no metrics.json: the run did not finish"
+    assert runs[1]["overrides"]["model.noise_power"] == "0.75"
+
+
+def test_failed_json_wins_over_a_metrics_file(tmp_path):
+    run_dir = fake_run(tmp_path, 0, {"seed": 1}, {"final_val_loss": 1.0}, failed={"error": "x"})
+    assert (load_run(run_dir)["status"], load_run(run_dir)["error"]) == ("failed", "x")
+
+
+def test_swept_keys_are_those_that_differ(sweep):
+    assert swept_keys(load_runs(sweep)) == ["model.embed_dim", "model.noise_power"]
+
+
+def test_default_metric_is_analogy_accuracy_when_any_run_has_it(sweep):
+    runs = load_runs(sweep)
+    assert choose_metric(runs) == ("final_val_loss", True)
+    runs[2]["metrics"]["analogy_acc"] = 0.3
+    assert choose_metric(runs) == ("analogy_acc", False)
+    assert choose_metric(runs, "ws353_spearman") == ("ws353_spearman", False)
+    assert choose_metric(runs, "wall_time_s") == ("wall_time_s", True)
+
+
+def test_ranking_is_best_first_then_unranked_then_failed(sweep):
+    runs = load_runs(sweep)
+    runs[0]["metrics"].pop("final_val_loss")  # finished, but without the metric
+    ranked = rank_runs(runs, "final_val_loss", ascending=True)
+    assert [r["job"] for r in ranked] == [3, 1, 2, 0, 4, 10]
+    descending = rank_runs(runs, "final_val_loss", ascending=False)
+    assert [r["job"] for r in descending] == [2, 1, 3, 0, 4, 10]
+    runs[1]["metrics"]["final_val_loss"] = float("nan")  # a diverged run cannot be ranked
+    runs[2]["metrics"]["final_val_loss"] = float("inf")  # ...an infinite loss can, last
+    ranked = rank_runs(runs, "final_val_loss", ascending=True)
+    assert [r["job"] for r in ranked] == [3, 2, 0, 1, 4, 10]
+
+
+def test_table_has_swept_overrides_metrics_timing_and_errors(sweep):
+    ranked = rank_runs(load_runs(sweep), "final_val_loss", True)
+    columns, rows = summary_table(ranked, "final_val_loss")
+    assert columns[:5] == ["rank", "job", "model.embed_dim", "model.noise_power", "final_val_loss"]
+    assert {"wall_time_s", "train_words_per_sec", "status", "error"} <= set(columns)
+    assert "steps" not in columns and "run" not in columns  # bookkeeping: in the CSV only
+    assert rows[0] == {
+        "rank": 1,
+        "job": 3,
+        "run": ranked[0]["run"],
+        "model.embed_dim": "16",
+        "model.noise_power": "0.75",
+        "final_val_loss": 1.5,
+        "final_train_loss": 3.0,
+        "wall_time_s": 13.0,
+        "train_words_per_sec": 4000.0,
+        "status": "ok",
+        "error": None,
+    }
+    assert [r["rank"] for r in rows] == [1, 2, 3, 4, None, None]
+    full_columns, _ = summary_table(ranked, "final_val_loss", full=True)
+    assert "steps" in full_columns and "run" in full_columns
+
+
+def test_markdown_table_is_aligned_and_escapes_pipes():
+    text = to_markdown(["a", "b"], [{"a": 1.23456789, "b": "x|y"}, {"a": 123456.7, "b": None}])
+    lines = text.splitlines()
+    assert lines[2] == "| 1.235  | x\\|y |"
+    assert lines[3] == "| 123457 |      |"
+    assert len({len(line) for line in lines}) == 1
+
+
+def test_write_summary_writes_csv_and_markdown_best_first(sweep):
+    text, ranked, metric, ascending = write_summary(sweep)
+    assert (metric, ascending) == ("final_val_loss", True)
+    assert (sweep / "summary.md").read_text() == text
+    assert "6 runs, 2 failed; ranked by `final_val_loss` (lower is better)" in text
+    assert "`sweep=grid` `data=text_file`" in text  # shared overrides listed once
+    assert "the loss itself depends on model.noise_power" in text  # a loss across noise powers
+    rows = list(csv.DictReader(io.StringIO((sweep / "summary.csv").read_text())))
+    assert [r["job"] for r in rows] == ["3", "1", "2", "0", "4", "10"]
+    assert rows[0]["final_val_loss"] == "1.5" and rows[0]["steps"] == "100"
+    assert rows[4]["status"] == "failed" and "embed_dim=0 is invalid" in rows[4]["error"]
+
+
+def test_plots_one_png_per_swept_key(sweep):
+    pytest.importorskip("matplotlib")
+    paths = write_plots(sweep, load_runs(sweep), "final_val_loss")
+    names = sorted(p.name for p in paths)
+    assert names == [
+        "final_val_loss_vs_model.embed_dim.png",
+        "final_val_loss_vs_model.noise_power.png",
+    ]
+    for path in paths:
+        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_no_runs_is_a_data_error(tmp_path):
+    with pytest.raises(DataError, match="no runs"):
+        load_runs(tmp_path)
+    with pytest.raises(DataError, match="not a directory"):
+        load_runs(tmp_path / "missing")
+
+
+def summarize(*args, monkeypatch, capsys) -> tuple[int, str, str]:
+    monkeypatch.setattr(sys, "argv", [str(SCRIPT), *map(str, args)])
+    with pytest.raises(SystemExit) as stop:
+        runpy.run_path(str(SCRIPT), run_name="__main__")
+    out, err = capsys.readouterr()
+    return stop.value.code, out, err
+
+
+def test_script_prints_the_table_and_honours_metric_and_order(sweep, monkeypatch, capsys):
+    code, out, _ = summarize(
+        sweep, "--metric", "wall_time_s", "--descending", "--no-plots",
+        monkeypatch=monkeypatch, capsys=capsys,
+    )  # fmt: skip
+    assert code == 0
+    assert "ranked by `wall_time_s` (higher is better)" in out
+    table = [line for line in out.splitlines() if line.startswith("| ") and "rank" not in line]
+    assert [line.split("|")[2].strip() for line in table] == ["3", "2", "1", "0", "4", "10"]
+    assert not list(sweep.glob("*.png"))
+
+
+def test_script_without_matplotlib_warns_and_still_writes_the_table(sweep, monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import fails
+    code, out, err = summarize(sweep, monkeypatch=monkeypatch, capsys=capsys)
+    assert code == 0 and "warning: matplotlib is not installed" in err
+    assert (sweep / "summary.csv").is_file() and not list(sweep.glob("*.png"))
+
+
+def test_script_on_an_empty_directory_is_a_one_line_error(tmp_path, monkeypatch, capsys):
+    code, _, err = summarize(tmp_path, monkeypatch=monkeypatch, capsys=capsys)
+    assert code == 2 and err.startswith("error: no runs") and err.count("\n") == 1
