@@ -23,12 +23,9 @@ pytestmark = pytest.mark.slow
         ("+model.foo=1", "error: unknown config key 'model.foo'; known keys here: embed_dim, "),
         ("data=nope", "error: In 'train': Could not find 'data/nope'; Available options in "),
         ("model.embed_dim=[", "error: no viable alternative at input '['"),
+        # validate()'s messages, one per kind (test_config_validation.py checks every key).
         ("model.embed_dim=abc", "error: model.embed_dim='abc' is invalid: it must be an integer"),
-        ("model.lr=0", "error: model.lr=0 is invalid: it must be a number in (0, 100]"),
         ("model.optimizer=rmsprop", "error: model.optimizer='rmsprop' is invalid: it must be one"),
-        ("export.format=csv", "error: export.format='csv' is invalid: it must be one of: text,"),
-        ("checkpoint.every_n_train_steps=0", "error: checkpoint.every_n_train_steps=0 is inv"),
-        ("trainer.max_epochs=0", "error: trainer.max_epochs=0 is invalid: it must be an integer"),
     ],
 )
 def test_bad_override_is_one_line_and_exit_2(tmp_path, override, message):

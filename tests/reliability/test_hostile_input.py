@@ -53,7 +53,7 @@ def test_binary_file_is_refused_naming_the_file(tmp_path, kind, content):
 
 
 def test_latin1_file_trains_and_counts_the_replaced_bytes(tmp_path, caplog):
-    text = planted_groups_text(n_tokens=800)[0].replace("g1w", "g\xe9w")  # é: one byte
+    text = planted_groups_text(n_tokens=400)[0].replace("g1w", "g\xe9w")  # é: one byte
     with caplog.at_level(logging.WARNING, logger="sgns"):
         metrics = train(tmp_path, text.encode("latin-1"))
     replaced = text.count("\xe9")
@@ -82,7 +82,7 @@ def test_text_without_words_stops_with_a_message(tmp_path, text, normalization, 
 def test_mixed_scripts_train_under_lower_normalisation(tmp_path):
     rng = np.random.default_rng(0)
     words = np.array(["кошка", "собака", "猫", "犬", "🐈", "🐕", "cat", "dog"])
-    metrics = train(tmp_path, " ".join(words[rng.integers(len(words), size=600)]))
+    metrics = train(tmp_path, " ".join(words[rng.integers(len(words), size=300)]))
     vectors, vocab = load_word2vec(tmp_path / "run" / "vectors.txt")
     assert sorted(vocab) == sorted(words) and metrics["vocab_size"] == len(words)
     assert np.isfinite(vectors).all()
@@ -98,7 +98,7 @@ def test_corpus_shorter_than_the_window_trains(tmp_path):
 def test_vocabulary_smaller_than_n_samples_trains(tmp_path):
     # Negatives are drawn with replacement, so 20 of 3 words is fine; but each row then gets
     # hundreds of summed updates per step, and word2vec's lr=0.025 diverges (next test).
-    text = "yes no maybe " * 300
+    text = "yes no maybe " * 100
     metrics = train(tmp_path, text, **{"model.n_samples": 20, "model.lr": 0.01})
     assert metrics["vocab_size"] == 3
     assert metrics["final_train_loss"] < 0.5 * 21 * np.log(2)  # half the untrained loss
@@ -116,7 +116,7 @@ def test_finite_but_diverged_training_writes_nothing(tmp_path):
     # Adam at lr=10 blows the weights up without overflowing: a loss in the thousands.
     settings = {"model.n_samples": 20, "model.optimizer": "adam", "model.lr": 10.0}
     with pytest.raises(SgnsError, match=r"^training diverged: the last epoch's loss is "):
-        train(tmp_path, "yes no maybe " * 300, **settings)
+        train(tmp_path, "yes no maybe " * 100, **settings)
     assert_no_outputs(tmp_path)
 
 
