@@ -34,19 +34,20 @@ log = logging.getLogger(__name__)
 
 # Settings that decide the vocabulary, the batches or the model: a resumed run must share them.
 # Others (trainer.max_epochs, devices, workers, checkpoint and export settings) may change.
-MUST_MATCH = ("seed", "model", "data.normalization", "data.min_count", "data.max_vocab")
-MUST_MATCH += tuple(
-    f"data.{key}"
-    for key in (
-        "subsample_t",
-        "subsample_rule",
-        "window",
-        "batch_size",
-        "context_chunk",
-        "shuffle",
-        "val_fraction",
-        "block_tokens",
-    )
+MUST_MATCH = (
+    "seed",
+    "model",
+    "data.normalization",
+    "data.min_count",
+    "data.max_vocab",
+    "data.subsample_t",
+    "data.subsample_rule",
+    "data.window",
+    "data.batch_size",
+    "data.context_chunk",
+    "data.shuffle",
+    "data.val_fraction",
+    "data.block_tokens",
 )
 # Only validation output, not training, depends on these model settings.
 MAY_DIFFER = ("model.n_val_words", "model.n_neighbors")
