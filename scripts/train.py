@@ -3,37 +3,117 @@
 python scripts/train.py                                   # bundled Wikipedia sample
 python scripts/train.py data=text_file data.path=my.txt   # your own text
 python scripts/train.py -m model.embed_dim=50,100 model.n_samples=5,10   # a sweep
+python scripts/train.py ... resume=outputs/runs/RUN/checkpoints/last.ckpt  # continue a run
+
+Exit status: 0 done; 2 bad input or config (one line ``error: ...`` on stderr, nothing trained);
+143 stopped by SIGTERM and 130 by Ctrl-C (one line ``stopped: ...`` naming the checkpoint to
+resume from).
 """
 
-import logging
+import json
+import os
+import re
 import sys
 from pathlib import Path
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
+from hydra.errors import HydraException
 from hydra.types import RunMode
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
 
-from sgns.errors import SgnsError
-from sgns.train import run, write_json
+from sgns.config import check_inside, unknown_key, validate
+from sgns.errors import ConfigError, SgnsError
 
-log = logging.getLogger("sgns")
+EXIT_BAD_INPUT, EXIT_SIGTERM, EXIT_CTRL_C = 2, 143, 130  # 128 + signal number, as shells report
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="train")
 def main(cfg: DictConfig) -> float | None:
     hydra_cfg = HydraConfig.get()
     run_dir = Path(hydra_cfg.runtime.output_dir)
+    multirun = hydra_cfg.mode == RunMode.MULTIRUN
+    if multirun:
+        try:
+            check_inside(run_dir, hydra_cfg.sweep.dir, "run directory")
+        except ConfigError as err:  # write nothing there; the sweep itself is malformed
+            print(f"error: {err}", file=sys.stderr)
+            sys.exit(EXIT_BAD_INPUT)
+    try:
+        _check(cfg)
+    except SgnsError as err:
+        return _fail(run_dir, err, f"error: {err}", EXIT_BAD_INPUT, multirun)
+    # Imported only now: torch and Lightning take seconds to load.
+    from sgns.resume import Interrupted
+    from sgns.train import run
+
     try:
         metrics = run(cfg, run_dir)
     except SgnsError as err:
-        print(f"error: {err}", file=sys.stderr)
-        write_json(run_dir / "failed.json", {"error": str(err), "type": type(err).__name__})
-        if hydra_cfg.mode == RunMode.MULTIRUN:
-            return None  # the sweep goes on; summaries list this run as failed
-        sys.exit(2)
+        return _fail(run_dir, err, f"error: {err}", EXIT_BAD_INPUT, multirun)
+    except Interrupted as err:
+        # A scheduler's SIGTERM ends the whole sweep, not only this run.
+        code = EXIT_SIGTERM if err.signal == "SIGTERM" else EXIT_CTRL_C
+        return _fail(run_dir, err, f"stopped: {err}", code, multirun=False)
     return metrics.get(cfg.get("objective", "final_val_loss"))
 
 
+def _check(cfg: DictConfig) -> None:
+    """Every check that needs no data, before any work starts."""
+    try:
+        conf = OmegaConf.to_container(cfg, resolve=True)
+    except OmegaConfBaseException as err:
+        raise ConfigError(_one_line(str(err))) from None
+    validate(conf)
+
+
+def _fail(run_dir: Path, err: Exception, line: str, code: int, multirun: bool) -> None:
+    print(line, file=sys.stderr)
+    # Atomically, like every artefact (sgns.train.write_json, which would load Lightning).
+    failed = run_dir / "failed.json"
+    tmp = failed.with_name(f".{failed.name}.tmp-{os.getpid()}")
+    tmp.write_text(json.dumps({"error": str(err), "type": type(err).__name__}, indent=2) + "\n")
+    os.replace(tmp, failed)
+    if multirun:
+        return None  # the sweep goes on; summaries list this run as failed
+    sys.exit(code)
+
+
+def _hydra_error(err: HydraException) -> str:
+    """Hydra's multi-line composition errors as one line."""
+    found = re.match(r"Could not override '([^']+)'", str(err))
+    cause = str(err.__cause__ or "")
+    if found and "not in struct" in cause:
+        return str(unknown_key(found.group(1)))
+    return _one_line(f"{err}\n{cause}")
+
+
+def _one_line(text: str) -> str:
+    """Join a message's lines; the lines under a 'heading:' become a comma-separated list."""
+    out, listing = "", False
+    for line in (raw.strip() for raw in text.splitlines()):
+        if line.startswith("Config search path"):
+            break
+        if not line or line.startswith(("full_key:", "object_type=")):
+            continue
+        if listing:
+            out += (" " if out.endswith(":") else ", ") + line
+            continue
+        out += ("; " if out else "") + line
+        listing = line.endswith(":")
+    return out
+
+
 if __name__ == "__main__":
-    main()
+    # Let composition errors (an unknown key, a bad override) reach us as exceptions, so they
+    # print as one line like every other bad input; a user's own HYDRA_FULL_ERROR=1 wins.
+    full_traces = os.environ.get("HYDRA_FULL_ERROR") == "1"
+    os.environ["HYDRA_FULL_ERROR"] = "1"
+    try:
+        main()
+    except HydraException as err:
+        if full_traces:
+            raise
+        print(f"error: {_hydra_error(err)}", file=sys.stderr)
+        sys.exit(EXIT_BAD_INPUT)

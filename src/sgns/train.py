@@ -4,7 +4,10 @@ run_dir/vectors.txt          in_embed rows in word2vec text format, most frequen
 run_dir/metrics.json         final losses, vocabulary size, tokens seen, wall time, words/s
 run_dir/run_info.json        git commit, library versions, device, host, start time
 run_dir/tb/                  TensorBoard events
-run_dir/checkpoints/last.ckpt
+run_dir/checkpoints/last.ckpt  rewritten while training and on SIGTERM; resume=PATH continues
+
+A run that stops (a signal, a diverged loss, bad input) writes no vectors and no metrics, so
+nothing half-trained is mistaken for a result.
 
 Several devices or nodes: ``trainer=ddp`` (GPUs) or ``trainer=ddp_cpu`` (CPU processes). Each
 rank trains on its own share of every epoch's batches; only rank zero writes the artefacts.
@@ -15,8 +18,10 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import math
 import os
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import lightning as L
@@ -24,16 +29,20 @@ import torch
 from lightning.fabric.plugins.environments import SLURMEnvironment, TorchElasticEnvironment
 from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
 from lightning.pytorch.loggers import TensorBoardLogger
+from lightning.pytorch.utilities.exceptions import MisconfigurationException, SIGTERMException
 from omegaconf import DictConfig, OmegaConf
 
 from sgns.config import validate
 from sgns.data.datamodule import SkipGramDataModule
 from sgns.distributed import DistributedRun, check_backend, strategy
+from sgns.errors import ConfigError, DataError, SgnsError
 from sgns.export import save_word2vec
 from sgns.model.module import SkipGramModule
+from sgns.resume import ResumeState, check_resume
 from sgns.runinfo import write_run_info
 
 log = logging.getLogger(__name__)
+DIVERGED = 10  # a final loss this many times that of all-zero vectors means divergence
 
 
 def run(cfg: DictConfig, run_dir: str | Path) -> dict:
@@ -42,6 +51,7 @@ def run(cfg: DictConfig, run_dir: str | Path) -> dict:
     conf = OmegaConf.to_container(cfg, resolve=True)
     validate(conf)
     run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
     L.seed_everything(conf["seed"], workers=True, verbose=False)
     if conf.get("cpu_threads"):
         torch.set_num_threads(conf["cpu_threads"])
@@ -50,6 +60,8 @@ def run(cfg: DictConfig, run_dir: str | Path) -> dict:
     datamodule.prepare_data()
     datamodule.setup("fit")
     vocab = datamodule.vocab
+    resume = conf.get("resume")
+    start_step = check_resume(resume, conf, vocab.words)["global_step"] if resume else 0
     max_epochs = conf["trainer"]["max_epochs"]
     module = SkipGramModule(
         vocab.words,
@@ -65,23 +77,27 @@ def run(cfg: DictConfig, run_dir: str | Path) -> dict:
         sparse_grads=module.model.in_embed.sparse,
         multirun=_local_multirun(),
     )
-    trainer = L.Trainer(
-        **trainer_conf,
-        default_root_dir=run_dir,
-        logger=TensorBoardLogger(run_dir, name="tb", version="", default_hp_metric=False),
-        callbacks=[
-            ModelCheckpoint(
-                dirpath=run_dir / "checkpoints", save_last=True, save_top_k=0, **conf["checkpoint"]
-            ),
-            LearningRateMonitor(logging_interval="step"),
-            DistributedRun(conf["seed"]),
-        ],
-        # Each epoch's data is drawn from (seed, epoch): the loader must be rebuilt per epoch.
-        reload_dataloaders_every_n_epochs=1,
-        # The training set deals batches to ranks itself, and every rank validates on all
-        # validation batches, so rank zero's validation loss is the single-device one.
-        use_distributed_sampler=False,
-    )
+    resume_state = ResumeState(conf, run_dir / "checkpoints" / "last.ckpt")
+    try:
+        trainer = L.Trainer(
+            **trainer_conf,
+            default_root_dir=run_dir,
+            logger=TensorBoardLogger(run_dir, name="tb", version="", default_hp_metric=False),
+            callbacks=[
+                _checkpointing(run_dir / "checkpoints", **conf["checkpoint"]),
+                resume_state,
+                LearningRateMonitor(logging_interval="step"),
+                DistributedRun(conf["seed"]),
+            ],
+            # Each epoch's data is drawn from (seed, epoch): the loader must be rebuilt per epoch.
+            reload_dataloaders_every_n_epochs=1,
+            # The training set deals batches to ranks itself, and every rank validates on all
+            # validation batches, so rank zero's validation loss is the single-device one.
+            use_distributed_sampler=False,
+        )
+    except (TypeError, ValueError, MisconfigurationException) as err:
+        # Trainer arguments beyond conf/trainer (e.g. +trainer.max_steps) are Lightning's to check.
+        raise ConfigError(f"Lightning rejects the trainer settings: {_first_line(err)}") from None
     check_backend(trainer, module.model.in_embed.sparse)
     world_size = trainer.num_devices * trainer.num_nodes
     if world_size > 1:
@@ -92,12 +108,24 @@ def run(cfg: DictConfig, run_dir: str | Path) -> dict:
     if trainer.is_global_zero:
         write_run_info(run_dir, trainer.strategy.root_device, started_at)
     fit_start = time.perf_counter()
-    trainer.fit(module, datamodule=datamodule, ckpt_path=conf.get("resume"))
+    try:
+        # weights_only: a checkpoint is data; loading one must never run code from it.
+        trainer.fit(module, datamodule=datamodule, ckpt_path=resume, weights_only=True)
+    except (SIGTERMException, SystemExit):
+        if resume_state.interrupted is None:
+            raise
+        raise resume_state.interrupted from None
     fit_seconds = time.perf_counter() - fit_start
 
     # Under ddp_spawn this process did not train: rank zero's progress came back in metrics.
     epochs_done = trainer.current_epoch or int(trainer.callback_metrics.get("run/epochs", 0))
+    steps = trainer.global_step or int(trainer.callback_metrics.get("run/steps", 0))
+    _check_trained(
+        steps, trainer, module.embeddings(conf["export"]["vectors"]), module.hparams.n_samples
+    )
     tokens_seen = datamodule.train_tokens * epochs_done
+    # A resumed run trained only its last part in this process.
+    tokens_here = tokens_seen * (steps - start_step) / max(1, steps)
     wall = time.perf_counter() - start
     metrics = {
         "final_train_loss": _metric(trainer, "train/loss_epoch"),
@@ -106,12 +134,14 @@ def run(cfg: DictConfig, run_dir: str | Path) -> dict:
         "train_tokens": datamodule.train_tokens,
         "epochs": epochs_done,
         "tokens_seen": tokens_seen,
-        "steps": trainer.global_step or int(trainer.callback_metrics.get("run/steps", 0)),
+        "steps": steps,
         "train_seconds": fit_seconds,
         "wall_time_s": wall,
-        "train_words_per_sec": tokens_seen / fit_seconds if fit_seconds > 0 else None,
-        "words_per_sec_incl_setup": tokens_seen / wall if wall > 0 else None,
+        "train_words_per_sec": tokens_here / fit_seconds if fit_seconds > 0 else None,
+        "words_per_sec_incl_setup": tokens_here / wall if wall > 0 else None,
     }
+    if resume:
+        metrics.update(resumed_from=str(resume), resumed_at_step=start_step)
     if trainer.is_global_zero:
         _write_outputs(run_dir, module, vocab.words, conf["export"], metrics)
     return metrics
@@ -126,6 +156,49 @@ def _local_multirun() -> bool:
     if not HydraConfig.initialized() or HydraConfig.get().mode != RunMode.MULTIRUN:
         return False
     return not (SLURMEnvironment.detect() or TorchElasticEnvironment.detect())
+
+
+def _checkpointing(dirpath: Path, every_n_minutes=None, every_n_train_steps=None):
+    """ModelCheckpoint rewriting last.ckpt every N steps, else every N minutes, and at the end.
+
+    Lightning takes one trigger; steps, when given, replace the time interval.
+    """
+    if every_n_train_steps:
+        trigger = {"every_n_train_steps": every_n_train_steps}
+    elif every_n_minutes:
+        trigger = {"train_time_interval": timedelta(minutes=every_n_minutes)}
+    else:
+        trigger = {}
+    return ModelCheckpoint(dirpath=dirpath, save_last=True, save_top_k=0, **trigger)
+
+
+def _check_trained(steps: int, trainer: L.Trainer, vectors: torch.Tensor, n_samples: int) -> None:
+    """Refuse to export `vectors` (V, D) that training never touched or that diverged."""
+    if steps == 0:
+        raise DataError(
+            "no training pairs: the corpus is too short for one (input, target) pair, or "
+            "subsampling dropped every word (lower data.subsample_t or use more text)"
+        )
+    bad = int((~torch.isfinite(vectors)).any(dim=1).sum())
+    if bad:
+        raise SgnsError(
+            f"training diverged: {bad} word vectors are not finite after step {steps}; "
+            "lower model.lr"
+        )
+    # All-zero vectors score sigmoid(0) = 1/2 on every pair and negative: a loss of
+    # (1 + n_samples) ln 2. A trained model is below it; far above, the weights blew up.
+    untrained = (1 + n_samples) * math.log(2)
+    loss = _metric(trainer, "train/loss_epoch")
+    if loss is not None and loss > DIVERGED * untrained:
+        raise SgnsError(
+            f"training diverged: the last epoch's loss is {loss:.4g}, over {DIVERGED}x the "
+            f"{untrained:.3g} of untrained all-zero vectors; lower model.lr"
+        )
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
 
 
 def _metric(trainer: L.Trainer, name: str) -> float | None:
@@ -144,5 +217,8 @@ def _write_outputs(run_dir: Path, module: SkipGramModule, words, export: dict, m
 def write_json(path: Path, data: dict) -> None:
     """Write JSON atomically: a temporary file renamed into place."""
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(data, indent=2) + "\n")
-    os.replace(tmp, path)
+    try:
+        tmp.write_text(json.dumps(data, indent=2) + "\n")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)

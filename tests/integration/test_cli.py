@@ -1,6 +1,7 @@
 """scripts/train.py as a user runs it: a Hydra run, a multirun, and bad input."""
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -14,9 +15,12 @@ pytestmark = pytest.mark.slow
 
 
 def train(*overrides: str, cwd: Path) -> subprocess.CompletedProcess:
+    # This checkout's sources, whichever copy of sgns the environment has installed.
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
     return subprocess.run(
         [sys.executable, str(ROOT / "scripts" / "train.py"), *overrides],
         cwd=cwd,
+        env=env,
         capture_output=True,
         text=True,
         timeout=600,

@@ -151,6 +151,7 @@ def read_text(files: Iterable[Path], chunk_chars: int = CHUNK_CHARS) -> Iterator
     UTF-8 is replaced by U+FFFD and the number of invalid bytes logged per file.
     """
     for path in files:
+        check_is_text(path)
         invalid = 0
         try:
             with _open_text(path) as f:
@@ -175,6 +176,33 @@ def read_text(files: Iterable[Path], chunk_chars: int = CHUNK_CHARS) -> Iterator
             raise DataError(f"cannot read corpus file {path}: {err}") from err
         if invalid:
             log.warning("%s: %d invalid UTF-8 bytes replaced by U+FFFD", path, invalid)
+
+
+# Control characters other than whitespace, and U+FFFD (what an invalid UTF-8 byte decodes to).
+_NOT_TEXT = dict.fromkeys([*range(0x00, 0x09), *range(0x0E, 0x20), 0x7F, 0xFFFD])
+NOT_TEXT_LIMIT = 0.3
+SNIFF_CHARS = 1 << 20
+
+
+def check_is_text(path: Path) -> None:
+    """Raise DataError when the start of `path` is not UTF-8 text (a binary or UTF-16 file).
+
+    Over NOT_TEXT_LIMIT of the first SNIFF_CHARS characters being invalid bytes or control
+    characters means training would learn from noise; Latin-1 text, with a few invalid bytes
+    per line, passes (its bytes are replaced and counted).
+    """
+    try:
+        with _open_text(path) as f:
+            sample = f.read(SNIFF_CHARS)
+    except (OSError, EOFError, zlib.error) as err:
+        raise DataError(f"cannot read corpus file {path}: {err}") from err
+    bad = len(sample) - len(sample.translate(_NOT_TEXT))
+    if sample and bad > NOT_TEXT_LIMIT * len(sample):
+        raise DataError(
+            f"{path} does not look like UTF-8 text: {bad / len(sample):.0%} of its first "
+            f"{len(sample)} characters are invalid bytes or control characters "
+            "(a binary file? UTF-16? convert it to UTF-8 first)"
+        )
 
 
 WIKI_SAMPLE = "enwiki-latest-pages-articles1.xml-p000000010p000030302-shortened.bz2"

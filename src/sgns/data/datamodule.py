@@ -5,7 +5,8 @@
     >>> inputs, targets = next(iter(dm.train_dataloader()))   # int64 tensors, (batch_size,)
 
 Every epoch draws a fresh subsample and fresh window sizes from (seed, epoch), so a run is
-reproducible and a resumed run sees the same data as an uninterrupted one.
+reproducible and a resumed run sees the same data as an uninterrupted one: a run resumed
+mid-epoch skips the batches of that epoch it had already trained on (see ResumableLoader).
 """
 
 from __future__ import annotations
@@ -35,10 +36,11 @@ class SkipGramPairs(IterableDataset):
 
     Each epoch's randomness comes from (seed, epoch). Batches are dealt round-robin to
     ``n_shards`` consumers (DDP ranks x loader workers): every consumer generates the same
-    stream and keeps batches ``shard, shard + n_shards, ...``. Only complete rounds are
-    dealt, so every consumer yields exactly ``n_batches // n_shards`` batches; the last
-    ``n_batches % n_shards`` batches of the epoch are dropped. DDP needs this: a rank that
-    runs out of batches first leaves the others waiting in an all-reduce forever.
+    stream and keeps its own batches. Only complete rounds are dealt, so every consumer
+    yields exactly ``n_batches // n_shards`` batches; the last ``n_batches % n_shards``
+    batches of the epoch are dropped. DDP needs this: a rank that runs out of batches first
+    leaves the others waiting in an all-reduce forever. The first `skip_batches` batches each
+    rank would receive are generated but not yielded: a resumed run trained on them already.
     """
 
     def __init__(
@@ -56,6 +58,7 @@ class SkipGramPairs(IterableDataset):
         self.window, self.batch_size, self.seed = window, batch_size, seed
         self.chunk, self.shuffle, self.block_tokens = chunk, shuffle, block_tokens
         self.epoch, self.rank, self.world_size = 0, 0, 1
+        self.skip_batches = 0
 
     def blocks(self):
         for start in range(0, len(self.ids), self.block_tokens):
@@ -64,7 +67,6 @@ class SkipGramPairs(IterableDataset):
     def __iter__(self):
         worker = get_worker_info()
         n_workers, worker_id = (worker.num_workers, worker.id) if worker else (1, 0)
-        shard, n_shards = self.rank * n_workers + worker_id, self.world_size * n_workers
         rng = np.random.default_rng([self.seed, self.epoch])
         batches = iter_pair_batches(
             self.blocks(),
@@ -75,12 +77,28 @@ class SkipGramPairs(IterableDataset):
             self.chunk,
             self.shuffle,
         )
+        n_shards = self.world_size * n_workers
         mine = None
         for i, batch in enumerate(batches):
-            if i % n_shards == shard:
+            if self._deals_to(i, n_workers) == worker_id:
                 mine = batch
-            if i % n_shards == n_shards - 1:  # the round is complete: every shard has one
+            if i % n_shards == n_shards - 1 and mine is not None:  # the round is complete
                 yield torch.from_numpy(mine[0]), torch.from_numpy(mine[1])
+                mine = None
+
+    def _deals_to(self, i: int, n_workers: int) -> int | None:
+        """The loader worker of this rank that yields batch `i` of the epoch, or None.
+
+        Batches go round-robin to ranks x workers. A rank's loader takes one batch from each
+        worker in turn, starting with worker 0; so after skipping the rank's first
+        `skip_batches` batches, the worker that yields the rank's next batch is worker 0.
+        """
+        round_, slot = divmod(i, self.world_size * n_workers)
+        rank, k = divmod(slot, n_workers)
+        position = round_ * n_workers + k  # among this rank's batches
+        if rank != self.rank or position < self.skip_batches:
+            return None
+        return (position - self.skip_batches) % n_workers
 
 
 class SkipGramDataModule(L.LightningDataModule):
@@ -198,12 +216,47 @@ class SkipGramDataModule(L.LightningDataModule):
             self.train_set.epoch = self.trainer.current_epoch
             self.train_set.rank = self.trainer.global_rank
             self.train_set.world_size = self.trainer.world_size
-        return DataLoader(
-            self.train_set, batch_size=None, num_workers=self.num_workers, persistent_workers=False
+        self.train_set.skip_batches = 0  # set again by load_state_dict when resuming mid-epoch
+        return ResumableLoader(
+            self.train_set,
+            batches_done=self._batches_done,
+            batch_size=None,
+            num_workers=self.num_workers,
+            persistent_workers=False,
+            generator=_own_generator(self.seed),
         )
 
     def val_dataloader(self) -> DataLoader:
-        return DataLoader(self.val_batches, batch_size=None)
+        return DataLoader(self.val_batches, batch_size=None, generator=_own_generator(self.seed))
+
+    def _batches_done(self) -> int:
+        return self.trainer.fit_loop.epoch_loop.batch_progress.current.processed
+
+
+class ResumableLoader(DataLoader):
+    """A DataLoader over SkipGramPairs whose position Lightning saves in checkpoints.
+
+    Lightning stores ``state_dict()`` with every checkpoint and, when a run resumes mid-epoch,
+    hands it to ``load_state_dict`` before the epoch's first batch: the dataset then skips
+    the batches already trained instead of training them twice.
+    """
+
+    def __init__(self, dataset: SkipGramPairs, batches_done, **kwargs):
+        super().__init__(dataset, **kwargs)
+        self._batches_done = batches_done  # () -> batches of this epoch trained so far
+
+    def state_dict(self) -> dict:
+        return {"epoch": self.dataset.epoch, "batches_done": int(self._batches_done())}
+
+    def load_state_dict(self, state: dict) -> None:
+        if state.get("epoch") == self.dataset.epoch:
+            self.dataset.skip_batches = int(state.get("batches_done", 0))
+
+
+def _own_generator(seed: int) -> torch.Generator:
+    # Starting a loader draws a seed from its generator; the default is torch's global one,
+    # which would shift the negative samples of a resumed run against an uninterrupted one.
+    return torch.Generator().manual_seed(seed)
 
 
 def _check_choice(key: str, value, choices) -> None:

@@ -105,7 +105,7 @@ def _build_entry(entry: Path, files, normalization, min_count, max_vocab) -> Non
     tmp.mkdir(parents=True)
     try:
         words, counts, n_raw = _write_raw_ids(tmp / "ids.int32", files, normalization)
-        vocab = _vocab(words, counts, min_count, max_vocab, files)
+        vocab = _vocab(words, counts, min_count, max_vocab, files, normalization)
         log.info("%d words, %d distinct, %d in the vocabulary", n_raw, len(words), len(vocab))
         lookup = np.full(len(counts), -1, dtype=np.int32)
         lookup[[words[w] for w in vocab.words]] = np.arange(len(vocab), dtype=np.int32)
@@ -182,9 +182,15 @@ def _prune(index: dict, counts: np.ndarray) -> None:
     )
 
 
-def _vocab(words: dict, counts: np.ndarray, min_count, max_vocab, files) -> Vocab:
+def _vocab(words: dict, counts: np.ndarray, min_count, max_vocab, files, normalization) -> Vocab:
     if not len(counts):
-        raise DataError(f"the corpus ({_describe(files)}) contains no words")
+        hint = ""
+        if normalization == "text8":
+            hint = (
+                " after data.normalization=text8, which keeps only a-z and digits "
+                "(data.normalization=lower keeps every script)"
+            )
+        raise DataError(f"the corpus ({_describe(files)}) contains no words{hint}")
     kept = counts >= min_count
     vocab = Vocab.from_counter(
         {w: int(counts[i]) for w, i in words.items() if kept[i]}, min_count, max_vocab

@@ -88,7 +88,8 @@ class SkipGramModule(L.LightningModule):
             loss = self._loss(inputs, targets)
         if not torch.isfinite(loss):
             raise SgnsError(
-                f"training stopped: the loss is {loss.item()} at step {self.global_step}"
+                f"training stopped: the loss is {loss.item()} at step {self.global_step}; "
+                "the weights diverged: lower model.lr"
             )
         # self.log costs more than a fast step, so the step loss is logged only as often
         # as the logger writes it; the epoch mean is accumulated here.

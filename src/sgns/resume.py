@@ -1,0 +1,175 @@
+"""Stopping and resuming runs: what a checkpoint carries beyond Lightning's own state.
+
+A run rewrites ``checkpoints/last.ckpt`` as it trains (``checkpoint.every_n_minutes`` or
+``checkpoint.every_n_train_steps``), and on SIGTERM or Ctrl-C, so a stopped run continues with
+the same command plus one override:
+
+    python scripts/train.py data=text8 ... resume=outputs/runs/RUN/checkpoints/last.ckpt
+
+What makes the continuation the run it would have been:
+- Lightning restores weights, optimiser, learning-rate schedule and loop progress;
+- the data loader skips the batches of the interrupted epoch that were already trained (each
+  epoch's batches are drawn from (seed, epoch), see SkipGramPairs);
+- ResumeState restores torch's random state, so negative samples continue where they stopped;
+- check_resume refuses a checkpoint of a different vocabulary or model before training starts.
+On CPU with ``data.num_workers=0`` the resumed run's vectors equal an uninterrupted run's
+(tests/reliability/test_resume.py).
+"""
+
+from __future__ import annotations
+
+import logging
+import pickle
+import zipfile
+from pathlib import Path
+
+import lightning as L
+import torch
+from lightning.pytorch.callbacks import Callback
+from lightning.pytorch.utilities.exceptions import SIGTERMException
+
+from sgns.errors import ConfigError, DataError
+
+log = logging.getLogger(__name__)
+
+# Settings that decide the vocabulary, the batches or the model: a resumed run must share them.
+# Others (trainer.max_epochs, devices, workers, checkpoint and export settings) may change.
+MUST_MATCH = (
+    "seed",
+    "model",
+    "data.normalization",
+    "data.min_count",
+    "data.max_vocab",
+    "data.subsample_t",
+    "data.subsample_rule",
+    "data.window",
+    "data.batch_size",
+    "data.context_chunk",
+    "data.shuffle",
+    "data.val_fraction",
+    "data.block_tokens",
+)
+# Only validation output, not training, depends on these model settings.
+MAY_DIFFER = ("model.n_val_words", "model.n_neighbors")
+
+
+class Interrupted(Exception):
+    """Training stopped on a signal after saving a checkpoint to resume from."""
+
+    def __init__(self, signal: str, step: int, checkpoint: Path):
+        self.signal, self.step, self.checkpoint = signal, step, checkpoint
+        super().__init__(
+            f"{signal} at step {step}: saved {checkpoint}; "
+            f"to continue, run the same command with resume={checkpoint}"
+        )
+
+
+class ResumeState(Callback):
+    """Saves what a resumed run needs besides Lightning's state, and a checkpoint on a signal.
+
+    - ``checkpoint["run_config"]``: the run's resolved configuration, for check_resume;
+    - callback state: torch's CPU (and CUDA) random state, restored on resume;
+    - on SIGTERM (Lightning stops after the current batch) or Ctrl-C: saves `path` and
+      records the stop in `interrupted`, for the caller to report.
+    """
+
+    def __init__(self, conf: dict, path: str | Path):
+        self.conf, self.path = conf, Path(path)
+        self.interrupted: Interrupted | None = None
+
+    def on_save_checkpoint(self, trainer, pl_module, checkpoint: dict) -> None:
+        checkpoint["run_config"] = self.conf
+
+    def state_dict(self) -> dict:
+        state = {"torch_rng": torch.get_rng_state()}
+        if torch.cuda.is_available() and torch.cuda.is_initialized():
+            state["cuda_rng"] = torch.cuda.get_rng_state_all()
+        return state
+
+    def load_state_dict(self, state: dict) -> None:
+        torch.set_rng_state(state["torch_rng"])
+        if "cuda_rng" in state and torch.cuda.is_available():
+            cuda_states = state["cuda_rng"]
+            if len(cuda_states) == torch.cuda.device_count():
+                torch.cuda.set_rng_state_all(cuda_states)
+
+    def on_exception(self, trainer: L.Trainer, pl_module, exception: BaseException) -> None:
+        if isinstance(exception, SIGTERMException):
+            signal = "SIGTERM"
+        elif isinstance(exception, KeyboardInterrupt):
+            signal = "interrupted (Ctrl-C)"
+        else:
+            return  # a bug or a diverged loss: those weights are not worth resuming from
+        trainer.save_checkpoint(self.path, weights_only=False)
+        self.interrupted = Interrupted(signal, trainer.global_step, self.path)
+        log.warning("%s", self.interrupted)
+
+
+def load_checkpoint(path: str | Path) -> dict:
+    """A checkpoint's contents, loaded with ``weights_only=True``: tensors and plain containers
+    only, so a crafted file cannot run code. Tensors are memory-mapped, not read."""
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise DataError(f"checkpoint not found: {path}")
+    try:
+        # mmap needs torch's zip format; anything else is read (and refused) by the same
+        # restricted unpickler.
+        mmap = zipfile.is_zipfile(path)
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
+    except pickle.UnpicklingError as err:
+        raise DataError(
+            f"refused to load {path}: it holds objects other than tensors and plain data "
+            f"({_first_line(err)}); it was not written by sgns or has been altered"
+        ) from None
+    except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, ValueError) as err:
+        raise DataError(f"cannot read checkpoint {path}: {_first_line(err)}") from None
+    if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:
+        raise DataError(f"{path} is not a training checkpoint (no state_dict)")
+    return checkpoint
+
+
+def check_resume(path: str | Path, conf: dict, words: list[str]) -> dict:
+    """Check that the checkpoint at `path` can continue the run `conf` with vocabulary `words`.
+
+    Returns the checkpoint's ``{"epoch", "global_step"}``. Raises ConfigError naming the first
+    setting that differs and DataError for an unreadable, unsafe or foreign checkpoint.
+    """
+    checkpoint = load_checkpoint(path)
+    saved = checkpoint.get("run_config")
+    if isinstance(saved, dict):
+        for key in MUST_MATCH:
+            old, new = _lookup(saved, key), _lookup(conf, key)
+            if isinstance(old, dict) and isinstance(new, dict):
+                key, old, new = _first_difference(key, old, new)
+            if old != new:
+                raise ConfigError(
+                    f"cannot resume from {path}: it was trained with {key}={old!r}, this run "
+                    f"has {key}={new!r}; use the original run's settings plus resume=..."
+                )
+    saved_words = (checkpoint.get("vocab") or {}).get("words")
+    if saved_words is not None and list(saved_words) != list(words):
+        raise ConfigError(
+            f"cannot resume from {path}: its vocabulary ({len(saved_words)} words) differs "
+            f"from this corpus's ({len(words)} words); use the original corpus and settings"
+        )
+    return {key: int(checkpoint.get(key, 0)) for key in ("epoch", "global_step")}
+
+
+def _first_difference(prefix: str, old: dict, new: dict):
+    for name in sorted(set(old) | set(new)):
+        key = f"{prefix}.{name}"
+        if key not in MAY_DIFFER and old.get(name) != new.get(name):
+            return key, old.get(name), new.get(name)
+    return prefix, None, None
+
+
+def _lookup(conf: dict, dotted: str):
+    node = conf
+    for part in dotted.split("."):
+        node = node.get(part) if isinstance(node, dict) else None
+    return node
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__

@@ -1,0 +1,63 @@
+"""Bad command lines and diverging runs stop with one line on stderr and exit status 2.
+
+Config errors fail before torch and Lightning are imported: about a second per subprocess.
+"""
+
+import re
+
+import pytest
+from train_script import one_line, train
+
+from conftest import planted_groups_text, small_run_overrides
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        # Hydra rejects a key missing from conf/ while composing, before our code runs.
+        ("model.foo=1", "error: unknown config key 'model.foo'; known keys here: embed_dim, "),
+        ("foo=1", "error: unknown config key 'foo'; known keys here: checkpoint, data, "),
+        # "+" adds the key; validate() rejects it.
+        ("+model.foo=1", "error: unknown config key 'model.foo'; known keys here: embed_dim, "),
+        ("data=nope", "error: In 'train': Could not find 'data/nope'; Available options in "),
+        ("model.embed_dim=[", "error: no viable alternative at input '['"),
+        # validate()'s messages, one per kind (test_config_validation.py checks every key).
+        ("model.embed_dim=abc", "error: model.embed_dim='abc' is invalid: it must be an integer"),
+        ("model.optimizer=rmsprop", "error: model.optimizer='rmsprop' is invalid: it must be one"),
+    ],
+)
+def test_bad_override_is_one_line_and_exit_2(tmp_path, override, message):
+    result = train(override, f"hydra.run.dir={tmp_path / 'run'}", cwd=tmp_path)
+    assert result.returncode == 2, result.stderr[-3000:]
+    assert result.stderr.count("\n") == 1, result.stderr  # exactly one line
+    assert result.stderr.startswith(message), result.stderr
+    assert not (tmp_path / "run" / "vectors.txt").exists()
+
+
+def test_sweep_value_cannot_place_a_run_outside_the_sweep_folder(tmp_path):
+    sweep = tmp_path / "a" / "b" / "sweep"
+    result = train("-m", "data.sha256=x/../../../escaped", f"hydra.sweep.dir={sweep}", cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: run directory "), result.stderr
+    assert "lies outside" in result.stderr and result.stderr.count("\n") == 1
+    # Hydra records the job's config and log there before any of our code runs; we add nothing.
+    escaped = tmp_path / "a" / "escaped"
+    assert {p.name for p in escaped.iterdir()} <= {".hydra", "train.log"}
+
+
+def test_diverging_loss_is_one_line_naming_the_step_and_writes_no_vectors(tmp_path):
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text(planted_groups_text(n_tokens=2000)[0])
+    overrides = small_run_overrides(corpus, tmp_path / "cache", **{"model.lr": 100})
+    result = train(*overrides, f"hydra.run.dir={tmp_path / 'run'}", cwd=tmp_path)
+    assert result.returncode == 2, result.stderr[-3000:]
+    assert re.fullmatch(
+        r"error: training stopped: the loss is (inf|nan) at step \d+; "
+        r"the weights diverged: lower model.lr",
+        one_line(result.stderr),
+    )
+    assert result.stderr.count("error: ") == 1
+    assert not (tmp_path / "run" / "vectors.txt").exists()
+    assert not (tmp_path / "run" / "metrics.json").exists()
