@@ -18,7 +18,7 @@ pytestmark = pytest.mark.slow
     [
         # Hydra rejects a key missing from conf/ while composing, before our code runs.
         ("model.foo=1", "error: unknown config key 'model.foo'; known keys here: embed_dim, "),
-        ("foo=1", "error: unknown config key 'foo'; known keys here: checkpoint, data, "),
+        ("foo=1", "error: unknown config key 'foo'; known keys here: checkpoint, cpu_threads, "),
         # "+" adds the key; validate() rejects it.
         ("+model.foo=1", "error: unknown config key 'model.foo'; known keys here: embed_dim, "),
         ("data=nope", "error: In 'train': Could not find 'data/nope'; Available options in "),

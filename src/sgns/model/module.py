@@ -72,6 +72,7 @@ class SkipGramModule(L.LightningModule):
         self.loss_fn = NegativeSamplingLoss()
         # sgd steps by hand (closed-form updates); the optimiser keeps the lr schedule.
         self.automatic_optimization = optimizer != "sgd"
+        self._epoch_loss_sum, self._epoch_batches = 0.0, 0  # mean loss of the epoch so far
         self.val_word_ids = validation_word_ids(len(self.words), n_val_words, seed)
 
     def _loss(self, inputs, targets, generator=None) -> torch.Tensor:
@@ -93,15 +94,14 @@ class SkipGramModule(L.LightningModule):
             )
         # self.log costs more than a fast step, so the step loss is logged only as often
         # as the logger writes it; the epoch mean is accumulated here.
-        self._epoch_loss_sum += loss.detach()
+        self._epoch_loss_sum = self._epoch_loss_sum + loss.detach()
         self._epoch_batches += 1
         if batch_idx % self.trainer.log_every_n_steps == 0:
             self.log("train/loss", loss, prog_bar=True)
         return loss
 
     def on_train_epoch_start(self) -> None:
-        self._epoch_loss_sum = torch.zeros((), device=self.device)
-        self._epoch_batches = 0
+        self._epoch_loss_sum, self._epoch_batches = 0.0, 0
 
     def on_train_epoch_end(self) -> None:
         if self._epoch_batches:
