@@ -1,7 +1,7 @@
 """EmbeddingEvaluation: the standard benchmarks in TensorBoard while training, and a run's summary.
 
 At every validation (rank zero, not during the sanity check) the module's word vectors are
-scored by `sgns.eval.evaluate` on their own device and logged as scalars:
+scored as `sgns.eval.evaluate` scores them, on their own device, and logged as scalars:
 
     eval/analogy_acc, eval/analogy_semantic_acc, ..., eval/simlex_oov     (`evaluate`'s keys)
     analogy_sections/capital-common-countries, ...                        (per-section accuracy)
@@ -130,7 +130,7 @@ class EmbeddingEvaluation(L.Callback):
         # Straight into callback_metrics rather than through pl_module.log: these are computed
         # on rank zero alone, and the same way in on_train_end, where self.log is not allowed.
         for name, v in scalars.items():
-            trainer.callback_metrics[name] = torch.tensor(v)
+            trainer.callback_metrics[name] = torch.tensor(v, dtype=torch.float64)
         if trainer.logger is not None:
             trainer.logger.log_metrics(scalars, step=trainer.global_step)
         self._scored_step = trainer.global_step
