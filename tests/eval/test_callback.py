@@ -209,7 +209,8 @@ def test_eval_disabled_adds_no_scores(tmp_path):
     [
         ("eval.projector_words=-1", "eval.projector_words=-1 is invalid"),
         ("eval.tsne_words=1", "eval.tsne_words=1 is invalid"),
-        ("+eval.every=2", "unknown key eval.every"),
+        ("eval.tsne=maybe", "eval.tsne='maybe' is invalid"),
+        ("+eval.every=2", "unknown config key 'eval.every'"),
     ],
 )
 def test_bad_eval_settings_fail_before_training(tmp_path, override, message):

@@ -13,7 +13,7 @@ the embedding projector, and, when asked, a t-SNE map as an image. The final sco
 `final_scores` turns those into the entries of metrics.json.
 
     >>> trainer = L.Trainer(callbacks=[EmbeddingEvaluation({"model.embed_dim": 100})], ...)
-    >>> trainer.fit(module, datamodule=datamodule)
+    >>> # ... the trainer fits a SkipGramModule ...
     >>> final_scores(trainer.callback_metrics)["analogy_acc"]
     0.31
 
