@@ -131,6 +131,16 @@ def test_table_has_swept_overrides_metrics_timing_and_errors(sweep):
     assert "steps" in full_columns and "run" in full_columns
 
 
+def test_table_leaves_nested_metric_groups_to_metrics_json(tmp_path):
+    scores = {"analogy_acc": 0.3, "analogy_coverage": 0.9, "analogy_sections": {"family": 0.5}}
+    fake_run(tmp_path, 0, {"model.embed_dim": 8}, scores)
+    fake_run(tmp_path, 1, {"model.embed_dim": 16}, scores)
+    ranked = rank_runs(load_runs(tmp_path), "analogy_acc", False)
+    columns, _ = summary_table(ranked, "analogy_acc")
+    assert "analogy_sections" not in columns and "analogy_coverage" not in columns
+    assert "analogy_coverage" in summary_table(ranked, "analogy_acc", full=True)[0]
+
+
 def test_markdown_table_is_aligned_and_escapes_pipes():
     text = to_markdown(["a", "b"], [{"a": 1.23456789, "b": "x|y"}, {"a": 123456.7, "b": None}])
     lines = text.splitlines()

@@ -178,6 +178,10 @@ SCHEMA = {
     "trainer.enable_model_summary": Flag(),
     "trainer.enable_progress_bar": Flag(),
     "trainer.deterministic": Flag(also=("warn",)),
+    "eval.enabled": Flag(),
+    "eval.projector_words": _int(0),
+    "eval.tsne": Flag(),
+    "eval.tsne_words": _int(2, 100_000),
 }
 SECTIONS = sorted({key.split(".")[0] for key in SCHEMA if "." in key})
 

@@ -34,6 +34,10 @@ BOOKKEEPING = (
     "steps",
     "train_seconds",
     "words_per_sec_incl_setup",
+    "eval_seconds",
+    "analogy_coverage",
+    "ws353_oov",
+    "simlex_oov",
 )
 TIMING = ("wall_time_s", "train_words_per_sec")
 # Names of metrics where smaller is better; anything else (accuracy, correlation) is maximised.
@@ -181,7 +185,12 @@ def summary_table(
     the run directory's name (the table itself stays narrow enough to read).
     """
     swept = swept_keys(ranked)
-    metric_names = list(dict.fromkeys(k for run in ranked for k in run["metrics"]))
+    # Nested groups (analogy_sections: accuracy per section) stay in metrics.json.
+    metric_names = list(
+        dict.fromkeys(
+            k for run in ranked for k, v in run["metrics"].items() if not isinstance(v, dict)
+        )
+    )
     others = [
         m
         for m in metric_names

@@ -1,9 +1,11 @@
 """run(cfg, run_dir): build the objects a config describes, train, and write the run's artefacts.
 
 run_dir/vectors.txt          in_embed rows in word2vec text format, most frequent word first
-run_dir/metrics.json         final losses, vocabulary size, tokens seen, wall time, words/s
+run_dir/metrics.json         final losses, vocabulary size, tokens seen, wall time, words/s,
+                             and (eval.enabled) the final benchmark scores: analogy_acc, ...,
+                             analogy_sections {section: accuracy}; null where nothing is answerable
 run_dir/run_info.json        git commit, library versions, device, host, start time
-run_dir/tb/                  TensorBoard events
+run_dir/tb/                  TensorBoard events: losses, eval/ scores, hparams, projector, t-SNE
 run_dir/checkpoints/last.ckpt  rewritten while training and on SIGTERM; resume=PATH continues
 
 A run that stops (a signal, a diverged loss, bad input) writes no vectors and no metrics, so
@@ -36,6 +38,7 @@ from sgns.config import validate
 from sgns.data.datamodule import SkipGramDataModule
 from sgns.distributed import DistributedRun, check_backend, strategy
 from sgns.errors import ConfigError, DataError, SgnsError
+from sgns.eval.callback import EVAL_SECONDS, EmbeddingEvaluation, final_scores
 from sgns.export import save_word2vec
 from sgns.model.module import SkipGramModule
 from sgns.resume import ResumeState, check_resume
@@ -43,6 +46,7 @@ from sgns.runinfo import write_run_info
 
 log = logging.getLogger(__name__)
 DIVERGED = 10  # a final loss this many times that of all-zero vectors means divergence
+HPARAM_DATA_KEYS = ("source", "window", "min_count", "subsample_t", "subsample_rule", "batch_size")
 
 
 def run(cfg: DictConfig, run_dir: str | Path) -> dict:
@@ -78,17 +82,30 @@ def run(cfg: DictConfig, run_dir: str | Path) -> dict:
         multirun=_local_multirun(),
     )
     resume_state = ResumeState(conf, run_dir / "checkpoints" / "last.ckpt")
+    callbacks = [
+        _checkpointing(run_dir / "checkpoints", **conf["checkpoint"]),
+        resume_state,
+        LearningRateMonitor(logging_interval="step"),
+        DistributedRun(conf["seed"]),
+    ]
+    eval_conf = conf["eval"]
+    if eval_conf["enabled"]:
+        callbacks.append(
+            EmbeddingEvaluation(
+                run_hparams(conf),
+                vectors=conf["export"]["vectors"],
+                projector_words=eval_conf["projector_words"],
+                tsne=eval_conf["tsne"],
+                tsne_words=eval_conf["tsne_words"],
+                seed=conf["seed"],
+            )
+        )
     try:
         trainer = L.Trainer(
             **trainer_conf,
             default_root_dir=run_dir,
             logger=TensorBoardLogger(run_dir, name="tb", version="", default_hp_metric=False),
-            callbacks=[
-                _checkpointing(run_dir / "checkpoints", **conf["checkpoint"]),
-                resume_state,
-                LearningRateMonitor(logging_interval="step"),
-                DistributedRun(conf["seed"]),
-            ],
+            callbacks=callbacks,
             # Each epoch's data is drawn from (seed, epoch): the loader must be rebuilt per epoch.
             reload_dataloaders_every_n_epochs=1,
             # The training set deals batches to ranks itself, and every rank validates on all
@@ -115,7 +132,9 @@ def run(cfg: DictConfig, run_dir: str | Path) -> dict:
         if resume_state.interrupted is None:
             raise
         raise resume_state.interrupted from None
-    fit_seconds = time.perf_counter() - fit_start
+    # Benchmarks, projector and t-SNE run inside fit; words/s counts training alone.
+    eval_seconds = float(trainer.callback_metrics.get(EVAL_SECONDS, 0.0))
+    fit_seconds = time.perf_counter() - fit_start - eval_seconds
 
     # Under ddp_spawn this process did not train: rank zero's progress came back in metrics.
     epochs_done = trainer.current_epoch or int(trainer.callback_metrics.get("run/epochs", 0))
@@ -136,9 +155,11 @@ def run(cfg: DictConfig, run_dir: str | Path) -> dict:
         "tokens_seen": tokens_seen,
         "steps": steps,
         "train_seconds": fit_seconds,
+        "eval_seconds": eval_seconds,
         "wall_time_s": wall,
         "train_words_per_sec": tokens_here / fit_seconds if fit_seconds > 0 else None,
         "words_per_sec_incl_setup": tokens_here / wall if wall > 0 else None,
+        **final_scores(trainer.callback_metrics),
     }
     if resume:
         metrics.update(resumed_from=str(resume), resumed_at_step=start_step)
@@ -156,6 +177,18 @@ def _local_multirun() -> bool:
     if not HydraConfig.initialized() or HydraConfig.get().mode != RunMode.MULTIRUN:
         return False
     return not (SLURMEnvironment.detect() or TorchElasticEnvironment.detect())
+
+
+def run_hparams(conf: dict) -> dict:
+    """The settings a sweep varies, flat, for TensorBoard's HPARAMS tab."""
+    data = conf["data"]
+    return {
+        **{f"model.{k}": v for k, v in conf["model"].items()},
+        **{f"data.{k}": data[k] for k in HPARAM_DATA_KEYS},
+        "trainer.max_epochs": conf["trainer"]["max_epochs"],
+        "export.vectors": conf["export"]["vectors"],
+        "seed": conf["seed"],
+    }
 
 
 def _checkpointing(dirpath: Path, every_n_minutes=None, every_n_train_steps=None):

@@ -12,9 +12,9 @@ import logging
 import lightning as L
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from sgns.errors import SgnsError
+from sgns.eval.neighbors import nearest_neighbors
 from sgns.model.loss import NegativeSamplingLoss
 from sgns.model.sgd import sgd_step
 from sgns.model.skipgram import SkipGramNeg
@@ -210,12 +210,3 @@ def validation_word_ids(n_vocab: int, n_words: int, seed: int) -> torch.Tensor:
     if len(rare):
         picked.append(rng.choice(rare, min(n_words - half, len(rare)), replace=False))
     return torch.as_tensor(np.sort(np.concatenate(picked)), dtype=torch.long)
-
-
-def nearest_neighbors(vectors: torch.Tensor, query_ids: torch.Tensor, k: int):
-    """Top-`k` cosine neighbours of each query row, the query itself excluded: (ids, sims)."""
-    unit = F.normalize(vectors.float(), dim=1)
-    sims = unit[query_ids.to(unit.device)] @ unit.T
-    sims[torch.arange(len(query_ids)), query_ids] = -float("inf")
-    top = sims.topk(k, dim=1)
-    return top.indices, top.values

@@ -1,0 +1,199 @@
+"""EmbeddingEvaluation: the standard benchmarks in TensorBoard while training, and a run's summary.
+
+At every validation (rank zero, not during the sanity check) the module's word vectors are
+scored as `sgns.eval.evaluate` scores them, on their own device, and logged as scalars:
+
+    eval/analogy_acc, eval/analogy_semantic_acc, ..., eval/simlex_oov     (`evaluate`'s keys)
+    analogy_sections/capital-common-countries, ...                        (per-section accuracy)
+
+At the end of training it logs the run's hyper-parameters with the final scores to the HPARAMS
+tab (hp_metric = analogy accuracy), the vectors of the most frequent words with their labels to
+the embedding projector, and, when asked, a t-SNE map as an image. The final scores also land in
+`trainer.callback_metrics` (which ddp_spawn carries back to the launching process), and
+`final_scores` turns those into the entries of metrics.json.
+
+    >>> trainer = L.Trainer(callbacks=[EmbeddingEvaluation({"model.embed_dim": 100})], ...)
+    >>> # ... the trainer fits a SkipGramModule ...
+    >>> final_scores(trainer.callback_metrics)["analogy_acc"]
+    0.31
+
+Open the event files with ``tensorboard --logdir RUN_DIR/tb`` (a sweep: its directory).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+
+import lightning as L
+import torch
+
+from sgns.errors import SgnsError
+from sgns.eval import analogy_counts, analogy_scores, section_accuracies
+from sgns.eval.word_pairs import SIMLEX999, WORDSIM353, word_pair_scores
+
+log = logging.getLogger(__name__)
+
+PREFIX = "eval/"
+SECTIONS_PREFIX = "analogy_sections/"
+PROJECTOR_TAG = "word_vectors"
+# callback_metrics entry: seconds this callback took, so words/s can leave them out.
+EVAL_SECONDS = "run/eval_seconds"
+
+
+def score_vectors(vectors: torch.Tensor, words: list[str]) -> tuple[dict, dict]:
+    """`evaluate`'s flat scores and `evaluate_sections`' per-section accuracies, from one pass
+    over the analogy set (each Google-set evaluation is the costly part)."""
+    counts = analogy_counts(vectors, words)
+    scores = analogy_scores(counts)
+    scores["ws353_spearman"], scores["ws353_oov"] = word_pair_scores(vectors, words, WORDSIM353)
+    scores["simlex_spearman"], scores["simlex_oov"] = word_pair_scores(vectors, words, SIMLEX999)
+    return scores, section_accuracies(counts)
+
+
+def final_scores(callback_metrics: dict) -> dict:
+    """The last logged scores as metrics.json entries: ``analogy_acc`` ... ``simlex_oov`` and
+    ``analogy_sections`` ({section: accuracy}); nan (nothing answerable) becomes None."""
+
+    def value(v) -> float | None:
+        v = float(v)
+        return None if math.isnan(v) else v
+
+    scores = {
+        name[len(PREFIX) :]: value(v)
+        for name, v in callback_metrics.items()
+        if name.startswith(PREFIX)
+    }
+    if scores:
+        scores["analogy_sections"] = {
+            name[len(SECTIONS_PREFIX) :]: value(v)
+            for name, v in callback_metrics.items()
+            if name.startswith(SECTIONS_PREFIX)
+        }
+    return scores
+
+
+class EmbeddingEvaluation(L.Callback):
+    """Scores the module's word vectors at validation; logs the run's summary at the end.
+
+    Args:
+        hparams: flat {name: int | float | str | bool} shown in TensorBoard's HPARAMS tab.
+        vectors: which vectors to score and show, as `SkipGramModule.embeddings` takes them
+            (``in`` or ``in+out``): the ones the run exports.
+        projector_words: the most frequent words given to the embedding projector; 0: none.
+        tsne: also log a t-SNE map of the `tsne_words` most frequent words as an image
+            (needs the viz extra; without it a warning and no image).
+        seed: t-SNE's random state.
+    """
+
+    def __init__(
+        self,
+        hparams: dict,
+        vectors: str = "in",
+        projector_words: int = 5000,
+        tsne: bool = False,
+        tsne_words: int = 380,
+        seed: int = 0,
+    ):
+        self.hparams = dict(hparams)
+        self.vectors = vectors
+        self.projector_words = projector_words
+        self.tsne = tsne
+        self.tsne_words = tsne_words
+        self.seed = seed
+        self._scored_step: int | None = None  # global step of the last scores logged
+        self._seconds = 0.0
+
+    def on_validation_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if trainer.sanity_checking or not trainer.is_global_zero:
+            return
+        start = time.perf_counter()
+        self._score(trainer, pl_module)
+        self._count_seconds(trainer, start)
+
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if not trainer.is_global_zero:
+            return
+        start = time.perf_counter()
+        if self._scored_step != trainer.global_step:
+            # No validation saw the final weights (validation off, or mid-epoch only).
+            self._score(trainer, pl_module)
+        self._summarise(trainer, pl_module)
+        self._count_seconds(trainer, start)
+
+    def _score(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        start = time.perf_counter()
+        scores, sections = score_vectors(pl_module.embeddings(self.vectors), pl_module.words)
+        scalars = {PREFIX + k: v for k, v in scores.items()}
+        scalars.update({SECTIONS_PREFIX + k: v for k, v in sections.items()})
+        # Straight into callback_metrics rather than through pl_module.log: these are computed
+        # on rank zero alone, and the same way in on_train_end, where self.log is not allowed.
+        for name, v in scalars.items():
+            trainer.callback_metrics[name] = torch.tensor(v, dtype=torch.float64)
+        if trainer.logger is not None:
+            trainer.logger.log_metrics(scalars, step=trainer.global_step)
+        self._scored_step = trainer.global_step
+        log.info(
+            "evaluation at step %d (%.1f s): %s",
+            trainer.global_step,
+            time.perf_counter() - start,
+            ", ".join(f"{k} {v:.4f}" for k, v in scores.items()),
+        )
+
+    def _summarise(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        """Hyper-parameters with the final scores, projector data and the t-SNE image."""
+        if trainer.logger is None:
+            return
+        final = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith(PREFIX)}
+        trainer.logger.log_hyperparams(
+            self.hparams,
+            metrics={"hp_metric": final[PREFIX + "analogy_acc"], **final},
+            step=trainer.global_step,
+        )
+        experiment = getattr(trainer.logger, "experiment", None)
+        matrix, words, step = (
+            pl_module.embeddings(self.vectors),
+            pl_module.words,
+            trainer.global_step,
+        )
+        if self.projector_words > 0 and hasattr(experiment, "add_embedding"):
+            log_projector(experiment, matrix, words, self.projector_words, step)
+        if self.tsne and hasattr(experiment, "add_figure"):
+            log_tsne(experiment, matrix, words, self.tsne_words, self.seed, step)
+
+    def _count_seconds(self, trainer: L.Trainer, start: float) -> None:
+        self._seconds += time.perf_counter() - start
+        trainer.callback_metrics[EVAL_SECONDS] = torch.tensor(self._seconds, dtype=torch.float64)
+
+
+def log_projector(experiment, matrix: torch.Tensor, words: list[str], n: int, step: int) -> None:
+    """The `n` most frequent words' vectors and labels for TensorBoard's embedding projector
+    (RUN_DIR/tb/projector_config.pbtxt and tb/<step>/word_vectors/{tensors,metadata}.tsv)."""
+    n = min(n, len(words))
+    try:
+        experiment.add_embedding(
+            matrix[:n].float().cpu(), metadata=words[:n], tag=PROJECTOR_TAG, global_step=step
+        )
+    except AttributeError as err:
+        # torch's writer goes through tf.io.gfile when TensorFlow is importable, and recent
+        # TensorFlow versions lack what it calls (e.g. tf.io.gfile.get_filesystem).
+        log.warning(
+            "no embedding projector data: SummaryWriter.add_embedding failed (%s), which it"
+            " does when TensorFlow is installed beside TensorBoard; uninstall tensorflow or"
+            " load vectors.txt into the projector by hand",
+            err,
+        )
+
+
+def log_tsne(experiment, matrix, words: list[str], n: int, seed: int, step: int) -> None:
+    """A t-SNE map of the `n` most frequent words as the image ``tsne``; a warning instead
+    when scikit-learn or matplotlib is missing."""
+    from sgns.viz import tsne_figure
+
+    try:
+        figure = tsne_figure(matrix, words, n_words=n, seed=seed)
+    except SgnsError as err:
+        log.warning("no t-SNE image in TensorBoard: %s", err)
+        return
+    experiment.add_figure("tsne", figure, global_step=step)

@@ -1,0 +1,249 @@
+"""EmbeddingEvaluation in a real run: what lands in TensorBoard's event files and metrics.json."""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import re
+
+import numpy as np
+import pytest
+import torch
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+from tensorboard.plugins.hparams import plugin_data_pb2
+
+from conftest import make_config, planted_groups_text, small_run_overrides
+from sgns.errors import ConfigError, SgnsError
+from sgns.eval import evaluate, evaluate_sections
+from sgns.eval.analogy import read_analogies
+from sgns.eval.callback import log_projector, log_tsne
+from sgns.eval.word_pairs import WORDSIM353, read_word_pairs
+from sgns.model.module import validation_word_ids
+from sgns.train import run
+
+SCORES = (
+    "analogy_acc",
+    "analogy_semantic_acc",
+    "analogy_syntactic_acc",
+    "analogy_coverage",
+    "ws353_spearman",
+    "ws353_oov",
+    "simlex_spearman",
+    "simlex_oov",
+)
+PROJECTOR_WORDS = 40
+EPOCHS = 2
+
+
+def _viz_available() -> bool:
+    try:
+        import matplotlib  # noqa: F401
+        import sklearn  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def benchmark_words_text(n_tokens=6_000, run=10, seed=0) -> str:
+    """Runs of words drawn from one group each: a group is a capital with its country (the
+    first analogy section) or a WordSim-353 pair, so some of every benchmark is answerable."""
+    sections, questions = read_analogies(None)
+    capitals = {(q[1].lower(), q[2].lower()) for q in questions if q[0] == 0}
+    pairs = {(a.lower(), b.lower()) for a, b, _ in read_word_pairs(WORDSIM353)[:12]}
+    groups = sorted(capitals | pairs)
+    rng = np.random.default_rng(seed)
+    words = []
+    while len(words) < n_tokens:
+        group = groups[rng.integers(len(groups))]
+        words += [group[i] for i in rng.integers(len(group), size=run)]
+    return " ".join(words)
+
+
+@pytest.fixture(scope="module")
+def eval_run(tmp_path_factory):
+    """One short run on real benchmark words with the projector capped below the vocabulary
+    and (when the viz extra is there) the t-SNE image on."""
+    tmp_path = tmp_path_factory.mktemp("eval_run")
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text(benchmark_words_text())
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    extra = {
+        "data.window": 3,
+        "data.batch_size": 1024,
+        "trainer.max_epochs": EPOCHS,
+        "eval.projector_words": PROJECTOR_WORDS,
+        "eval.tsne": _viz_available(),
+        "eval.tsne_words": 20,
+    }
+    metrics = run(make_config(small_run_overrides(corpus, tmp_path / "cache", **extra)), run_dir)
+    events = EventAccumulator(
+        str(run_dir / "tb"), size_guidance={"scalars": 0, "tensors": 0, "images": 0}
+    )
+    events.Reload()
+    return run_dir, metrics, events
+
+
+def final_vectors(run_dir):
+    """The trained input vectors and words, exactly as the last checkpoint holds them."""
+    ckpt = torch.load(run_dir / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
+    return ckpt["state_dict"]["model.in_embed.weight"], ckpt["vocab"]["words"]
+
+
+def test_scores_are_logged_at_every_validation_and_the_last_match_the_final_vectors(eval_run):
+    run_dir, metrics, events = eval_run
+    vectors, words = final_vectors(run_dir)
+    expected = evaluate(vectors, words)
+    assert expected["analogy_coverage"] > 0 and math.isfinite(expected["ws353_spearman"])
+    for name in SCORES:
+        logged = events.Scalars(f"eval/{name}")
+        assert len({e.step for e in logged}) == EPOCHS  # once per validation
+        last = max(logged, key=lambda e: e.step)
+        assert last.step == metrics["steps"]
+        assert last.value == pytest.approx(expected[name], nan_ok=True, abs=1e-6)
+
+
+def test_metrics_json_carries_the_final_scores_and_sections(eval_run):
+    run_dir, _, events = eval_run
+    saved = json.loads((run_dir / "metrics.json").read_text())
+    for name in SCORES:
+        logged = events.Scalars(f"eval/{name}")[-1].value
+        # nan (here SimLex-999: none of its pairs is in the vocabulary) is written as null.
+        assert saved[name] == (None if math.isnan(logged) else pytest.approx(logged, abs=1e-6))
+    assert saved["simlex_spearman"] is None
+    vectors, words = final_vectors(run_dir)
+    sections = evaluate_sections(vectors, words)
+    assert list(saved["analogy_sections"]) == list(sections)
+    # Only capitals and countries are in the vocabulary: the other sections have no answerable
+    # question, and their nan is written as null.
+    assert saved["analogy_sections"]["capital-common-countries"] == pytest.approx(
+        sections["capital-common-countries"], abs=1e-6
+    )
+    assert saved["analogy_sections"]["family"] is None
+
+
+def test_hparams_tab_holds_the_run_config_and_hp_metric(eval_run):
+    _, metrics, events = eval_run
+    content = events.PluginTagToContent("hparams")
+    start = plugin_data_pb2.HParamsPluginData.FromString(
+        content["_hparams_/session_start_info"]
+    ).session_start_info
+    params = {k: v.ListFields()[0][1] for k, v in start.hparams.items()}
+    assert params["model.embed_dim"] == 16 and params["data.window"] == 3
+    assert params["trainer.max_epochs"] == EPOCHS and params["model.optimizer"] == "sgd"
+    experiment = plugin_data_pb2.HParamsPluginData.FromString(
+        content["_hparams_/experiment"]
+    ).experiment
+    metric_tags = {m.name.tag for m in experiment.metric_infos}
+    assert {"hp_metric", "eval/analogy_acc", "eval/ws353_spearman"} <= metric_tags
+    (hp_metric,) = events.Scalars("hp_metric")
+    assert hp_metric.value == pytest.approx(metrics["analogy_acc"], abs=1e-6)
+
+
+def test_validation_similarities_are_logged_as_text(eval_run):
+    run_dir, _, events = eval_run
+    texts = events.Tensors("validation_similarities/text_summary")
+    assert len(texts) == EPOCHS
+    lines = texts[-1].tensor_proto.string_val[0].decode().splitlines()
+    _, words = final_vectors(run_dir)
+    val_words = [words[i] for i in validation_word_ids(len(words), 16, seed=0)]
+    assert [line.split(" | ")[0].strip() for line in lines] == val_words
+    for line in lines:
+        neighbours = line.split(" | ")[1].split(", ")
+        assert len(neighbours) == 8 and set(neighbours) <= set(words)
+
+
+def test_projector_holds_the_most_frequent_words_with_labels(eval_run):
+    run_dir, _, _ = eval_run
+    tb = run_dir / "tb"
+    config = (tb / "projector_config.pbtxt").read_text()
+    tensor_path = re.search(r'tensor_path: "([^"]+)"', config).group(1)
+    metadata_path = re.search(r'metadata_path: "([^"]+)"', config).group(1)
+    rows = (tb / tensor_path).read_text().splitlines()
+    labels = (tb / metadata_path).read_text().splitlines()
+    vectors, words = final_vectors(run_dir)
+    assert labels == words[:PROJECTOR_WORDS]
+    assert len(rows) == PROJECTOR_WORDS and len(words) > PROJECTOR_WORDS
+    table = np.array([row.split("\t") for row in rows], dtype=np.float32)
+    np.testing.assert_allclose(table, vectors[:PROJECTOR_WORDS].numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_tsne_map_is_logged_as_an_image(eval_run):
+    pytest.importorskip("matplotlib")
+    pytest.importorskip("sklearn")
+    _, metrics, events = eval_run
+    (image,) = events.Images("tsne")
+    assert image.step == metrics["steps"]
+    assert image.encoded_image_string.startswith(b"\x89PNG")
+    assert image.width == image.height >= 800
+
+
+def test_a_vocabulary_without_benchmark_words_logs_nan_and_writes_null(tmp_path):
+    corpus = tmp_path / "planted.txt"
+    corpus.write_text(planted_groups_text(n_tokens=3_000)[0])
+    overrides = small_run_overrides(corpus, tmp_path / "cache", **{"trainer.max_epochs": 1})
+    metrics = run(make_config(overrides), tmp_path)
+    saved = json.loads((tmp_path / "metrics.json").read_text())
+    assert all(saved[name] is None for name in ("analogy_acc", "ws353_spearman"))
+    assert saved["analogy_coverage"] == 0.0 and saved["ws353_oov"] == 1.0
+    assert metrics["analogy_acc"] is None
+    events = EventAccumulator(str(tmp_path / "tb"))
+    events.Reload()
+    assert math.isnan(events.Scalars("hp_metric")[-1].value)
+
+
+def test_eval_disabled_adds_no_scores(tmp_path):
+    corpus = tmp_path / "planted.txt"
+    corpus.write_text(planted_groups_text(n_tokens=2_000)[0])
+    overrides = small_run_overrides(
+        corpus, tmp_path / "cache", **{"trainer.max_epochs": 1, "eval.enabled": False}
+    )
+    metrics = run(make_config(overrides), tmp_path)
+    assert "analogy_acc" not in metrics
+    assert not (tmp_path / "tb" / "projector_config.pbtxt").exists()
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("eval.projector_words=-1", "eval.projector_words=-1 is invalid"),
+        ("eval.tsne_words=1", "eval.tsne_words=1 is invalid"),
+        ("eval.tsne=maybe", "eval.tsne='maybe' is invalid"),
+        ("+eval.every=2", "unknown config key 'eval.every'"),
+    ],
+)
+def test_bad_eval_settings_fail_before_training(tmp_path, override, message):
+    overrides = small_run_overrides(tmp_path / "none.txt", tmp_path / "cache") + [override]
+    with pytest.raises(ConfigError, match=message):
+        run(make_config(overrides), tmp_path)
+
+
+class _Experiment:
+    """Stands for a SummaryWriter whose add_embedding fails as it does beside TensorFlow."""
+
+    def __init__(self):
+        self.figures = []
+
+    def add_embedding(self, *args, **kwargs):
+        raise AttributeError("module 'tensorflow.io.gfile' has no attribute 'get_filesystem'")
+
+    def add_figure(self, tag, figure, global_step=None):
+        self.figures.append(tag)
+
+
+def test_projector_failure_beside_tensorflow_is_a_warning(caplog):
+    with caplog.at_level(logging.WARNING, logger="sgns.eval.callback"):
+        log_projector(_Experiment(), torch.zeros(3, 2), ["a", "b", "c"], 5000, step=1)
+    assert "TensorFlow is installed" in caplog.text
+
+
+def test_missing_viz_extra_skips_the_tsne_image_with_a_warning(monkeypatch, caplog):
+    def missing(*args, **kwargs):
+        raise SgnsError("t-SNE plots need scikit-learn and matplotlib (sklearn is missing)")
+
+    monkeypatch.setattr("sgns.viz.tsne_figure", missing)
+    experiment = _Experiment()
+    with caplog.at_level(logging.WARNING, logger="sgns.eval.callback"):
+        log_tsne(experiment, torch.zeros(3, 2), ["a", "b", "c"], 380, seed=0, step=1)
+    assert experiment.figures == [] and "sklearn is missing" in caplog.text
