@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 train: $(STAMP)  ## make train ARGS="model.embed_dim=200 trainer.max_epochs=10"
-	$(PY) scripts/train.py $(ARGS)
+	$(PY) scripts/train.py experiment=sample $(ARGS)
 
 test: $(STAMP)
 	$(PY) -m pytest -q $(ARGS)
