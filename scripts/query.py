@@ -1,6 +1,7 @@
 """Query trained word vectors: nearest neighbours, analogies and similarity.
 
-PATH is a run directory (its vectors.txt, else vectors.bin) or a word2vec text/binary file.
+PATH is a run directory (its vectors.txt, else vectors.bin), a word2vec text/binary file, or a
+training checkpoint (.ckpt), which carries its vocabulary.
 
 python scripts/query.py outputs/2024-05-01/12-00-00 neighbors king -k 5
 python scripts/query.py outputs/2024-05-01/12-00-00 analogy man king woman   # man:king :: woman:?
@@ -26,7 +27,7 @@ def _positive_int(text: str) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("path", help="run directory or word2vec vectors file")
+    parser.add_argument("path", help="run directory, word2vec vectors file or .ckpt checkpoint")
     commands = parser.add_subparsers(dest="command", required=True)
     neighbors = commands.add_parser("neighbors", help="words closest to WORD by cosine")
     neighbors.add_argument("word")

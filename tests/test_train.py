@@ -76,3 +76,29 @@ def test_bad_values_fail_before_writing_vectors(tmp_path, planted_corpus, overri
     with pytest.raises(SgnsError, match=message):
         run(make_config(overrides), tmp_path)
     assert not (tmp_path / "vectors.txt").exists()
+
+
+def test_query_and_export_work_from_the_checkpoint_alone(trained_run, tmp_path, capsys):
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+    import export as export_script
+    import query
+
+    run_dir, _, groups = trained_run
+    ckpt = run_dir / "checkpoints" / "last.ckpt"
+    kv = KeyedVectors.load_word2vec_format(str(run_dir / "vectors.txt"))
+    word = groups[0][0]
+    assert query.main([str(ckpt), "neighbors", word, "-k", "3"]) in (0, None)
+    printed = capsys.readouterr().out.split()
+    assert printed[0] == kv.most_similar(word, topn=1)[0][0]
+
+    out = tmp_path / "exported.bin"
+    assert export_script.main([str(ckpt), str(out), "--binary", "--vectors", "in+out"]) == 0
+    both = KeyedVectors.load_word2vec_format(str(out), binary=True)
+    state = torch.load(ckpt, map_location="cpu", weights_only=True)["state_dict"]
+    summed = state["model.in_embed.weight"] + state["model.out_embed.weight"]
+    np.testing.assert_allclose(both.vectors, summed.numpy(), rtol=1e-6)
+    assert export_script.main([str(tmp_path / "missing.ckpt"), str(out)]) == 2
+    assert "error: checkpoint not found" in capsys.readouterr().err

@@ -80,7 +80,12 @@ def vectors_file(path: str | Path) -> Path:
 
 
 def load_vectors(path: str | Path) -> tuple[np.ndarray, list[str]]:
-    """Read (vectors (V, D), words) from a run directory or a word2vec text/binary file."""
+    """Read (vectors (V, D), words) from a run directory, a word2vec text/binary file or a
+    training checkpoint (``.ckpt``, which carries its vocabulary)."""
+    if Path(path).suffix == ".ckpt":
+        from sgns.checkpoint import load_vectors_from_checkpoint
+
+        return load_vectors_from_checkpoint(path)
     file = vectors_file(path)
     try:
         return load_word2vec(file)

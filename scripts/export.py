@@ -1,0 +1,45 @@
+"""Export word vectors from a checkpoint (or re-export a vectors file) in word2vec format.
+
+    python scripts/export.py outputs/runs/<run>/checkpoints/last.ckpt vectors.bin --binary
+    python scripts/export.py outputs/runs/<run>/checkpoints/last.ckpt both.txt --vectors in+out
+
+A checkpoint carries its vocabulary, so it is all that is needed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from sgns.checkpoint import VECTORS, load_vectors_from_checkpoint
+from sgns.errors import SgnsError
+from sgns.eval.lookup import load_vectors
+from sgns.export import save_word2vec
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("source", help="a .ckpt checkpoint, a run directory or a vectors file")
+    parser.add_argument("out", help="the word2vec file to write")
+    parser.add_argument("--binary", action="store_true", help="word2vec binary format")
+    parser.add_argument(
+        "--vectors", choices=VECTORS, default="in", help="checkpoint: in, or in + out summed"
+    )
+    args = parser.parse_args(argv)
+    try:
+        if args.source.endswith(".ckpt"):
+            matrix, words = load_vectors_from_checkpoint(args.source, args.vectors)
+        elif args.vectors != "in":
+            raise SgnsError("--vectors in+out needs a checkpoint: a vectors file holds one table")
+        else:
+            matrix, words = load_vectors(args.source)
+        save_word2vec(args.out, matrix, words, binary=args.binary)
+    except SgnsError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(f"wrote {len(words):,} x {matrix.shape[1]} vectors to {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
