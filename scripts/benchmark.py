@@ -60,8 +60,9 @@ def worker_sgns(corpus: Path, out: Path, p: dict, extra: list[str]) -> dict:
     with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
         cfg = compose("train", overrides=sgns_overrides(corpus, out / "cache", p, extra))
     start = time.perf_counter()
-    run(cfg, out)
-    return {"seconds": time.perf_counter() - start, "vectors": str(out / "vectors.txt")}
+    metrics = run(cfg, out)
+    seconds = time.perf_counter() - start
+    return {"seconds": seconds, "vectors": str(out / "vectors.txt"), "epochs": metrics["epochs"]}
 
 
 def worker_gensim(corpus: Path, out: Path, p: dict, extra: list[str]) -> dict:
@@ -75,7 +76,7 @@ def worker_gensim(corpus: Path, out: Path, p: dict, extra: list[str]) -> dict:
     )  # fmt: skip
     seconds = time.perf_counter() - start
     model.wv.save_word2vec_format(str(out / "vectors.txt"))
-    return {"seconds": seconds, "vectors": str(out / "vectors.txt")}
+    return {"seconds": seconds, "vectors": str(out / "vectors.txt"), "epochs": p["epochs"]}
 
 
 def run_child(kind: str, corpus: Path, out: Path, p: dict, extra: list[str]) -> dict:
@@ -125,8 +126,9 @@ def score(vectors: str) -> dict:
     return evaluate(matrix, words)
 
 
-def summarise(name: str, results: list[dict], n_tokens: int, epochs: int) -> dict:
+def summarise(name: str, results: list[dict], n_tokens: int) -> dict:
     seconds = statistics.median(r["seconds"] for r in results)
+    epochs = results[0]["epochs"]
     scores = [r["scores"] for r in results]
     mean = lambda key: statistics.fmean(s[key] for s in scores)  # noqa: E731
     return {
@@ -153,6 +155,7 @@ def main(argv=None) -> None:
     ap.add_argument("--corpus", default="wiki_sample", help="wiki_sample, text8, or a path")
     ap.add_argument("--rounds", type=int, default=3, help="alternating sgns/gensim rounds")
     ap.add_argument("--notebook", action="store_true", help="add one run of experiment=notebook")
+    ap.add_argument("--trainers", default="sgns,gensim", help="which to run, comma-separated")
     ap.add_argument("--set", action="append", default=[], help="extra sgns override (repeatable)")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     ap.add_argument("--out", help=argparse.SUPPRESS)
@@ -168,9 +171,10 @@ def main(argv=None) -> None:
         tmp = Path(tmp)
         corpus, n_tokens = prepare_corpus(args.corpus, tmp)
         print(f"corpus: {args.corpus}, {n_tokens:,} tokens; settings: {SHARED}", flush=True)
-        results: dict[str, list[dict]] = {"sgns": [], "gensim": []}
+        kinds = args.trainers.split(",")
+        results: dict[str, list[dict]] = {kind: [] for kind in kinds}
         for i in range(args.rounds):
-            for kind in ("sgns", "gensim") if i % 2 == 0 else ("gensim", "sgns"):
+            for kind in kinds if i % 2 == 0 else kinds[::-1]:
                 r = run_child(kind, corpus, tmp / f"{kind}-{i}", SHARED, args.set)
                 r["scores"] = score(r["vectors"])
                 results[kind].append(r)
@@ -179,8 +183,9 @@ def main(argv=None) -> None:
             r = run_child("sgns", corpus, tmp / "notebook", {}, ["experiment=notebook"])
             r["scores"] = score(r["vectors"])
             results["notebook"] = [r]
-        rows = [summarise(k, v, n_tokens, SHARED["epochs"]) for k, v in results.items()]
-        print_table(rows, rows[1])
+        rows = [summarise(k, v, n_tokens) for k, v in results.items()]
+        print_table(rows, rows[kinds.index("gensim")] if "gensim" in kinds else rows[0])
+        speed = {r["name"]: r["words_per_s"] for r in rows if r["name"] in ("sgns", "gensim")}
         print(
             json.dumps(
                 {
@@ -189,7 +194,7 @@ def main(argv=None) -> None:
                     "settings": SHARED,
                     "sgns_overrides": args.set,
                     "rows": rows,
-                    "speedup": rows[0]["words_per_s"] / rows[1]["words_per_s"],
+                    "speedup": speed["sgns"] / speed["gensim"] if len(speed) > 1 else None,
                 }
             )
         )
