@@ -168,18 +168,16 @@ def bench_device_pairs(cache_args: tuple, n_tokens, window, batch_size, t, devic
 
 
 def bench_train_step(n_vocab: int, steps: int, batch_size: int, device: str) -> dict:
-    """Pairs per second through SkipGramModule's training step: forward, backward, optimiser."""
-    import warnings
-
+    """Pairs per second through the default training step (sgns.model.sgd.sgd_step with the
+    default shared negatives and chunks), without Lightning around it."""
     import torch
 
-    from sgns.model.module import SkipGramModule
+    from sgns.model.sgd import sgd_step
+    from sgns.model.skipgram import SkipGramNeg
 
-    warnings.filterwarnings("ignore", message=".*self.log.*")  # no Trainer attached here
-    counts = (1e7 / np.arange(1, n_vocab + 1)).astype(np.int64) + 1
-    module = SkipGramModule([f"w{i}" for i in range(n_vocab)], counts, total_steps=10**9)
-    module.to(device)
-    optimizer = module.configure_optimizers()["optimizer"]
+    torch.set_num_threads(1)  # as the default config's cpu_threads
+    counts = (1e7 / np.arange(1, n_vocab + 1)) + 1
+    model = SkipGramNeg(n_vocab, 100, counts**0.75 / (counts**0.75).sum()).to(device)
     gen = torch.Generator().manual_seed(0)
     batches = [
         tuple(torch.randint(n_vocab, (batch_size,), generator=gen).to(device) for _ in "xy")
@@ -187,9 +185,10 @@ def bench_train_step(n_vocab: int, steps: int, batch_size: int, device: str) -> 
     ]
 
     def step(i: int) -> None:
-        optimizer.zero_grad()
-        module.training_step(batches[i % len(batches)], i).backward()
-        optimizer.step()
+        inputs, targets = batches[i % len(batches)]
+        for start in range(0, batch_size, 4096):
+            chunk = slice(start, start + 4096)
+            sgd_step(model, inputs[chunk], targets[chunk], 5, 0.025, shared=16)
 
     for i in range(3):  # warm-up
         step(i)
@@ -220,7 +219,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--min-count", type=int, default=5)
     parser.add_argument("--pair-tokens", type=int, default=20_000_000)
     parser.add_argument("--window", type=int, default=5)
-    parser.add_argument("--batch-size", type=int, default=4096)
+    parser.add_argument("--batch-size", type=int, default=16384)
     parser.add_argument("--subsample-t", type=float, default=1e-5)
     parser.add_argument("--train-steps", type=int, default=30, help="0 skips the step timing")
     parser.add_argument("--device", default="cuda" if _has_cuda() else "cpu")
