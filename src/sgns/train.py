@@ -57,8 +57,7 @@ def run(cfg: DictConfig, run_dir: str | Path) -> dict:
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     L.seed_everything(conf["seed"], workers=True, verbose=False)
-    if conf.get("cpu_threads"):
-        torch.set_num_threads(conf["cpu_threads"])
+    torch.set_num_threads(cpu_threads(conf))
 
     datamodule = SkipGramDataModule(**conf["data"], seed=conf["seed"])
     datamodule.prepare_data()
@@ -232,6 +231,17 @@ def _check_trained(steps: int, trainer: L.Trainer, vectors: torch.Tensor, n_samp
 def _first_line(err: BaseException) -> str:
     text = str(err).strip()
     return text.splitlines()[0] if text else type(err).__name__
+
+
+def cpu_threads(conf: dict) -> int:
+    """`cpu_threads`, or the cores shared out among the processes of a CPU DDP run, so
+    that two ranks on two cores do not each start two threads."""
+    if conf.get("cpu_threads"):
+        return conf["cpu_threads"]
+    trainer = conf["trainer"]
+    local = trainer.get("devices") if trainer.get("accelerator") == "cpu" else 1
+    local = local if isinstance(local, int) and local > 0 else 1
+    return max(1, (os.cpu_count() or 1) // local)
 
 
 def _metric(trainer: L.Trainer, name: str) -> float | None:

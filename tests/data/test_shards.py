@@ -30,21 +30,3 @@ def test_ranks_share_out_whole_rounds_of_the_single_process_stream(world_size):
 def test_an_odd_batch_count_is_cut_to_equal_counts():
     assert len(epoch_batches(1, 0, epoch=2)) == 85  # odd: rank 0 would get one more
     assert len(epoch_batches(2, 0, epoch=2)) == len(epoch_batches(2, 1, epoch=2)) == 42
-
-
-def test_prefetched_keeps_order_passes_errors_and_stops_early():
-    import pytest
-
-    from sgns.data.datamodule import prefetched
-
-    assert list(prefetched(iter(range(100)), depth=3)) == list(range(100))
-
-    def failing():
-        yield 1
-        raise ValueError("corrupt block")
-
-    with pytest.raises(ValueError, match="corrupt block"):
-        list(prefetched(failing()))
-    early = prefetched(iter(range(1000)), depth=2)
-    assert next(early) == 0
-    early.close()  # returns: the producer thread notices and ends

@@ -12,10 +12,7 @@ mid-epoch skips the batches of that epoch it had already trained on (see Resumab
 from __future__ import annotations
 
 import logging
-import threading
-from collections.abc import Iterator
 from pathlib import Path
-from queue import Full, Queue
 
 import lightning as L
 import numpy as np
@@ -80,8 +77,6 @@ class SkipGramPairs(IterableDataset):
             self.chunk,
             self.shuffle,
         )
-        if worker is None:
-            batches = prefetched(batches)
         n_shards = self.world_size * n_workers
         mine = None
         for i, batch in enumerate(batches):
@@ -104,49 +99,6 @@ class SkipGramPairs(IterableDataset):
         if rank != self.rank or position < self.skip_batches:
             return None
         return (position - self.skip_batches) % n_workers
-
-
-def prefetched(items: Iterator, depth: int = 4) -> Iterator:
-    """`items`, produced by a background thread up to `depth` ahead.
-
-    numpy releases the GIL in its array loops, so pairs for the next batches are generated on
-    another core while the training step runs, without a worker process or any copying. The
-    order is unchanged, so runs stay reproducible.
-    """
-    queue: Queue = Queue(depth)
-    stop = threading.Event()
-
-    def put(item) -> bool:
-        while not stop.is_set():
-            try:
-                queue.put(item, timeout=0.1)
-                return True
-            except Full:
-                continue
-        return False
-
-    def produce() -> None:
-        try:
-            for item in items:
-                if not put(item):
-                    return
-            put(_END)
-        except BaseException as err:  # handed to the consumer, raised there
-            put(err)
-
-    thread = threading.Thread(target=produce, name="sgns-pairs", daemon=True)
-    thread.start()
-    try:
-        while (item := queue.get()) is not _END:
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-    finally:
-        stop.set()  # the consumer stopped early: let the producer end
-        thread.join()
-
-
-_END = object()
 
 
 class SkipGramDataModule(L.LightningDataModule):
