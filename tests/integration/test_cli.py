@@ -1,30 +1,19 @@
 """scripts/train.py as a user runs it: a Hydra run, a multirun, and bad input."""
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from conftest import planted_groups_text, small_run_overrides
+from conftest import planted_groups_text, run_script, small_run_overrides
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
 
 
 def train(*overrides: str, cwd: Path) -> subprocess.CompletedProcess:
-    # This checkout's sources, whichever copy of sgns the environment has installed.
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
-    return subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "train.py"), *overrides],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    return run_script("train.py", *overrides, cwd=cwd)
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ import json
 import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import lightning as L
@@ -15,7 +14,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import make_config, planted_groups_text, small_run_overrides
+from conftest import make_config, planted_groups_text, run_script, small_run_overrides
 from sgns.data.datamodule import SkipGramDataModule
 from sgns.distributed import weights_digest
 from sgns.model.module import SkipGramModule
@@ -26,15 +25,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.ddp]
 
 
 def train(*overrides: str, cwd: Path) -> subprocess.CompletedProcess:
-    env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
-    return subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "train.py"), *overrides],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    return run_script("train.py", *overrides, cwd=cwd, timeout=300)
 
 
 @pytest.fixture(scope="module")

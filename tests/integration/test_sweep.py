@@ -2,30 +2,20 @@
 
 import csv
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
-from conftest import planted_groups_text, small_run_overrides
+from conftest import planted_groups_text, run_script, small_run_overrides
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
 
 
 def script(name: str, *args: str, cwd: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}  # this checkout's code
-    return subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / name), *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    return run_script(name, *args, cwd=cwd)
 
 
 @pytest.fixture
