@@ -11,7 +11,7 @@ $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	# torch first and pinned: a bare requirement would pull a multi-GB CUDA build.
 	$(PY) -m pip install --quiet "$(TORCH)"
-	$(PY) -m pip install --quiet -e ".[dev]"
+	$(PY) -m pip install --quiet -e ".[dev,viz]"
 	touch $(STAMP)
 
 train: $(STAMP)  ## make train ARGS="model.embed_dim=200 trainer.max_epochs=10"
