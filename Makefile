@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 
 .PHONY: train test test-fast lint format bench
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	# torch first and pinned: a bare requirement would pull a multi-GB CUDA build.
 	$(PY) -m pip install --quiet "$(TORCH)"
