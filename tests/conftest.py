@@ -15,6 +15,19 @@ ROOT = Path(__file__).resolve().parents[1]
 CONF_DIR = str(ROOT / "conf")
 
 
+# evaluate()'s keys, in order: the contract loggers, metrics.json and sweeps rely on.
+SCORE_KEYS = (
+    "analogy_acc",
+    "analogy_semantic_acc",
+    "analogy_syntactic_acc",
+    "analogy_coverage",
+    "ws353_spearman",
+    "ws353_oov",
+    "simlex_spearman",
+    "simlex_oov",
+)
+
+
 def run_script(name: str, *args: str, cwd: Path, timeout: int = 600):
     """Run scripts/<name> as a user would, on this checkout's sources (whichever copy of sgns
     the environment has installed)."""

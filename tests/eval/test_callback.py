@@ -13,7 +13,7 @@ import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorboard.plugins.hparams import plugin_data_pb2
 
-from conftest import make_config, planted_groups_text, small_run_overrides
+from conftest import SCORE_KEYS, make_config, planted_groups_text, small_run_overrides
 from sgns.errors import ConfigError, SgnsError
 from sgns.eval import evaluate, evaluate_sections
 from sgns.eval.analogy import read_analogies
@@ -22,16 +22,6 @@ from sgns.eval.word_pairs import WORDSIM353, read_word_pairs
 from sgns.model.module import validation_word_ids
 from sgns.train import run
 
-SCORES = (
-    "analogy_acc",
-    "analogy_semantic_acc",
-    "analogy_syntactic_acc",
-    "analogy_coverage",
-    "ws353_spearman",
-    "ws353_oov",
-    "simlex_spearman",
-    "simlex_oov",
-)
 PROJECTOR_WORDS = 40
 EPOCHS = 2
 
@@ -96,7 +86,7 @@ def test_scores_are_logged_at_every_validation_and_the_last_match_the_final_vect
     vectors, words = final_vectors(run_dir)
     expected = evaluate(vectors, words)
     assert expected["analogy_coverage"] > 0 and math.isfinite(expected["ws353_spearman"])
-    for name in SCORES:
+    for name in SCORE_KEYS:
         logged = events.Scalars(f"eval/{name}")
         assert len({e.step for e in logged}) == EPOCHS  # once per validation
         last = max(logged, key=lambda e: e.step)
@@ -107,7 +97,7 @@ def test_scores_are_logged_at_every_validation_and_the_last_match_the_final_vect
 def test_metrics_json_carries_the_final_scores_and_sections(eval_run):
     run_dir, _, events = eval_run
     saved = json.loads((run_dir / "metrics.json").read_text())
-    for name in SCORES:
+    for name in SCORE_KEYS:
         logged = events.Scalars(f"eval/{name}")[-1].value
         # nan (here SimLex-999: none of its pairs is in the vocabulary) is written as null.
         assert saved[name] == (None if math.isnan(logged) else pytest.approx(logged, abs=1e-6))

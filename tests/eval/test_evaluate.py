@@ -8,28 +8,18 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import SCORE_KEYS
 from sgns.eval import evaluate, evaluate_sections
 from sgns.eval.analogy import analogy_scores, section_accuracies
 from sgns.eval.word_pairs import SIMLEX999, WORDSIM353, word_pair_scores
-
-KEYS = [
-    "analogy_acc",
-    "analogy_semantic_acc",
-    "analogy_syntactic_acc",
-    "analogy_coverage",
-    "ws353_spearman",
-    "ws353_oov",
-    "simlex_spearman",
-    "simlex_oov",
-]
 
 
 def test_keys_and_values_come_from_the_benchmarks(planted, planted_counts):
     vectors, words = planted
     scores = evaluate(torch.from_numpy(vectors), words)
-    assert list(scores) == KEYS
+    assert list(scores) == list(SCORE_KEYS)
     assert all(isinstance(v, float) for v in scores.values())
-    assert {k: scores[k] for k in KEYS[:4]} == analogy_scores(planted_counts)
+    assert {k: scores[k] for k in SCORE_KEYS[:4]} == analogy_scores(planted_counts)
     assert (scores["ws353_spearman"], scores["ws353_oov"]) == pytest.approx(
         word_pair_scores(vectors, words, WORDSIM353)
     )
@@ -48,7 +38,7 @@ def test_unrelated_vocabulary_gives_nan_not_an_error():
     words = [f"zz{i}" for i in range(20)]
     scores = evaluate(np.random.default_rng(0).normal(size=(20, 8)), words)
     assert scores["analogy_coverage"] == 0.0 and scores["ws353_oov"] == scores["simlex_oov"] == 1.0
-    nan_keys = [k for k in KEYS if k not in ("analogy_coverage", "ws353_oov", "simlex_oov")]
+    nan_keys = [k for k in SCORE_KEYS if k not in ("analogy_coverage", "ws353_oov", "simlex_oov")]
     assert all(math.isnan(scores[k]) for k in nan_keys)
 
 
