@@ -9,10 +9,10 @@ optimiser's pass over them: on a CPU the step is several times faster than
 
     >>> loss = sgd_step(model, inputs, targets, n_samples=5, lr=0.025)   # updates in place
 
-With ``shared=G > 1``, each group of G consecutive pairs (batches are shuffled, so groups are
-random) shares one set of n_samples negatives, as in Ji et al. (2016), "Parallelizing Word2Vec
-in Shared and Distributed Memory": the noise scores become small matrix products and each
-negative's vector is gathered once per group instead of once per pair.
+With ``shared=G > 1``, each group of G consecutive pairs (the contexts of a few centres, which
+come in shuffled order) shares one set of n_samples negatives, as in Ji et al. (2016),
+"Parallelizing Word2Vec in Shared and Distributed Memory": the noise scores become small
+matrix products and each negative's vector is gathered once per group instead of once per pair.
 """
 
 from __future__ import annotations
