@@ -28,6 +28,7 @@ from pathlib import Path
 
 import lightning as L
 import torch
+import torch.utils.tensorboard  # noqa: F401  (see below)
 from lightning.fabric.plugins.environments import SLURMEnvironment, TorchElasticEnvironment
 from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
 from lightning.pytorch.loggers import TensorBoardLogger
@@ -43,6 +44,9 @@ from sgns.export import save_word2vec
 from sgns.model.module import SkipGramModule
 from sgns.resume import ResumeState, check_resume
 from sgns.runinfo import write_run_info
+
+# TensorBoardLogger imports tensorboard only when it first writes, inside fit; imported here,
+# its quarter of a second (absl, protobuf) is start-up, and train_seconds counts training alone.
 
 log = logging.getLogger(__name__)
 DIVERGED = 10  # a final loss this many times that of all-zero vectors means divergence
