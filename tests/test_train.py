@@ -102,3 +102,21 @@ def test_query_and_export_work_from_the_checkpoint_alone(trained_run, tmp_path, 
     np.testing.assert_allclose(both.vectors, summed.numpy(), rtol=1e-6)
     assert export_script.main([str(tmp_path / "missing.ckpt"), str(out)]) == 2
     assert "error: checkpoint not found" in capsys.readouterr().err
+
+
+def test_each_epoch_generates_its_own_pairs_once(tmp_path, planted_corpus, monkeypatch):
+    from sgns.data import datamodule
+
+    drawn = []  # (epoch, skipped batches) of every training iterator that generated pairs
+    original = datamodule.SkipGramPairs.__iter__
+
+    def recording_iter(self):
+        drawn.append((self.epoch, self.skip_batches))
+        yield from original(self)
+
+    monkeypatch.setattr(datamodule.SkipGramPairs, "__iter__", recording_iter)
+    corpus, _ = planted_corpus
+    overrides = small_run_overrides(corpus, tmp_path / "cache", **{"trainer.max_epochs": 3})
+    metrics = run(make_config(overrides), tmp_path / "run")
+    assert metrics["epochs"] == 3
+    assert drawn == [(0, 0), (1, 0), (2, 0)]

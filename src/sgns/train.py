@@ -36,7 +36,7 @@ from lightning.pytorch.utilities.exceptions import MisconfigurationException, SI
 from omegaconf import DictConfig, OmegaConf
 
 from sgns.config import validate
-from sgns.data.datamodule import SkipGramDataModule
+from sgns.data.datamodule import EpochData, SkipGramDataModule
 from sgns.distributed import DistributedRun, check_backend, strategy
 from sgns.errors import ConfigError, DataError, SgnsError
 from sgns.eval.callback import EVAL_SECONDS, EmbeddingEvaluation, final_scores
@@ -90,6 +90,7 @@ def run(cfg: DictConfig, run_dir: str | Path) -> dict:
         resume_state,
         LearningRateMonitor(logging_interval="step"),
         DistributedRun(conf["seed"]),
+        EpochData(),  # each epoch's data is drawn from (seed, epoch)
     ]
     eval_conf = conf["eval"]
     if eval_conf["enabled"]:
@@ -109,8 +110,6 @@ def run(cfg: DictConfig, run_dir: str | Path) -> dict:
             default_root_dir=run_dir,
             logger=TensorBoardLogger(run_dir, name="tb", version="", default_hp_metric=False),
             callbacks=callbacks,
-            # Each epoch's data is drawn from (seed, epoch): the loader must be rebuilt per epoch.
-            reload_dataloaders_every_n_epochs=1,
             # The training set deals batches to ranks itself, and every rank validates on all
             # validation batches, so rank zero's validation loss is the single-device one.
             use_distributed_sampler=False,

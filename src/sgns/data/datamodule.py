@@ -213,10 +213,9 @@ class SkipGramDataModule(L.LightningDataModule):
 
     def train_dataloader(self) -> DataLoader:
         if self.trainer is not None:
-            self.train_set.epoch = self.trainer.current_epoch
             self.train_set.rank = self.trainer.global_rank
             self.train_set.world_size = self.trainer.world_size
-        self.train_set.skip_batches = 0  # set again by load_state_dict when resuming mid-epoch
+        self.start_epoch(self.trainer.current_epoch if self.trainer is not None else 0)
         return ResumableLoader(
             self.train_set,
             batches_done=self._batches_done,
@@ -229,8 +228,32 @@ class SkipGramDataModule(L.LightningDataModule):
     def val_dataloader(self) -> DataLoader:
         return DataLoader(self.val_batches, batch_size=None, generator=_own_generator(self.seed))
 
+    def start_epoch(self, epoch: int) -> None:
+        """Draw the next training iterator from (seed, `epoch`), from its first batch on
+        (load_state_dict moves a resumed epoch's start before Lightning iterates)."""
+        self.train_set.epoch = epoch
+        self.train_set.skip_batches = 0
+
     def _batches_done(self) -> int:
         return self.trainer.fit_loop.epoch_loop.batch_progress.current.processed
+
+
+class EpochData(L.Callback):
+    """Gives every epoch its own data: SkipGramDataModule.start_epoch at each epoch's start.
+
+    Lightning makes each epoch's training iterator after on_train_epoch_start, from the one
+    DataLoader. Rebuilding the DataLoader every epoch instead (reload_dataloaders_every_n_epochs)
+    makes Lightning iterate it twice per epoch, generating the first block of pairs twice.
+    """
+
+    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        # Lightning's own test for making a new iterator (TrainingEpochLoop.on_run_start):
+        # epoch 0's, and a resumed epoch's, was made with the DataLoader already.
+        loop = trainer.fit_loop
+        new_iterator = not (loop.is_resuming or loop.epoch_loop.restarting)
+        datamodule = trainer.datamodule
+        if trainer.current_epoch > 0 and new_iterator and isinstance(datamodule, SkipGramDataModule):
+            datamodule.start_epoch(trainer.current_epoch)
 
 
 class ResumableLoader(DataLoader):
