@@ -30,6 +30,28 @@ def test_pairs_match_each_centres_window():
         np.testing.assert_array_equal(got, want)
 
 
+def test_unshuffled_pairs_come_in_text_order():
+    inputs, targets = skipgram_pairs(np.arange(3000), 5, np.random.default_rng(4))
+    assert np.all(np.diff(inputs) >= 0)  # centre by centre, as word2vec visits them
+    assert np.abs(inputs - targets).max() <= 5
+
+
+def test_shuffled_neighbouring_pairs_belong_to_different_random_centres():
+    """Groups of consecutive pairs share negatives and SGD steps: with shuffle, 32 pairs in a
+    row come from 32 distinct centres spread over the whole text."""
+    n = 20_000
+    plain = skipgram_pairs(np.arange(n), 5, np.random.default_rng(5))
+    inputs, targets = skipgram_pairs(np.arange(n), 5, np.random.default_rng(5), shuffle=True)
+    # The same pairs (window sizes are drawn before shuffling), in another order.
+    np.testing.assert_array_equal(
+        np.sort(inputs * n + targets), np.sort(plain[0] * n + plain[1])
+    )
+    groups = inputs[: len(inputs) // 32 * 32].reshape(-1, 32)
+    distinct = np.array([len(np.unique(g)) for g in groups])
+    assert distinct.mean() > 31.5
+    assert np.abs(np.diff(groups, axis=1)).mean() > n / 5  # far apart in the text
+
+
 def test_window_sizes_are_uniform_on_1_to_w():
     window, n = 5, 100_000
     radius = sample_windows(n, window, np.random.default_rng(2))

@@ -38,22 +38,28 @@ def skipgram_pairs(
     A centre at position i pairs with every context at i +- o for o = 1..R_i.
     With `chunk`, pairs never cross a multiple of `chunk` positions: the notebook forms
     pairs only inside consecutive 512-word batches. Returns int64 (inputs, targets), the
-    centre words and their context words, centre by centre: in text order, as word2vec and
-    the notebook visit them, or with `shuffle` in a random order of centres. Shuffling
-    centres rather than pairs costs a permutation of the tokens, not of the (about 6x
-    more) pairs, and still spreads every stretch of text over the whole block.
+    centre words and their context words.
+
+    Unshuffled, pairs come in text order, centre by centre, as word2vec and the notebook
+    visit them. With `shuffle`, the centres are put in random order and the pairs taken
+    offset by offset (+1, -1, +2, -2, ...), each offset through all the shuffled centres:
+    neighbouring pairs then belong to different random centres, which is what SGD steps and
+    shared negatives need, at the cost of permuting the tokens rather than the ~6x more pairs.
     """
     n = len(ids)
-    reach = min(window, n - 1)
-    offsets = np.concatenate([np.arange(-reach, 0), np.arange(1, reach + 1)]).astype(np.int32)
+    reach = max(0, min(window, n - 1))
+    offsets = np.arange(1, reach + 1, dtype=np.int32).repeat(2) * np.tile([1, -1], reach)
     radius = sample_windows(n, window, rng)  # drawn in text order: shuffling moves, not redraws
     centre = rng.permutation(n).astype(np.int32) if shuffle else np.arange(n, dtype=np.int32)
-    context = centre[:, None] + offsets  # (n, 2 * reach) candidate positions
-    keep = (np.abs(offsets) <= radius[centre, None]) & (context >= 0) & (context < n)
+    context = offsets[:, None] + centre  # (2 * reach, n) candidate positions, offset-major
+    keep = (np.abs(offsets)[:, None] <= radius[centre]) & (context >= 0) & (context < n)
     if chunk is not None:
-        keep &= context // chunk == centre[:, None] // chunk
+        keep &= context // chunk == centre // chunk
+    centres = np.broadcast_to(centre, keep.shape)
+    if not shuffle:  # centre-major
+        keep, context, centres = keep.T, context.T, centres.T
     ids = np.asarray(ids, dtype=np.int64)
-    return np.repeat(ids[centre], keep.sum(1)), ids[context[keep]]
+    return ids[centres[keep]], ids[context[keep]]
 
 
 def expected_pairs(n_kept: float, window: int) -> float:
