@@ -16,7 +16,7 @@ import torch
 from sgns.errors import SgnsError
 from sgns.eval.neighbors import nearest_neighbors
 from sgns.model.loss import NegativeSamplingLoss
-from sgns.model.sgd import sgd_step
+from sgns.model.sgd import Workspace, sgd_step
 from sgns.model.skipgram import SkipGramNeg
 
 log = logging.getLogger(__name__)
@@ -73,6 +73,7 @@ class SkipGramModule(L.LightningModule):
         # sgd steps by hand (closed-form updates); the optimiser keeps the lr schedule.
         self.automatic_optimization = optimizer != "sgd"
         self._epoch_loss_sum, self._epoch_batches = 0.0, 0  # mean loss of the epoch so far
+        self._workspace = Workspace()  # sgd_step's intermediates, reused step after step
         self.val_word_ids = validation_word_ids(len(self.words), n_val_words, seed)
 
     def _loss(self, inputs, targets, generator=None) -> torch.Tensor:
@@ -118,8 +119,9 @@ class SkipGramModule(L.LightningModule):
             # per-step overhead once, and each update sees the previous chunk's (as in word2vec).
             chunk, hp = self.hparams.sgd_chunk or len(inputs), self.hparams
             losses = [
-                sgd_step(self.model, inputs[i : i + chunk], targets[i : i + chunk],
-                         hp.n_samples, lr, hp.shared_negatives) * len(inputs[i : i + chunk])
+                sgd_step(self.model, inputs[i : i + chunk], targets[i : i + chunk], hp.n_samples,
+                         lr, hp.shared_negatives, workspace=self._workspace)
+                * len(inputs[i : i + chunk])
                 for i in range(0, len(inputs), chunk)
             ]  # fmt: skip
             loss = torch.stack(losses).sum() / len(inputs)

@@ -32,6 +32,7 @@ def sgd_step(
     lr: float,
     shared: int = 1,
     noise: torch.Tensor | None = None,
+    workspace: Workspace | None = None,
 ) -> torch.Tensor:
     """One SGD step at per-pair learning rate `lr`; returns the batch's mean loss before it.
 
@@ -39,6 +40,7 @@ def sgd_step(
         inputs, targets: (batch,) centre and context word ids.
         noise: negative word ids, (ceil(batch / shared), n_samples); drawn from the model's
             noise distribution when None.
+        workspace: reused for the (batch, dim) intermediates across calls (see Workspace).
     Returns the loss NegativeSamplingLoss would report for the same batch and negatives.
     """
     batch = len(inputs)
@@ -51,25 +53,52 @@ def sgd_step(
     if pad:  # complete the last group with copies of pair 0 whose updates are zeroed below
         inputs = torch.cat([inputs, inputs[:1].expand(pad)])
         targets = torch.cat([targets, targets[:1].expand(pad)])
-    u = w_in.index_select(0, inputs)  # (N, D) input vectors
-    v = w_out.index_select(0, targets)  # (N, D) context vectors
+    work = workspace or Workspace()
+    size = (len(inputs), dim)
+    u = torch.index_select(w_in, 0, inputs, out=work.get("u", size, w_in))  # (N, D) inputs
+    v = torch.index_select(w_out, 0, targets, out=work.get("v", size, w_in))  # (N, D) contexts
     n = w_out.index_select(0, noise.reshape(-1)).view(groups, n_samples, dim)  # (G, K, D)
     u_grouped = u.view(groups, shared, dim)
-    pos_score = (u * v).sum(1)  # (N,)
+    scratch = work.get("scratch", size, w_in)
+    pos_score = torch.mul(u, v, out=scratch).sum(1)  # (N,)
     neg_score = torch.bmm(u_grouped, n.transpose(1, 2))  # (G, shared, K)
     pos_loss = F.logsigmoid(pos_score)[:batch].sum()
     neg_loss = F.logsigmoid(-neg_score).reshape(-1, n_samples)[:batch].sum()
     loss = -(pos_loss + neg_loss) / batch
     # d(log-likelihood)/d(score) = label - sigmoid(score), times the step size.
-    pos_grad = torch.sigmoid(pos_score).neg_().add_(1.0).mul_(lr)
+    pos_grad = torch.sigmoid(pos_score).neg_().add_(1.0).mul_(lr).unsqueeze(1)  # (N, 1)
     neg_grad = torch.sigmoid(neg_score).mul_(-lr)
     if pad:
         pos_grad[batch:] = 0
         neg_grad.view(-1, n_samples)[batch:] = 0
-    grad_u = pos_grad.unsqueeze(1) * v + torch.bmm(neg_grad, n).view(-1, dim)
-    w_out.index_add_(0, targets, pos_grad.unsqueeze(1) * u)
+    pos_part = torch.mul(pos_grad, v, out=scratch).view_as(u_grouped)
+    grad_u = torch.baddbmm(pos_part, neg_grad, n, out=work.get("grad_u", u_grouped.shape, w_in))
+    w_out.index_add_(0, targets, torch.mul(pos_grad, u, out=scratch))
     w_out.index_add_(
         0, noise.reshape(-1), torch.bmm(neg_grad.transpose(1, 2), u_grouped).view(-1, dim)
     )
-    w_in.index_add_(0, inputs, grad_u)
+    w_in.index_add_(0, inputs, grad_u.view(-1, dim))
     return loss
+
+
+class Workspace:
+    """Tensors an SGD step writes its (batch, dim) intermediates into, kept between steps.
+
+    A step of 4096 pairs at dim 100 needs a few 1.6 MB buffers. Fresh allocations that size
+    are, depending on the allocator's state, mapped from and returned to the kernel every
+    step, and then page faults cost as much as the arithmetic (up to 2x per step on CPU).
+    """
+
+    def __init__(self) -> None:
+        self._tensors: dict[str, torch.Tensor] = {}
+
+    def get(self, name: str, shape, like: torch.Tensor) -> torch.Tensor:
+        """An uninitialised tensor of `shape`, with `like`'s dtype and device."""
+        tensor = self._tensors.get(name)
+        if tensor is None or (tensor.shape, tensor.dtype, tensor.device) != (
+            shape,
+            like.dtype,
+            like.device,
+        ):
+            tensor = self._tensors[name] = like.new_empty(shape)
+        return tensor
