@@ -41,7 +41,7 @@ from sgns.distributed import DistributedRun, check_backend, strategy
 from sgns.errors import ConfigError, DataError, SgnsError
 from sgns.eval.callback import EVAL_SECONDS, EmbeddingEvaluation, final_scores
 from sgns.export import save_word2vec
-from sgns.model.module import SkipGramModule
+from sgns.model.module import SkipGramModule, divergence_remedy
 from sgns.resume import ResumeState, check_resume
 from sgns.runinfo import write_run_info
 
@@ -141,9 +141,7 @@ def run(cfg: DictConfig, run_dir: str | Path) -> dict:
     # Under ddp_spawn this process did not train: rank zero's progress came back in metrics.
     epochs_done = trainer.current_epoch or int(trainer.callback_metrics.get("run/epochs", 0))
     steps = trainer.global_step or int(trainer.callback_metrics.get("run/steps", 0))
-    _check_trained(
-        steps, trainer, module.embeddings(conf["export"]["vectors"]), module.hparams.n_samples
-    )
+    _check_trained(steps, trainer, module)
     tokens_seen = datamodule.train_tokens * epochs_done
     # A resumed run trained only its last part in this process.
     tokens_here = tokens_seen * (steps - start_step) / max(1, steps)
@@ -207,27 +205,27 @@ def _checkpointing(dirpath: Path, every_n_minutes=None, every_n_train_steps=None
     return ModelCheckpoint(dirpath=dirpath, save_last=True, save_top_k=0, **trigger)
 
 
-def _check_trained(steps: int, trainer: L.Trainer, vectors: torch.Tensor, n_samples: int) -> None:
-    """Refuse to export `vectors` (V, D) that training never touched or that diverged."""
+def _check_trained(steps: int, trainer: L.Trainer, module: SkipGramModule) -> None:
+    """Refuse to export vectors that training never touched or that diverged."""
     if steps == 0:
         raise DataError(
             "no training pairs: the corpus is too short for one (input, target) pair, or "
             "subsampling dropped every word (lower data.subsample_t or use more text)"
         )
-    bad = int((~torch.isfinite(vectors)).any(dim=1).sum())
+    remedy = divergence_remedy(module.hparams.optimizer)
+    bad = int((~torch.isfinite(module.embeddings("in+out"))).any(dim=1).sum())
     if bad:
         raise SgnsError(
-            f"training diverged: {bad} word vectors are not finite after step {steps}; "
-            "lower model.lr"
+            f"training diverged: {bad} word vectors are not finite after step {steps}; {remedy}"
         )
     # All-zero vectors score sigmoid(0) = 1/2 on every pair and negative: a loss of
     # (1 + n_samples) ln 2. A trained model is below it; far above, the weights blew up.
-    untrained = (1 + n_samples) * math.log(2)
+    untrained = (1 + module.hparams.n_samples) * math.log(2)
     loss = _metric(trainer, "train/loss_epoch")
     if loss is not None and loss > DIVERGED * untrained:
         raise SgnsError(
             f"training diverged: the last epoch's loss is {loss:.4g}, over {DIVERGED}x the "
-            f"{untrained:.3g} of untrained all-zero vectors; lower model.lr"
+            f"{untrained:.3g} of untrained all-zero vectors; {remedy}"
         )
 
 

@@ -43,9 +43,7 @@ def test_shuffled_neighbouring_pairs_belong_to_different_random_centres():
     plain = skipgram_pairs(np.arange(n), 5, np.random.default_rng(5))
     inputs, targets = skipgram_pairs(np.arange(n), 5, np.random.default_rng(5), shuffle=True)
     # The same pairs (window sizes are drawn before shuffling), in another order.
-    np.testing.assert_array_equal(
-        np.sort(inputs * n + targets), np.sort(plain[0] * n + plain[1])
-    )
+    np.testing.assert_array_equal(np.sort(inputs * n + targets), np.sort(plain[0] * n + plain[1]))
     groups = inputs[: len(inputs) // 32 * 32].reshape(-1, 32)
     distinct = np.array([len(np.unique(g)) for g in groups])
     assert distinct.mean() > 31.5

@@ -55,7 +55,7 @@ def test_diverging_loss_is_one_line_naming_the_step_and_writes_no_vectors(tmp_pa
     assert result.returncode == 2, result.stderr[-3000:]
     assert re.fullmatch(
         r"error: training stopped: the loss is (inf|nan) at step \d+; "
-        r"the weights diverged: lower model.lr",
+        r"the weights diverged: lower model.lr, or model.sgd_chunk \(.*\)",
         one_line(result.stderr),
     )
     assert result.stderr.count("error: ") == 1

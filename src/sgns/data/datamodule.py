@@ -250,10 +250,11 @@ class EpochData(L.Callback):
         # Lightning's own test for making a new iterator (TrainingEpochLoop.on_run_start):
         # epoch 0's, and a resumed epoch's, was made with the DataLoader already.
         loop = trainer.fit_loop
-        new_iterator = not (loop.is_resuming or loop.epoch_loop.restarting)
-        datamodule = trainer.datamodule
-        if trainer.current_epoch > 0 and new_iterator and isinstance(datamodule, SkipGramDataModule):
-            datamodule.start_epoch(trainer.current_epoch)
+        new_iterator = trainer.current_epoch > 0 and not (
+            loop.is_resuming or loop.epoch_loop.restarting
+        )
+        if new_iterator and isinstance(trainer.datamodule, SkipGramDataModule):
+            trainer.datamodule.start_epoch(trainer.current_epoch)
 
 
 class ResumableLoader(DataLoader):

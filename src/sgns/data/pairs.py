@@ -79,7 +79,8 @@ def iter_pair_batches(
     """Batches of (inputs, targets) from blocks of token ids; only the last batch may be short.
 
     Pairs are generated (and with `shuffle`, their centres shuffled) a block at a time, so
-    memory is bounded by the block size, never by the corpus. Leftover pairs of a block are carried into the next one.
+    memory is bounded by the block size, never by the corpus. Leftover pairs of a block are
+    carried into the next one.
     """
     carry_in = carry_out = np.empty(0, dtype=np.int64)
     for block in blocks:

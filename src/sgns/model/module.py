@@ -91,7 +91,7 @@ class SkipGramModule(L.LightningModule):
         if not torch.isfinite(loss):
             raise SgnsError(
                 f"training stopped: the loss is {loss.item()} at step {self.global_step}; "
-                "the weights diverged: lower model.lr"
+                f"the weights diverged: {divergence_remedy(self.hparams.optimizer)}"
             )
         # self.log costs more than a fast step, so the step loss is logged only as often
         # as the logger writes it; the epoch mean is accumulated here.
@@ -190,6 +190,18 @@ class SkipGramModule(L.LightningModule):
         if vectors == "in+out":
             weight = weight + self.model.out_embed.weight.detach()
         return weight
+
+
+def divergence_remedy(optimizer: str) -> str:
+    """What to change when training with `optimizer` diverges."""
+    if optimizer != "sgd":
+        return "lower model.lr"
+    # The fast path adds up a chunk's updates computed from the same weights: a word with
+    # hundreds of them in one chunk (no subsampling, a tiny vocabulary) overshoots.
+    return (
+        "lower model.lr, or model.sgd_chunk (a chunk's updates to a frequent word add up; "
+        "without subsampling or with a small vocabulary try 1024 or less)"
+    )
 
 
 def _world_size() -> int:

@@ -1,0 +1,56 @@
+"""scripts/benchmark.py end to end on a small generated corpus: both trainers, one table."""
+
+import json
+import math
+
+import pytest
+
+from conftest import planted_groups_text, run_script
+
+pytestmark = pytest.mark.slow
+
+
+def test_benchmark_alternates_trainers_and_reports_consistent_rates(tmp_path):
+    corpus = tmp_path / "corpus.txt"
+    # Letters only: the benchmark normalises as text8 does, which spells digits out.
+    text = planted_groups_text(n_tokens=20_000)[0].translate(
+        str.maketrans("0123456789", "abcdefghij")
+    )
+    corpus.write_text(text)
+    n_tokens = len(text.split())
+    # 30 words, each in every 4096-pair chunk ~150 times: the fast path needs smaller chunks.
+    chunk = "model.sgd_chunk=128"
+    args = ["--corpus", str(corpus), "--rounds", "2", "--set", chunk]
+    result = run_script("benchmark.py", *args, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    lines = result.stdout.splitlines()
+    assert [line.split()[2] for line in lines[1:5]] == ["sgns:", "gensim:", "gensim:", "sgns:"]
+    report = json.loads(lines[-1])
+    assert report["tokens"] == n_tokens and report["sgns_overrides"] == [chunk]
+    rows = {row["name"]: row for row in report["rows"]}
+    assert set(rows) == {"sgns", "gensim"}
+    for row in rows.values():
+        assert row["runs"] == 2 and 0 < row["best_wall_s"] <= row["wall_s"]
+        assert math.isclose(row["words_per_s"], n_tokens * 5 / row["wall_s"])
+        assert math.isclose(row["best_words_per_s"], n_tokens * 5 / row["best_wall_s"])
+        assert row["peak_rss_mb"] > 50  # the child's own peak, torch or gensim loaded
+    speedup = rows["sgns"]["words_per_s"] / rows["gensim"]["words_per_s"]
+    assert math.isclose(report["speedup"], speedup)
+    best = rows["sgns"]["best_words_per_s"] / rows["gensim"]["best_words_per_s"]
+    assert math.isclose(report["speedup_best"], best)
+    table = next(line for line in lines if line.startswith("sgns "))
+    assert f"{speedup:.2f}" in table.split()
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--corpus", "missing.txt"], "error: corpus file not found"),
+        (["--trainers", "sgns,fasttext"], "error: --trainers takes sgns and/or gensim"),
+        (["--rounds", "0"], "--rounds at least 1"),
+    ],
+)
+def test_bad_arguments_stop_with_one_line(tmp_path, args, message):
+    result = run_script("benchmark.py", *args, cwd=tmp_path)
+    assert result.returncode == 2
+    assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
