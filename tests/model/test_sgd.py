@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from sgns.model.loss import NegativeSamplingLoss
-from sgns.model.sgd import sgd_step
+from sgns.model.sgd import Workspace, sgd_step
 from sgns.model.skipgram import SkipGramNeg
 
 
@@ -66,3 +66,21 @@ def test_only_rows_in_the_batch_change():
     assert set(changed_in.tolist()) <= set(inputs.tolist())
     assert set(changed_out.tolist()) <= set(targets.tolist()) | set(noise.flatten().tolist())
     assert len(changed_in) > 0 and len(changed_out) > 0
+
+
+def test_a_workspace_reused_across_steps_changes_nothing_but_allocations():
+    """Steps of different sizes through one Workspace (its buffers re-made when the size
+    changes, reused when it repeats) update the tables exactly as fresh allocations do."""
+    fresh, reused, work = _model(), _model(), Workspace()
+    for seed, batch in ((1, 23), (2, 23), (3, 9), (4, 23)):
+        inputs, targets, _ = _batch(seed, batch)
+        noise = torch.randint(
+            40, (-(-batch // 5), 4), generator=torch.Generator().manual_seed(seed)
+        )
+        want = sgd_step(fresh, inputs, targets, 4, 0.05, shared=5, noise=noise)
+        got = sgd_step(reused, inputs, targets, 4, 0.05, shared=5, noise=noise, workspace=work)
+        torch.testing.assert_close(got, want)
+    torch.testing.assert_close(reused.in_embed.weight, fresh.in_embed.weight)
+    torch.testing.assert_close(reused.out_embed.weight, fresh.out_embed.weight)
+    buffer = work.get("u", (25, 6), reused.in_embed.weight)
+    assert work.get("u", (25, 6), reused.in_embed.weight).data_ptr() == buffer.data_ptr()

@@ -9,10 +9,11 @@ optimiser's pass over them: on a CPU the step is several times faster than
 
     >>> loss = sgd_step(model, inputs, targets, n_samples=5, lr=0.025)   # updates in place
 
-With ``shared=G > 1``, each group of G consecutive pairs (the contexts of a few centres, which
-come in shuffled order) shares one set of n_samples negatives, as in Ji et al. (2016),
-"Parallelizing Word2Vec in Shared and Distributed Memory": the noise scores become small
-matrix products and each negative's vector is gathered once per group instead of once per pair.
+With ``shared=G > 1``, each group of G consecutive pairs (G random centres: shuffled pairs
+come offset by offset through a shuffled order of centres) shares one set of n_samples
+negatives, as in Ji et al. (2016), "Parallelizing Word2Vec in Shared and Distributed Memory":
+the noise scores become small matrix products and each negative's vector is gathered once
+per group instead of once per pair.
 """
 
 from __future__ import annotations
@@ -95,10 +96,7 @@ class Workspace:
     def get(self, name: str, shape, like: torch.Tensor) -> torch.Tensor:
         """An uninitialised tensor of `shape`, with `like`'s dtype and device."""
         tensor = self._tensors.get(name)
-        if tensor is None or (tensor.shape, tensor.dtype, tensor.device) != (
-            shape,
-            like.dtype,
-            like.device,
-        ):
+        wanted = (torch.Size(shape), like.dtype, like.device)
+        if tensor is None or (tensor.shape, tensor.dtype, tensor.device) != wanted:
             tensor = self._tensors[name] = like.new_empty(shape)
         return tensor
