@@ -66,25 +66,59 @@ def run(cfg: DictConfig, run_dir: str | Path) -> dict:
     datamodule = SkipGramDataModule(**conf["data"], seed=conf["seed"])
     datamodule.prepare_data()
     datamodule.setup("fit")
-    vocab = datamodule.vocab
+    words = datamodule.vocab.words
     resume = conf.get("resume")
-    start_step = check_resume(resume, conf, vocab.words)["global_step"] if resume else 0
-    max_epochs = conf["trainer"]["max_epochs"]
-    module = SkipGramModule(
+    start_step = check_resume(resume, conf, words)["global_step"] if resume else 0
+    module = _module(conf, datamodule)
+    resume_state = ResumeState(conf, run_dir / "checkpoints" / "last.ckpt")
+    trainer = _trainer(conf, run_dir, module, datamodule, _callbacks(conf, run_dir, resume_state))
+    if trainer.is_global_zero:
+        write_run_info(run_dir, trainer.strategy.root_device, started_at)
+    fit_seconds, eval_seconds = _fit(trainer, module, datamodule, resume, resume_state)
+
+    # Under ddp_spawn this process did not train: rank zero's progress came back in metrics.
+    epochs_done = trainer.current_epoch or int(trainer.callback_metrics.get("run/epochs", 0))
+    steps = trainer.global_step or int(trainer.callback_metrics.get("run/steps", 0))
+    _check_trained(steps, trainer, module)
+    tokens_seen = datamodule.train_tokens * epochs_done
+    # A resumed run trained only its last part in this process.
+    tokens_here = tokens_seen * (steps - start_step) / max(1, steps)
+    wall = time.perf_counter() - start
+    metrics = {
+        "final_train_loss": _metric(trainer, "train/loss_epoch"),
+        "final_val_loss": _metric(trainer, "val/loss"),
+        "vocab_size": len(words),
+        "train_tokens": datamodule.train_tokens,
+        "epochs": epochs_done,
+        "tokens_seen": tokens_seen,
+        "steps": steps,
+        "train_seconds": fit_seconds,
+        "eval_seconds": eval_seconds,
+        "wall_time_s": wall,
+        "train_words_per_sec": tokens_here / fit_seconds if fit_seconds > 0 else None,
+        "words_per_sec_incl_setup": tokens_here / wall if wall > 0 else None,
+        **final_scores(trainer.callback_metrics),
+    }
+    if resume:
+        metrics.update(resumed_from=str(resume), resumed_at_step=start_step)
+    if trainer.is_global_zero:
+        _write_outputs(run_dir, module, words, conf["export"], metrics)
+    return metrics
+
+
+def _module(conf: dict, datamodule: SkipGramDataModule) -> SkipGramModule:
+    """The LightningModule over the datamodule's vocabulary, its lr schedule one device's."""
+    vocab = datamodule.vocab
+    return SkipGramModule(
         vocab.words,
         vocab.counts,
         **conf["model"],
         seed=conf["seed"],
-        total_steps=datamodule.expected_batches_per_epoch() * max_epochs,
+        total_steps=datamodule.expected_batches_per_epoch() * conf["trainer"]["max_epochs"],
     )
-    trainer_conf = dict(conf["trainer"])
-    trainer_conf["strategy"] = strategy(
-        trainer_conf.get("strategy", "auto"),
-        trainer_conf.pop("process_group_backend", None),
-        sparse_grads=module.model.in_embed.sparse,
-        multirun=_local_multirun(),
-    )
-    resume_state = ResumeState(conf, run_dir / "checkpoints" / "last.ckpt")
+
+
+def _callbacks(conf: dict, run_dir: Path, resume_state: ResumeState) -> list[L.Callback]:
     callbacks = [
         _checkpointing(run_dir / "checkpoints", **conf["checkpoint"]),
         resume_state,
@@ -104,6 +138,19 @@ def run(cfg: DictConfig, run_dir: str | Path) -> dict:
                 seed=conf["seed"],
             )
         )
+    return callbacks
+
+
+def _trainer(conf, run_dir, module, datamodule, callbacks) -> L.Trainer:
+    """Lightning's Trainer for conf/trainer; sets `module`'s schedule for the ranks it finds."""
+    trainer_conf = dict(conf["trainer"])
+    sparse_grads = module.model.in_embed.sparse
+    trainer_conf["strategy"] = strategy(
+        trainer_conf.get("strategy", "auto"),
+        trainer_conf.pop("process_group_backend", None),
+        sparse_grads=sparse_grads,
+        multirun=_local_multirun(),
+    )
     try:
         trainer = L.Trainer(
             **trainer_conf,
@@ -117,15 +164,19 @@ def run(cfg: DictConfig, run_dir: str | Path) -> dict:
     except (TypeError, ValueError, MisconfigurationException) as err:
         # Trainer arguments beyond conf/trainer (e.g. +trainer.max_steps) are Lightning's to check.
         raise ConfigError(f"Lightning rejects the trainer settings: {_first_line(err)}") from None
-    check_backend(trainer, module.model.in_embed.sparse)
+    check_backend(trainer, sparse_grads)
     world_size = trainer.num_devices * trainer.num_nodes
     if world_size > 1:
         # Known only now that the trainer has counted devices: each rank takes every
         # world_size-th batch, so an epoch is that many times fewer optimiser steps.
-        module.hparams.total_steps = datamodule.expected_batches_per_epoch(world_size) * max_epochs
+        epochs = conf["trainer"]["max_epochs"]
+        module.hparams.total_steps = datamodule.expected_batches_per_epoch(world_size) * epochs
         log.info("%d ranks: each optimiser step consumes %d batches", world_size, world_size)
-    if trainer.is_global_zero:
-        write_run_info(run_dir, trainer.strategy.root_device, started_at)
+    return trainer
+
+
+def _fit(trainer, module, datamodule, resume, resume_state: ResumeState) -> tuple[float, float]:
+    """Train; returns the seconds of training and of the evaluations inside fit."""
     fit_start = time.perf_counter()
     try:
         # weights_only: a checkpoint is data; loading one must never run code from it.
@@ -136,36 +187,7 @@ def run(cfg: DictConfig, run_dir: str | Path) -> dict:
         raise resume_state.interrupted from None
     # Benchmarks, projector and t-SNE run inside fit; words/s counts training alone.
     eval_seconds = float(trainer.callback_metrics.get(EVAL_SECONDS, 0.0))
-    fit_seconds = time.perf_counter() - fit_start - eval_seconds
-
-    # Under ddp_spawn this process did not train: rank zero's progress came back in metrics.
-    epochs_done = trainer.current_epoch or int(trainer.callback_metrics.get("run/epochs", 0))
-    steps = trainer.global_step or int(trainer.callback_metrics.get("run/steps", 0))
-    _check_trained(steps, trainer, module)
-    tokens_seen = datamodule.train_tokens * epochs_done
-    # A resumed run trained only its last part in this process.
-    tokens_here = tokens_seen * (steps - start_step) / max(1, steps)
-    wall = time.perf_counter() - start
-    metrics = {
-        "final_train_loss": _metric(trainer, "train/loss_epoch"),
-        "final_val_loss": _metric(trainer, "val/loss"),
-        "vocab_size": len(vocab),
-        "train_tokens": datamodule.train_tokens,
-        "epochs": epochs_done,
-        "tokens_seen": tokens_seen,
-        "steps": steps,
-        "train_seconds": fit_seconds,
-        "eval_seconds": eval_seconds,
-        "wall_time_s": wall,
-        "train_words_per_sec": tokens_here / fit_seconds if fit_seconds > 0 else None,
-        "words_per_sec_incl_setup": tokens_here / wall if wall > 0 else None,
-        **final_scores(trainer.callback_metrics),
-    }
-    if resume:
-        metrics.update(resumed_from=str(resume), resumed_at_step=start_step)
-    if trainer.is_global_zero:
-        _write_outputs(run_dir, module, vocab.words, conf["export"], metrics)
-    return metrics
+    return time.perf_counter() - fit_start - eval_seconds, eval_seconds
 
 
 def _local_multirun() -> bool:
