@@ -2,7 +2,7 @@
 
 The same method as sgns.data.pairs (subsample, a random window R ~ U[1, window] per centre,
 shuffle, fixed-size batches), written with torch ops: on a GPU a block of token ids becomes
-shuffled batches without a round trip through the CPU, and one CPU core (about 15M pairs/s
+shuffled batches without a round trip through the CPU, and one CPU core (about 30M pairs/s
 with numpy) no longer has to keep up with a GPU step.
 
     >>> gen = torch.Generator("cuda").manual_seed(0)
@@ -11,7 +11,9 @@ with numpy) no longer has to keep up with a GPU step.
     >>> for inputs, targets in iter_pair_batches(blocks, keep, 5, 4096, gen): ...
 
 The random streams differ from numpy's, so the same seed gives different (equally valid)
-pairs on the two paths. Pure functions of tensors and a torch.Generator on their device.
+pairs on the two paths; and here a shuffle permutes the pairs themselves (one randperm on the
+device), where the numpy path shuffles the centres and takes their pairs offset by offset.
+Pure functions of tensors and a torch.Generator on their device.
 """
 
 from __future__ import annotations
