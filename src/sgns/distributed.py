@@ -1,12 +1,13 @@
 """Multi-process training (DDP) beyond what Lightning does by itself.
 
     >>> trainer = L.Trainer(strategy=strategy("ddp", None, sparse_grads=True, multirun=False),
-    ...                     devices=2, callbacks=[DistributedRun(seed=0)], ...)
+    ...                     devices=2, callbacks=[DistributedRun()], ...)
 
-`strategy` turns trainer.strategy=ddp / ddp_spawn / ddp_fork into a DDPStrategy whose process
-group can all-reduce the model's gradients; `DistributedRun` gives each rank its own negative
-samples, checks at the end that all ranks hold the same weights, and carries rank zero's
-progress back to the launching process under ddp_spawn.
+`strategy` turns trainer.strategy=ddp / ddp_spawn / ddp_fork into a DDPStrategy (over gloo when
+sparse_adam's sparse gradients must be all-reduced); `DistributedRun` checks at the end that all
+ranks hold the same weights, and carries rank zero's progress back to the launching process
+under ddp_spawn. Each rank's negatives come from the module's own generator, seeded with the
+rank (SkipGramModule._step_generator); model.optimizer=sgd exchanges row updates, not gradients.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ import logging
 import warnings
 
 import lightning as L
-import numpy as np
 import torch
 from lightning.pytorch.strategies import DDPStrategy
 from lightning.pytorch.utilities.warnings import PossibleUserWarning
@@ -31,8 +31,8 @@ DDP_START_METHODS = {"ddp": "popen", "ddp_spawn": "spawn", "ddp_fork": "fork"}
 
 def strategy(name, backend: str | None, sparse_grads: bool, multirun: bool):
     """The Trainer's `strategy` for trainer.strategy=`name`; names other than DDP's pass
-    through. NCCL (Lightning's choice on GPUs) cannot all-reduce sparse gradients, so sparse
-    ones go over gloo unless `backend` names one. `multirun`: a Hydra sweep run here."""
+    through. NCCL (Lightning's choice on GPUs) cannot all-reduce sparse gradients, so
+    sparse_adam's go over gloo unless `backend` names one. `multirun`: a Hydra sweep run here."""
     if name not in DDP_START_METHODS:
         if backend is not None:
             raise ConfigError(
@@ -49,15 +49,18 @@ def strategy(name, backend: str | None, sparse_grads: bool, multirun: bool):
     if sparse_grads and backend == "nccl":
         raise ConfigError(
             "trainer.process_group_backend=nccl cannot all-reduce the sparse gradients of"
-            " model.optimizer=sgd or sparse_adam; use gloo, or model.optimizer=adam"
+            " model.optimizer=sparse_adam; use gloo, or model.optimizer=sgd or adam"
         )
     if sparse_grads and backend is None:
         backend = "gloo"
         log.info(
-            "DDP all-reduces the sparse gradients over gloo (NCCL cannot reduce sparse"
-            " tensors; model.optimizer=adam has dense gradients and uses NCCL on GPUs)"
+            "DDP all-reduces sparse_adam's sparse gradients over gloo (NCCL cannot reduce"
+            " sparse tensors)"
         )
-    return DDPStrategy(start_method=start_method, process_group_backend=backend)
+    # The model's buffers (noise distribution, alias table) never change: no per-step broadcast.
+    return DDPStrategy(
+        start_method=start_method, process_group_backend=backend, broadcast_buffers=False
+    )
 
 
 def check_backend(trainer: L.Trainer, sparse_grads: bool) -> None:
@@ -69,20 +72,16 @@ def check_backend(trainer: L.Trainer, sparse_grads: bool) -> None:
     backend = ddp.process_group_backend
     if backend == "nccl" or (backend is None and ddp.root_device.type == "cuda"):
         raise ConfigError(
-            "several GPUs with the sparse gradients of model.optimizer=sgd or sparse_adam:"
-            " NCCL cannot all-reduce them; use trainer=ddp (gloo) or model.optimizer=adam"
+            "several GPUs with the sparse gradients of model.optimizer=sparse_adam: NCCL"
+            " cannot all-reduce them; use trainer=ddp (gloo) or model.optimizer=sgd or adam"
         )
 
 
 class DistributedRun(L.Callback):
     """What each rank of a multi-process run needs beyond Lightning; a no-op on one process.
 
-    Every rank seeds the same generator, so the tables start equal; then each rank reseeds
-    from (seed, rank), or all ranks would draw the same negative samples at every step.
+    Every rank initialises the tables from the same seed (SkipGramModule), so they start equal.
     """
-
-    def __init__(self, seed: int):
-        self.seed = seed
 
     def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
         if trainer.world_size > 1:
@@ -91,11 +90,6 @@ class DistributedRun(L.Callback):
             warnings.filterwarnings(
                 "ignore", r"It is recommended to use `self.log\('(val|train)/", PossibleUserWarning
             )
-
-    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if trainer.world_size > 1:
-            state = np.random.SeedSequence([self.seed, trainer.global_rank]).generate_state(1)
-            torch.manual_seed(int(state[0]))
 
     def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         # ddp_spawn trains in child processes and carries only callback_metrics back.

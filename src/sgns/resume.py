@@ -10,7 +10,8 @@ What makes the continuation the run it would have been:
 - Lightning restores weights, optimiser, learning-rate schedule and loop progress;
 - the data loader skips the batches of the interrupted epoch that were already trained (each
   epoch's batches are drawn from (seed, epoch), see SkipGramPairs);
-- ResumeState restores torch's random state, so negative samples continue where they stopped;
+- negative samples are drawn from (seed, rank, step) (SkipGramModule._step_generator), so they
+  continue where they stopped with nothing saved;
 - check_resume refuses a checkpoint of a different vocabulary or model before training starts.
 On CPU with ``data.num_workers=0`` the resumed run's vectors equal an uninterrupted run's
 (tests/reliability/test_resume.py).
@@ -68,7 +69,6 @@ class ResumeState(Callback):
     """Saves what a resumed run needs besides Lightning's state, and a checkpoint on a signal.
 
     - ``checkpoint["run_config"]``: the run's resolved configuration, for check_resume;
-    - callback state: torch's CPU (and CUDA) random state, restored on resume;
     - on SIGTERM (Lightning stops after the current batch) or Ctrl-C: saves `path` and
       records the stop in `interrupted`, for the caller to report.
     """
@@ -79,19 +79,6 @@ class ResumeState(Callback):
 
     def on_save_checkpoint(self, trainer, pl_module, checkpoint: dict) -> None:
         checkpoint["run_config"] = self.conf
-
-    def state_dict(self) -> dict:
-        state = {"torch_rng": torch.get_rng_state()}
-        if torch.cuda.is_available() and torch.cuda.is_initialized():
-            state["cuda_rng"] = torch.cuda.get_rng_state_all()
-        return state
-
-    def load_state_dict(self, state: dict) -> None:
-        torch.set_rng_state(state["torch_rng"])
-        if "cuda_rng" in state and torch.cuda.is_available():
-            cuda_states = state["cuda_rng"]
-            if len(cuda_states) == torch.cuda.device_count():
-                torch.cuda.set_rng_state_all(cuda_states)
 
     def on_exception(self, trainer: L.Trainer, pl_module, exception: BaseException) -> None:
         if isinstance(exception, SIGTERMException):

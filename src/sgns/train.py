@@ -41,7 +41,7 @@ from sgns.distributed import DistributedRun, check_backend, strategy
 from sgns.errors import ConfigError, DataError, SgnsError
 from sgns.eval.callback import EVAL_SECONDS, EmbeddingEvaluation, final_scores
 from sgns.export import save_word2vec
-from sgns.model.module import SkipGramModule, divergence_remedy
+from sgns.model.module import DIVERGENCE_REMEDY, SkipGramModule
 from sgns.resume import ResumeState, check_resume
 from sgns.runinfo import write_run_info
 
@@ -60,7 +60,6 @@ def run(cfg: DictConfig, run_dir: str | Path) -> dict:
     validate(conf)
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    L.seed_everything(conf["seed"], workers=True, verbose=False)
     torch.set_num_threads(cpu_threads(conf))
 
     datamodule = SkipGramDataModule(**conf["data"], seed=conf["seed"])
@@ -71,7 +70,7 @@ def run(cfg: DictConfig, run_dir: str | Path) -> dict:
     start_step = check_resume(resume, conf, words)["global_step"] if resume else 0
     module = _module(conf, datamodule)
     resume_state = ResumeState(conf, run_dir / "checkpoints" / "last.ckpt")
-    trainer = _trainer(conf, run_dir, module, datamodule, _callbacks(conf, run_dir, resume_state))
+    trainer = _trainer(conf, run_dir, module, _callbacks(conf, run_dir, resume_state))
     if trainer.is_global_zero:
         write_run_info(run_dir, trainer.strategy.root_device, started_at)
     fit_seconds, eval_seconds = _fit(trainer, module, datamodule, resume, resume_state)
@@ -107,15 +106,9 @@ def run(cfg: DictConfig, run_dir: str | Path) -> dict:
 
 
 def _module(conf: dict, datamodule: SkipGramDataModule) -> SkipGramModule:
-    """The LightningModule over the datamodule's vocabulary, its lr schedule one device's."""
+    """The LightningModule over the datamodule's vocabulary."""
     vocab = datamodule.vocab
-    return SkipGramModule(
-        vocab.words,
-        vocab.counts,
-        **conf["model"],
-        seed=conf["seed"],
-        total_steps=datamodule.expected_batches_per_epoch() * conf["trainer"]["max_epochs"],
-    )
+    return SkipGramModule(vocab.words, vocab.counts, **conf["model"], seed=conf["seed"])
 
 
 def _callbacks(conf: dict, run_dir: Path, resume_state: ResumeState) -> list[L.Callback]:
@@ -123,7 +116,7 @@ def _callbacks(conf: dict, run_dir: Path, resume_state: ResumeState) -> list[L.C
         _checkpointing(run_dir / "checkpoints", **conf["checkpoint"]),
         resume_state,
         LearningRateMonitor(logging_interval="step"),
-        DistributedRun(conf["seed"]),
+        DistributedRun(),
         EpochData(),  # each epoch's data is drawn from (seed, epoch)
     ]
     eval_conf = conf["eval"]
@@ -141,10 +134,10 @@ def _callbacks(conf: dict, run_dir: Path, resume_state: ResumeState) -> list[L.C
     return callbacks
 
 
-def _trainer(conf, run_dir, module, datamodule, callbacks) -> L.Trainer:
-    """Lightning's Trainer for conf/trainer; sets `module`'s schedule for the ranks it finds."""
+def _trainer(conf, run_dir, module, callbacks) -> L.Trainer:
+    """Lightning's Trainer for conf/trainer."""
     trainer_conf = dict(conf["trainer"])
-    sparse_grads = module.model.in_embed.sparse
+    sparse_grads = module.model.in_embed.sparse  # only sparse_adam all-reduces gradients
     trainer_conf["strategy"] = strategy(
         trainer_conf.get("strategy", "auto"),
         trainer_conf.pop("process_group_backend", None),
@@ -165,13 +158,6 @@ def _trainer(conf, run_dir, module, datamodule, callbacks) -> L.Trainer:
         # Trainer arguments beyond conf/trainer (e.g. +trainer.max_steps) are Lightning's to check.
         raise ConfigError(f"Lightning rejects the trainer settings: {_first_line(err)}") from None
     check_backend(trainer, sparse_grads)
-    world_size = trainer.num_devices * trainer.num_nodes
-    if world_size > 1:
-        # Known only now that the trainer has counted devices: each rank takes every
-        # world_size-th batch, so an epoch is that many times fewer optimiser steps.
-        epochs = conf["trainer"]["max_epochs"]
-        module.hparams.total_steps = datamodule.expected_batches_per_epoch(world_size) * epochs
-        log.info("%d ranks: each optimiser step consumes %d batches", world_size, world_size)
     return trainer
 
 
@@ -234,7 +220,7 @@ def _check_trained(steps: int, trainer: L.Trainer, module: SkipGramModule) -> No
             "no training pairs: the corpus is too short for one (input, target) pair, or "
             "subsampling dropped every word (lower data.subsample_t or use more text)"
         )
-    remedy = divergence_remedy(module.hparams.optimizer)
+    remedy = DIVERGENCE_REMEDY
     bad = int((~torch.isfinite(module.embeddings("in+out"))).any(dim=1).sum())
     if bad:
         raise SgnsError(

@@ -36,10 +36,10 @@ class SkipGramPairs(IterableDataset):
 
     Each epoch's randomness comes from (seed, epoch). Batches are dealt round-robin to
     ``n_shards`` consumers (DDP ranks x loader workers): every consumer generates the same
-    stream and keeps its own batches. Only complete rounds are dealt, so every consumer
-    yields exactly ``n_batches // n_shards`` batches; the last ``n_batches % n_shards``
-    batches of the epoch are dropped. DDP needs this: a rank that runs out of batches first
-    leaves the others waiting in an all-reduce forever. The first `skip_batches` batches each
+    stream and keeps its own batches. The pairs of an incomplete last round are split
+    evenly among the consumers, so every consumer yields the same number of batches,
+    ``ceil(n_batches / n_shards)``. DDP needs this: a rank that runs out of batches first
+    leaves the others waiting in a collective forever. The first `skip_batches` batches each
     rank would receive are generated but not yielded: a resumed run trained on them already.
     """
 
@@ -78,13 +78,28 @@ class SkipGramPairs(IterableDataset):
             self.shuffle,
         )
         n_shards = self.world_size * n_workers
-        mine = None
+        round_ = []  # the batches of the round being dealt
         for i, batch in enumerate(batches):
-            if self._deals_to(i, n_workers) == worker_id:
-                mine = batch
-            if i % n_shards == n_shards - 1 and mine is not None:  # the round is complete
-                yield torch.from_numpy(mine[0]), torch.from_numpy(mine[1])
-                mine = None
+            round_.append(batch)
+            if len(round_) == n_shards:
+                yield from self._mine(round_, i - n_shards + 1, n_workers, worker_id)
+                round_ = []
+        if round_:
+            # An incomplete last round (an epoch of fewer batches than ranks, say): its
+            # pairs are shared out evenly, so every consumer trains on its part of it.
+            inputs = np.concatenate([b[0] for b in round_])
+            targets = np.concatenate([b[1] for b in round_])
+            if len(inputs) >= n_shards:
+                parts = zip(
+                    np.array_split(inputs, n_shards), np.array_split(targets, n_shards), strict=True
+                )
+                yield from self._mine(list(parts), i + 1 - len(round_), n_workers, worker_id)
+
+    def _mine(self, round_, first: int, n_workers: int, worker_id: int):
+        """This consumer's batch of a complete round whose first batch is number `first`."""
+        for slot, (inputs, targets) in enumerate(round_):
+            if self._deals_to(first + slot, n_workers) == worker_id:
+                yield torch.from_numpy(inputs), torch.from_numpy(targets)
 
     def _deals_to(self, i: int, n_workers: int) -> int | None:
         """The loader worker of this rank that yields batch `i` of the epoch, or None.
@@ -209,7 +224,7 @@ class SkipGramDataModule(L.LightningDataModule):
         (the optimiser steps per epoch), for learning-rate schedules."""
         kept = sum(float(self.keep_prob[block].sum()) for block in self.train_set.blocks())
         batches = round(expected_pairs(kept, self.window) / self.batch_size)
-        return max(1, batches // world_size)
+        return max(1, -(-batches // world_size))
 
     def train_dataloader(self) -> DataLoader:
         if self.trainer is not None:

@@ -8,6 +8,7 @@ fixed words, printed and logged to TensorBoard as text at every validation.
 from __future__ import annotations
 
 import logging
+import math
 
 import lightning as L
 import numpy as np
@@ -16,12 +17,15 @@ import torch
 from sgns.errors import SgnsError
 from sgns.eval.neighbors import nearest_neighbors
 from sgns.model.loss import NegativeSamplingLoss
-from sgns.model.sgd import Workspace, sgd_step
+from sgns.model.sgd import ClosedFormSGD, RowUpdates, Workspace, sgd_step
 from sgns.model.skipgram import SkipGramNeg
 
 log = logging.getLogger(__name__)
 
 OPTIMIZERS = ("sgd", "sparse_adam", "adam")
+# The batch rule bounds every row's step (sgd_step), so a diverged loss means a step size
+# far too large for the data, whatever the batch or chunk size.
+DIVERGENCE_REMEDY = "lower model.lr"
 
 
 class SkipGramModule(L.LightningModule):
@@ -30,14 +34,14 @@ class SkipGramModule(L.LightningModule):
     Args:
         words, counts: the vocabulary in id order (most frequent first) and its counts.
         optimizer: ``sgd`` (word2vec's per-pair learning rate `lr` decaying linearly to
-            ``lr * min_lr_ratio`` over `total_steps`; the closed-form step of
-            `sgns.model.sgd` on one process, sparse autograd gradients under DDP),
+            ``lr * min_lr_ratio`` over the fit's steps; the closed-form, row-bounded step
+            of `sgns.model.sgd`, its row updates exchanged between ranks under DDP),
             ``sparse_adam`` (sparse gradients), or ``adam`` (dense, the notebook's choice).
-        shared_negatives: with ``sgd`` on one process, groups of this many pairs share
+        shared_negatives: with ``sgd``, groups of this many pairs share
             their negatives (1: every pair draws its own, as word2vec does).
-        sgd_chunk: with ``sgd`` on one process, a batch is applied as consecutive steps of
-            at most this many pairs (None: the whole batch at once).
-        total_steps: expected number of optimiser steps in the whole run (for the decay).
+        sgd_chunk: with ``sgd``, a batch is applied as consecutive steps of at most this
+            many pairs (None: the whole batch at once); a speed setting, since every row's
+            step is bounded whatever its size.
         n_val_words: how many validation words; half frequent, half rarer.
     """
 
@@ -54,7 +58,6 @@ class SkipGramModule(L.LightningModule):
         init: str = "word2vec",
         shared_negatives: int = 1,
         sgd_chunk: int | None = 4096,
-        total_steps: int = 1,
         n_val_words: int = 16,
         n_neighbors: int = 8,
         seed: int = 0,
@@ -67,13 +70,15 @@ class SkipGramModule(L.LightningModule):
         self.counts = np.asarray(counts, dtype=np.int64)
         noise = self.counts.astype(np.float64) ** noise_power
         self.model = SkipGramNeg(
-            len(self.words), embed_dim, noise / noise.sum(), sparse=optimizer != "adam", init=init
-        )
+            len(self.words), embed_dim, noise / noise.sum(), sparse=optimizer == "sparse_adam",
+            init=init, generator=torch.Generator().manual_seed(seed),
+        )  # fmt: skip
         self.loss_fn = NegativeSamplingLoss()
         # sgd steps by hand (closed-form updates); the optimiser keeps the lr schedule.
         self.automatic_optimization = optimizer != "sgd"
         self._epoch_loss_sum, self._epoch_batches = 0.0, 0  # mean loss of the epoch so far
         self._workspace = Workspace()  # sgd_step's intermediates, reused step after step
+        self._generator: torch.Generator | None = None  # the negatives' (_step_generator)
         self.val_word_ids = validation_word_ids(len(self.words), n_val_words, seed)
 
     def _loss(self, inputs, targets, generator=None) -> torch.Tensor:
@@ -84,14 +89,15 @@ class SkipGramModule(L.LightningModule):
 
     def training_step(self, batch, batch_idx):
         inputs, targets = batch
+        generator = self._step_generator()
         if self.hparams.optimizer == "sgd":
-            loss = self._sgd_step(inputs, targets)
+            loss = self._sgd_step(inputs, targets, generator)
         else:
-            loss = self._loss(inputs, targets)
+            loss = self._loss(inputs, targets, generator)
         if not torch.isfinite(loss):
             raise SgnsError(
                 f"training stopped: the loss is {loss.item()} at step {self.global_step}; "
-                f"the weights diverged: {divergence_remedy(self.hparams.optimizer)}"
+                f"the weights diverged: {DIVERGENCE_REMEDY}"
             )
         # self.log costs more than a fast step, so the step loss is logged only as often
         # as the logger writes it; the epoch mean is accumulated here.
@@ -101,6 +107,12 @@ class SkipGramModule(L.LightningModule):
             self.log("train/loss", loss, prog_bar=True)
         return loss
 
+    def on_train_start(self) -> None:
+        if self.hparams.optimizer == "sgd" and self.trainer.world_size > 1:
+            # Ranks exchange closed-form row updates (sgd_step's `exchange`), never autograd
+            # gradients: DDP's wrapper must not wait for a backward pass that never comes.
+            self.trainer.strategy.model.require_backward_grad_sync = False
+
     def on_train_epoch_start(self) -> None:
         self._epoch_loss_sum, self._epoch_batches = 0.0, 0
 
@@ -109,32 +121,62 @@ class SkipGramModule(L.LightningModule):
             self.log("train/loss_epoch", self._epoch_loss_sum / self._epoch_batches,
                      sync_dist=True)  # fmt: skip
 
-    def _sgd_step(self, inputs, targets) -> torch.Tensor:
-        """word2vec's SGD at per-pair step size: the loss is summed over the batch."""
+    def _step_generator(self) -> torch.Generator:
+        """The negatives' generator, reseeded from (seed, rank, step): reruns draw the same
+        negatives, a resumed run continues with the ones it would have drawn, and ranks
+        differ. Nothing else draws from it, and torch's global generator is never used."""
+        if self._generator is None or self._generator.device != self.device:
+            self._generator = torch.Generator(device=self.device)
+        words = np.random.SeedSequence(
+            [self.hparams.seed, self.trainer.global_rank, self.global_step]
+        ).generate_state(2, dtype=np.uint32)
+        return self._generator.manual_seed(int(words[0]) << 32 | int(words[1]))
+
+    def _sgd_step(self, inputs, targets, generator) -> torch.Tensor:
+        """word2vec's SGD at per-pair step size, applied in model.sgd_chunk pieces: a large
+        batch costs Lightning's per-step overhead once, and each piece sees the previous
+        piece's updates (as in word2vec). Under DDP the ranks exchange their row updates."""
         optimizer, schedule = self.optimizers(), self.lr_schedulers()
-        lr = optimizer.param_groups[0]["lr"]
-        world_size = _world_size()
-        if world_size == 1:
-            # Sequential steps on cache-sized chunks: a large batch then costs Lightning's
-            # per-step overhead once, and each update sees the previous chunk's (as in word2vec).
-            chunk, hp = self.hparams.sgd_chunk or len(inputs), self.hparams
-            losses = [
-                sgd_step(self.model, inputs[i : i + chunk], targets[i : i + chunk], hp.n_samples,
-                         lr, hp.shared_negatives, workspace=self._workspace)
-                * len(inputs[i : i + chunk])
-                for i in range(0, len(inputs), chunk)
-            ]  # fmt: skip
-            loss = torch.stack(losses).sum() / len(inputs)
-            optimizer.step()  # no gradients to apply: this advances the step count
-        else:
-            # DDP all-reduces gradients, so they must exist: autograd on sparse embeddings.
-            # It averages them over ranks; the world size undoes that, so every pair counts.
-            loss = self._loss(inputs, targets)
-            optimizer.zero_grad()
-            self.manual_backward(loss * len(inputs) * world_size)
-            optimizer.step()
+        hp, n_real = self.hparams, len(inputs)
+        exchange = None
+        if self.trainer.world_size > 1:
+            inputs, targets = self._pad_to_largest_batch(inputs, targets)
+            exchange = self._exchange
+        chunk = hp.sgd_chunk or len(inputs)
+
+        def closure() -> torch.Tensor:
+            lr = optimizer.param_groups[0]["lr"]
+            total = inputs.new_zeros((), dtype=self.model.in_embed.weight.dtype)
+            for start in range(0, len(inputs), chunk):
+                valid = min(chunk, max(0, n_real - start))
+                loss = sgd_step(
+                    self.model, inputs[start : start + chunk], targets[start : start + chunk],
+                    hp.n_samples, lr, hp.shared_negatives, workspace=self._workspace,
+                    generator=generator, n_valid=valid, exchange=exchange,
+                )  # fmt: skip
+                total = total + loss * valid
+            return total / n_real
+
+        loss = optimizer.step(closure)
         schedule.step()
         return loss
+
+    def _pad_to_largest_batch(self, inputs, targets):
+        """Every rank's batch padded (with pairs that count for nothing) to the largest rank's
+        size, so that all ranks run the same pieces and exchange equal-sized updates."""
+        sizes = self.all_gather(torch.tensor(len(inputs), device=inputs.device))
+        pad = int(sizes.max()) - len(inputs)
+        if pad:
+            inputs = torch.cat([inputs, inputs[:1].expand(pad)])
+            targets = torch.cat([targets, targets[:1].expand(pad)])
+        return inputs, targets
+
+    def _exchange(self, updates: list[RowUpdates]) -> list[RowUpdates]:
+        """Every rank's row updates, concatenated (all ranks' pieces have the same size)."""
+        return [
+            RowUpdates(*(self.all_gather(t).flatten(0, 1) for t in (u.ids, u.deltas, u.curvature)))
+            for u in updates
+        ]
 
     def on_validation_epoch_start(self) -> None:
         # Fixed noise for every validation, so validation losses are comparable.
@@ -173,12 +215,25 @@ class SkipGramModule(L.LightningModule):
             return torch.optim.Adam(params, lr=hp.lr)
         if hp.optimizer == "sparse_adam":
             return torch.optim.SparseAdam(list(params), lr=hp.lr)
-        optimizer = torch.optim.SGD(params, lr=hp.lr)
-        total, floor = max(1, hp.total_steps), hp.min_lr_ratio
+        optimizer = ClosedFormSGD(params, lr=hp.lr)
+        total, floor = self._total_steps(), hp.min_lr_ratio
         schedule = torch.optim.lr_scheduler.LambdaLR(
             optimizer, lambda step: max(floor, 1.0 - step / total)
         )
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
+
+    def _total_steps(self) -> int:
+        """Optimiser steps in the whole fit, for the learning-rate decay: max_steps when set,
+        else the datamodule's expected batches per rank times the epochs."""
+        trainer = self.trainer
+        if trainer.max_steps and trainer.max_steps > 0:
+            return trainer.max_steps
+        datamodule = trainer.datamodule
+        if hasattr(datamodule, "expected_batches_per_epoch"):
+            per_epoch = datamodule.expected_batches_per_epoch(trainer.world_size)
+            return max(1, per_epoch * trainer.max_epochs)
+        steps = trainer.estimated_stepping_batches
+        return int(steps) if math.isfinite(steps) else 1
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         # The vocabulary travels with the weights: query and export need nothing else.
@@ -190,23 +245,6 @@ class SkipGramModule(L.LightningModule):
         if vectors == "in+out":
             weight = weight + self.model.out_embed.weight.detach()
         return weight
-
-
-def divergence_remedy(optimizer: str) -> str:
-    """What to change when training with `optimizer` diverges."""
-    if optimizer != "sgd":
-        return "lower model.lr"
-    # The fast path adds up a chunk's updates computed from the same weights: a word with
-    # hundreds of them in one chunk (no subsampling, a tiny vocabulary) overshoots.
-    return (
-        "lower model.lr, or model.sgd_chunk (a chunk's updates to a frequent word add up; "
-        "without subsampling or with a small vocabulary try 1024 or less)"
-    )
-
-
-def _world_size() -> int:
-    dist = torch.distributed
-    return dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
 
 
 def validation_word_ids(n_vocab: int, n_words: int, seed: int) -> torch.Tensor:

@@ -27,6 +27,7 @@ class SkipGramNeg(nn.Module):
         sparse: sparse gradients, so an optimiser step touches only the rows of the batch.
         init: ``word2vec`` (input uniform in +-0.5/D, output zeros, as the C tool does) or
             ``uniform`` (both tables uniform in [-1, 1], as the notebook does).
+        generator: draws the initial weights (torch's global generator when None).
     """
 
     def __init__(
@@ -36,12 +37,13 @@ class SkipGramNeg(nn.Module):
         noise_dist=None,
         sparse: bool = True,
         init: str = "word2vec",
+        generator: torch.Generator | None = None,
     ):
         super().__init__()
         self.n_vocab, self.n_embed = n_vocab, n_embed
         self.in_embed = nn.Embedding(n_vocab, n_embed, sparse=sparse)
         self.out_embed = nn.Embedding(n_vocab, n_embed, sparse=sparse)
-        self.reset_parameters(init)
+        self.reset_parameters(init, generator)
         if noise_dist is None:
             noise_dist = np.full(n_vocab, 1.0 / n_vocab)
         prob, alias = alias_table(np.asarray(noise_dist, dtype=np.float64))
@@ -50,14 +52,16 @@ class SkipGramNeg(nn.Module):
         self.register_buffer("alias_index", torch.from_numpy(alias), persistent=False)
 
     @torch.no_grad()
-    def reset_parameters(self, init: str = "word2vec") -> None:
+    def reset_parameters(
+        self, init: str = "word2vec", generator: torch.Generator | None = None
+    ) -> None:
         if init == "word2vec":
             bound = 0.5 / self.n_embed
-            self.in_embed.weight.uniform_(-bound, bound)
+            self.in_embed.weight.uniform_(-bound, bound, generator=generator)
             self.out_embed.weight.zero_()
         elif init == "uniform":
-            self.in_embed.weight.uniform_(-1, 1)
-            self.out_embed.weight.uniform_(-1, 1)
+            self.in_embed.weight.uniform_(-1, 1, generator=generator)
+            self.out_embed.weight.uniform_(-1, 1, generator=generator)
         else:
             raise ValueError(f"unknown init {init!r}; choose one of {', '.join(INITS)}")
 
