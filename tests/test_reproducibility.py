@@ -3,7 +3,9 @@
 import hashlib
 import json
 
+import numpy as np
 import pytest
+import torch
 
 from conftest import make_config, planted_groups_text, small_run_overrides
 from sgns.train import run
@@ -49,3 +51,19 @@ def test_another_seed_gives_other_vectors(tmp_path, corpus):
     # What the seed does not fix is recorded beside the vectors.
     info = json.loads((tmp_path / "seed8" / "run_info.json").read_text())
     assert info["device"] == "cpu" and info["versions"]["lightning"]
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "sparse_adam"])
+def test_training_never_touches_the_global_generators(tmp_path, corpus, optimizer):
+    """Training randomness comes from the seed alone: whatever torch's and numpy's global
+    generators hold, the vectors are the same, and training draws nothing from them."""
+    digests = []
+    for global_seed in (1, 2):
+        torch.manual_seed(global_seed)
+        np.random.seed(global_seed)
+        torch_state, numpy_state = torch.get_rng_state(), np.random.get_state()
+        name = f"global{global_seed}"
+        digests.append(vectors_digest(tmp_path, corpus, name, **{"model.optimizer": optimizer}))
+        assert torch.equal(torch.get_rng_state(), torch_state)
+        assert np.random.get_state()[1].tolist() == numpy_state[1].tolist()
+    assert digests[0] == digests[1]

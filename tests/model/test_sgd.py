@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from sgns.model.loss import NegativeSamplingLoss
-from sgns.model.sgd import Workspace, sgd_step
+from sgns.model.sgd import STEP_BOUND, RowUpdates, Workspace, apply_bounded, sgd_step
 from sgns.model.skipgram import SkipGramNeg
 
 
@@ -84,3 +84,51 @@ def test_a_workspace_reused_across_steps_changes_nothing_but_allocations():
     torch.testing.assert_close(reused.out_embed.weight, fresh.out_embed.weight)
     buffer = work.get("u", (25, 6), reused.in_embed.weight)
     assert work.get("u", (25, 6), reused.in_embed.weight).data_ptr() == buffer.data_ptr()
+
+
+def test_rows_under_the_bound_take_word2vec_sgd_unchanged():
+    """apply_bounded scales nothing while lr * L <= STEP_BOUND: the summed step is plain SGD."""
+    table = torch.zeros(4, 3)
+    update = RowUpdates(
+        torch.tensor([1, 1, 2]), torch.ones(3, 3), torch.full((3,), STEP_BOUND / 2 / 0.1)
+    )
+    apply_bounded(table, update, lr=0.1)  # row 1: lr * L = STEP_BOUND, row 2: half of it
+    torch.testing.assert_close(table[1], torch.full((3,), 2.0))
+    torch.testing.assert_close(table[2], torch.ones(3))
+    assert table[0].eq(0).all() and table[3].eq(0).all()
+
+
+@pytest.mark.parametrize("repeats", [1, 10, 1000, 100_000])
+def test_a_repeated_row_moves_at_most_the_bound_whatever_the_batch(repeats):
+    """One word as the centre of every pair, its context's vector fixed: the summed step
+    grows with the count until lr * L reaches STEP_BOUND, and never beyond it."""
+    model = SkipGramNeg(3, 4, sparse=False)
+    with torch.no_grad():
+        model.in_embed.weight.zero_()
+        model.out_embed.weight.copy_(torch.tensor([[0.0] * 4, [1.0, 0, 0, 0], [0, 1.0, 0, 0]]))
+    inputs, targets = torch.zeros(repeats, dtype=torch.long), torch.ones(repeats, dtype=torch.long)
+    noise = torch.full((repeats, 1), 2)
+    lr = 0.5
+    sgd_step(model, inputs, targets, n_samples=1, lr=lr, noise=noise)
+    # Each pair: gradient (1 - s(0)) v - s(0) n = (0.5, -0.5, 0, 0); curvature (|v|^2 + |n|^2)/4.
+    L = repeats * 2 / 4
+    expected = lr * repeats * 0.5 * min(1.0, STEP_BOUND / (lr * L))
+    torch.testing.assert_close(
+        model.in_embed.weight[0], torch.tensor([expected, -expected, 0, 0]), rtol=1e-3, atol=1e-6
+    )
+    assert expected <= 0.5 * STEP_BOUND / (2 / 4)  # one pair's gradient x bound / its L
+
+
+def test_the_tiny_vocabulary_that_diverged_now_converges():
+    """Three words, 8,192 pairs a step, 20 negatives at word2vec's rate: summed updates
+    overflowed to inf within steps; bounded rows bring the loss down instead."""
+    torch.manual_seed(0)
+    model = SkipGramNeg(3, 8)
+    g = torch.Generator().manual_seed(1)
+    losses = []
+    for _ in range(20):
+        inputs = torch.randint(3, (8192,), generator=g)
+        targets = (inputs + torch.randint(1, 3, (8192,), generator=g)) % 3  # any other word
+        losses.append(float(sgd_step(model, inputs, targets, 20, 0.025, generator=g)))
+    assert all(torch.isfinite(torch.tensor(losses)))
+    assert losses[-1] < 0.8 * losses[0]

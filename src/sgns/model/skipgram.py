@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 from torch import nn
+from torch.nn.utils import skip_init
 
 INITS = ("word2vec", "uniform")
 
@@ -41,8 +42,9 @@ class SkipGramNeg(nn.Module):
     ):
         super().__init__()
         self.n_vocab, self.n_embed = n_vocab, n_embed
-        self.in_embed = nn.Embedding(n_vocab, n_embed, sparse=sparse)
-        self.out_embed = nn.Embedding(n_vocab, n_embed, sparse=sparse)
+        # skip_init: nn.Embedding's own N(0, 1) init would draw from torch's global generator.
+        self.in_embed = skip_init(nn.Embedding, n_vocab, n_embed, sparse=sparse)
+        self.out_embed = skip_init(nn.Embedding, n_vocab, n_embed, sparse=sparse)
         self.reset_parameters(init, generator)
         if noise_dist is None:
             noise_dist = np.full(n_vocab, 1.0 / n_vocab)

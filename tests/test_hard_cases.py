@@ -1,0 +1,94 @@
+"""Corpora that broke a batched SGNS step, trained with the defaults a user gets.
+
+A small vocabulary, or text without subsampling, puts the same row in a batch hundreds of
+times; summed from the same weights, those updates overflowed. Every row's step is bounded
+now (sgns.model.sgd), so these train at the default batch size.
+"""
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from conftest import make_config, planted_groups_text, run_script
+from sgns.export import load_word2vec
+from sgns.train import run
+
+
+def train(tmp_path, text: str, *overrides: str) -> tuple[dict, list[str], np.ndarray]:
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text(text)
+    run_dir = tmp_path / "run"
+    conf = make_config(
+        ["data=text_file", f"data.path={corpus}", f"data.cache_dir={tmp_path / 'cache'}",
+         "trainer.enable_progress_bar=false", "eval.enabled=false", *overrides]
+    )  # fmt: skip
+    metrics = run(conf, run_dir)
+    vectors, words = load_word2vec(run_dir / "vectors.txt")
+    return metrics, words, vectors
+
+
+def nearest_in_own_group(words: list[str], vectors: np.ndarray, group_of) -> float:
+    """Share of words whose nearest neighbour (cosine) lies in their own group."""
+    unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    sim = unit @ unit.T
+    np.fill_diagonal(sim, -np.inf)
+    groups = np.array([group_of(w) for w in words])
+    return float((groups[sim.argmax(1)] == groups).mean())
+
+
+def thirty_words_text(lines=5000, per_line=20, seed=0) -> str:
+    rng = np.random.default_rng(seed)
+    names = [f"word{chr(97 + i // 26)}{chr(97 + i % 26)}" for i in range(30)]
+    rows = rng.integers(30, size=(lines, per_line))
+    return "\n".join(" ".join(names[i] for i in row) for row in rows) + "\n"
+
+
+def test_thirty_distinct_words_train_to_the_best_fit(tmp_path):
+    """Random words: nothing to learn but their frequencies. The best any model can do is
+    s(u.v) = 1/6 on every pair (contexts and noise both uniform, 5 negatives), a loss of
+    -[ln(1/6) + 5 ln(5/6)] = 2.70; untrained vectors score 6 ln 2 = 4.16."""
+    metrics, words, vectors = train(tmp_path, thirty_words_text())
+    assert len(words) == 30 and np.isfinite(vectors).all()
+    best = -(math.log(1 / 6) + 5 * math.log(5 / 6))
+    assert best < metrics["final_train_loss"] < best + 0.3
+
+
+def test_planted_groups_with_word2vec_subsampling_find_their_group(tmp_path):
+    text, groups = planted_groups_text(n_groups=60, group_size=8, n_tokens=60_000)
+    _, words, vectors = train(
+        tmp_path, text, "data.normalization=lower", "data.subsample_t=1e-3",
+        "data.subsample_rule=word2vec", "trainer.max_epochs=5",
+    )  # fmt: skip
+    assert len(words) == 480
+    assert nearest_in_own_group(words, vectors, lambda w: w.split("w")[0]) >= 0.9
+
+
+@pytest.mark.slow
+def test_the_bundled_sample_without_subsampling_trains(tmp_path):
+    """No subsampling: 'the' is in every 4,096-pair piece ~250 times. It diverged at step 19."""
+    conf = make_config(
+        ["experiment=sample", "data.subsample_t=0", "trainer.max_epochs=3",
+         f"data.cache_dir={tmp_path / 'cache'}", "trainer.enable_progress_bar=false"]
+    )  # fmt: skip
+    metrics = run(conf, tmp_path / "run")
+    assert metrics["final_train_loss"] < 2.5  # untrained: 4.16
+    assert metrics["ws353_spearman"] > 0.3
+
+
+@pytest.mark.slow
+@pytest.mark.ddp
+def test_an_epoch_smaller_than_one_batch_per_rank_trains_under_ddp(tmp_path):
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text(thirty_words_text(lines=300))  # ~36k pairs: under one 65,536-pair batch
+    run_dir = tmp_path / "run"
+    result = run_script(
+        "train.py", "data=text_file", f"data.path={corpus}", f"data.cache_dir={tmp_path / 'c'}",
+        "trainer=ddp_cpu", "trainer.devices=2", "trainer.max_epochs=3", "eval.enabled=false",
+        "trainer.enable_progress_bar=false", f"hydra.run.dir={run_dir}", cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["steps"] == 3  # one step per epoch, each rank half the epoch's pairs
+    assert metrics["final_train_loss"] < 6 * math.log(2)
