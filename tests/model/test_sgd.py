@@ -92,7 +92,7 @@ def test_rows_under_the_bound_take_word2vec_sgd_unchanged():
     update = RowUpdates(
         torch.tensor([1, 1, 2]), torch.ones(3, 3), torch.full((3,), STEP_BOUND / 2 / 0.1)
     )
-    apply_bounded(table, update, lr=0.1)  # row 1: lr * L = STEP_BOUND, row 2: half of it
+    apply_bounded(table, [update], lr=0.1)  # row 1: lr * L = STEP_BOUND, row 2: half of it
     torch.testing.assert_close(table[1], torch.full((3,), 2.0))
     torch.testing.assert_close(table[2], torch.ones(3))
     assert table[0].eq(0).all() and table[3].eq(0).all()

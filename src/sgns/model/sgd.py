@@ -111,9 +111,9 @@ def sgd_step(
     pos_grad = torch.sigmoid(pos_score).neg_().add_(1.0).mul_(lr).unsqueeze(1)  # (N, 1)
     neg_grad = torch.sigmoid(neg_score).mul_(-lr)
     # Squared norms for the curvature bound; padded pairs contribute nothing.
-    u_sq = torch.mul(u, u, out=scratch).sum(1)  # (N,)
-    v_sq = torch.mul(v, v, out=scratch).sum(1)
-    n_sq = n.pow(2).sum(2)  # (G, K)
+    u_sq = torch.linalg.vecdot(u, u)  # (N,)
+    v_sq = torch.linalg.vecdot(v, v)
+    n_sq = torch.linalg.vecdot(n, n)  # (G, K)
     if len(inputs) > batch:
         pos_grad[batch:] = 0
         neg_grad.view(-1, n_samples)[batch:] = 0
@@ -128,26 +128,31 @@ def sgd_step(
         noise_sq[batch:] = 0
     in_updates = RowUpdates(inputs, grad_u.view(-1, dim), (v_sq + noise_sq) / 4)
     group_u_sq = u_sq.view(groups, shared).sum(1, keepdim=True).expand(groups, n_samples)
-    out_updates = RowUpdates(
-        torch.cat([targets, noise.reshape(-1)]),
-        torch.cat([torch.mul(pos_grad, u, out=work.get("pos_u", size, w_in)), grad_n]),
-        torch.cat([u_sq, group_u_sq.reshape(-1)]) / 4,
-    )
-    updates = [in_updates, out_updates]
+    # in_embed's updates, then out_embed's two parts: as contexts and as negatives.
+    updates = [
+        in_updates,
+        RowUpdates(targets, torch.mul(pos_grad, u, out=scratch), u_sq / 4),
+        RowUpdates(noise.reshape(-1), grad_n, group_u_sq.reshape(-1) / 4),
+    ]
     if exchange is not None:
         updates = exchange(updates)
-    for table, update in zip((w_in, w_out), updates, strict=True):
-        apply_bounded(table, update, lr)
+    apply_bounded(w_in, updates[:1], lr, work)
+    apply_bounded(w_out, updates[1:], lr, work)
     return loss
 
 
-def apply_bounded(table: torch.Tensor, update: RowUpdates, lr: float) -> None:
-    """Add `update` into `table`, each row's sum scaled to at most STEP_BOUND / L (in place)."""
-    curvature = torch.zeros(len(table), dtype=table.dtype, device=table.device)
-    curvature.index_add_(0, update.ids, update.curvature)  # (V,) L of every row touched
+def apply_bounded(
+    table: torch.Tensor, updates: list[RowUpdates], lr: float, workspace: Workspace | None = None
+) -> None:
+    """Add `updates` into `table`, each row's sum scaled to at most STEP_BOUND / L (in place;
+    the updates' deltas are scaled in place too)."""
+    curvature = (workspace or Workspace()).get("curvature", table.shape[:1], table).zero_()
+    for update in updates:
+        curvature.index_add_(0, update.ids, update.curvature)  # (V,) L of every row touched
     # min(1, bound / (lr * L)); rows with L = 0 have zero updates, so their scale is moot.
     scale = curvature.mul_(lr / STEP_BOUND).clamp_(min=1.0).reciprocal_()
-    table.index_add_(0, update.ids, update.deltas * scale[update.ids].unsqueeze(1))
+    for update in updates:
+        table.index_add_(0, update.ids, update.deltas.mul_(scale[update.ids].unsqueeze(1)))
 
 
 class Workspace:
