@@ -17,7 +17,7 @@ import torch
 from sgns.errors import SgnsError
 from sgns.eval.neighbors import nearest_neighbors
 from sgns.model.loss import NegativeSamplingLoss
-from sgns.model.sgd import ClosedFormSGD, RowUpdates, Workspace, sgd_step
+from sgns.model.sgd import ClosedFormSGD, RowUpdates, Workspace, pad_pairs, sgd_step
 from sgns.model.skipgram import SkipGramNeg
 
 log = logging.getLogger(__name__)
@@ -165,17 +165,21 @@ class SkipGramModule(L.LightningModule):
         """Every rank's batch padded (with pairs that count for nothing) to the largest rank's
         size, so that all ranks run the same pieces and exchange equal-sized updates."""
         sizes = self.all_gather(torch.tensor(len(inputs), device=inputs.device))
-        pad = int(sizes.max()) - len(inputs)
-        if pad:
-            inputs = torch.cat([inputs, inputs[:1].expand(pad)])
-            targets = torch.cat([targets, targets[:1].expand(pad)])
-        return inputs, targets
+        return pad_pairs(inputs, targets, int(sizes.max()))
 
     def _exchange(self, updates: list[RowUpdates]) -> list[RowUpdates]:
-        """Every rank's row updates, concatenated (all ranks' pieces have the same size)."""
+        """Every rank's row updates, each part concatenated over ranks (all ranks' pieces have
+        the same size). Two all-gathers: the row ids, and the updates with their curvature."""
+        lengths = [len(u.ids) for u in updates]
+        ids = self.all_gather(torch.cat([u.ids for u in updates]))  # (P, M)
+        rows = self.all_gather(
+            torch.cat([torch.cat([u.deltas, u.curvature.unsqueeze(1)], 1) for u in updates])
+        )  # (P, M, D + 1)
         return [
-            RowUpdates(*(self.all_gather(t).flatten(0, 1) for t in (u.ids, u.deltas, u.curvature)))
-            for u in updates
+            RowUpdates(part_ids.flatten(), part[..., :-1].flatten(0, 1), part[..., -1].flatten())
+            for part_ids, part in zip(
+                ids.split(lengths, dim=1), rows.split(lengths, dim=1), strict=True
+            )
         ]
 
     def on_validation_epoch_start(self) -> None:

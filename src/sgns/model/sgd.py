@@ -81,8 +81,8 @@ def sgd_step(
         workspace: reused for the (batch, dim) intermediates across calls (see Workspace).
         n_valid: only the first n_valid pairs count (the rest pad a batch to a common size
             under DDP); all when None.
-        exchange: under DDP, turns this rank's updates [in_embed's, out_embed's] into every
-            rank's, concatenated.
+        exchange: under DDP, turns this rank's updates (in_embed's; out_embed's as contexts;
+            out_embed's as negatives) into every rank's, each part concatenated.
     Returns the loss NegativeSamplingLoss would report for the first n_valid pairs.
     """
     batch = len(inputs) if n_valid is None else n_valid
@@ -91,10 +91,8 @@ def sgd_step(
         noise = model.sample_noise(groups * n_samples, generator).view(groups, n_samples)
     w_in, w_out = model.in_embed.weight, model.out_embed.weight
     dim = w_in.shape[1]
-    pad = groups * shared - len(inputs)
-    if pad:  # complete the last group with copies of pair 0 whose updates are zeroed below
-        inputs = torch.cat([inputs, inputs[:1].expand(pad)])
-        targets = torch.cat([targets, targets[:1].expand(pad)])
+    # Complete the last group with pairs that count for nothing (zeroed below).
+    inputs, targets = pad_pairs(inputs, targets, groups * shared)
     work = workspace or Workspace()
     size = (len(inputs), dim)
     u = torch.index_select(w_in, 0, inputs, out=work.get("u", size, w_in))  # (N, D) inputs
@@ -110,35 +108,39 @@ def sgd_step(
     # d(log-likelihood)/d(score) = label - sigmoid(score), times the step size.
     pos_grad = torch.sigmoid(pos_score).neg_().add_(1.0).mul_(lr).unsqueeze(1)  # (N, 1)
     neg_grad = torch.sigmoid(neg_score).mul_(-lr)
-    # Squared norms for the curvature bound; padded pairs contribute nothing.
+    # Each term's share of its row's curvature bound L: |x|^2 / 4 for the other vector x.
     u_sq = torch.linalg.vecdot(u, u)  # (N,)
-    v_sq = torch.linalg.vecdot(v, v)
-    n_sq = torch.linalg.vecdot(n, n)  # (G, K)
-    if len(inputs) > batch:
-        pos_grad[batch:] = 0
-        neg_grad.view(-1, n_samples)[batch:] = 0
-        u_sq[batch:] = 0
-        v_sq[batch:] = 0
+    n_sq = torch.linalg.vecdot(n, n).sum(1).repeat_interleave(shared)  # (N,) all K negatives
+    in_curvature = torch.linalg.vecdot(v, v).add_(n_sq).div_(4)  # (N,)
+    if len(inputs) > batch:  # padded pairs move nothing
+        for per_pair in (pos_grad, neg_grad.view(-1, n_samples), u_sq, in_curvature):
+            per_pair[batch:] = 0
     pos_part = torch.mul(pos_grad, v, out=scratch).view_as(u_grouped)
     grad_u = torch.baddbmm(pos_part, neg_grad, n, out=work.get("grad_u", u_grouped.shape, w_in))
     grad_n = torch.bmm(neg_grad.transpose(1, 2), u_grouped).view(-1, dim)  # (G * K, D)
-    noise_sq = n_sq.sum(1, keepdim=True).expand(groups, shared).reshape(-1)  # (N,)
-    if len(inputs) > batch:
-        noise_sq = noise_sq.clone()
-        noise_sq[batch:] = 0
-    in_updates = RowUpdates(inputs, grad_u.view(-1, dim), (v_sq + noise_sq) / 4)
-    group_u_sq = u_sq.view(groups, shared).sum(1, keepdim=True).expand(groups, n_samples)
+    group_u_sq = u_sq.view(groups, shared).sum(1).repeat_interleave(n_samples)  # (G * K,)
     # in_embed's updates, then out_embed's two parts: as contexts and as negatives.
     updates = [
-        in_updates,
+        RowUpdates(inputs, grad_u.view(-1, dim), in_curvature),
         RowUpdates(targets, torch.mul(pos_grad, u, out=scratch), u_sq / 4),
-        RowUpdates(noise.reshape(-1), grad_n, group_u_sq.reshape(-1) / 4),
+        RowUpdates(noise.reshape(-1), grad_n, group_u_sq / 4),
     ]
     if exchange is not None:
         updates = exchange(updates)
     apply_bounded(w_in, updates[:1], lr, work)
     apply_bounded(w_out, updates[1:], lr, work)
     return loss
+
+
+def pad_pairs(inputs: torch.Tensor, targets: torch.Tensor, size: int):
+    """(inputs, targets) lengthened to `size` pairs with copies of pair 0, for callers that
+    then make the copies count for nothing (sgd_step's `n_valid`)."""
+    pad = size - len(inputs)
+    if pad <= 0:
+        return inputs, targets
+    return torch.cat([inputs, inputs[:1].expand(pad)]), torch.cat(
+        [targets, targets[:1].expand(pad)]
+    )
 
 
 def apply_bounded(
