@@ -1,0 +1,53 @@
+"""scripts/real_text_corpus.py: prose from docstrings and documentation, once each."""
+
+from conftest import run_script
+
+MODULE = '''"""The module reads the configuration of every plugin before it starts.
+
+>>> load("example")
+"""
+
+
+def count():
+    """Return the number of apples that were counted
+    in the basket today."""
+    return "a string that is no docstring at all, however long it is"
+'''
+PAGE = (
+    "<html><style>p { color: red }</style><p>The quick brown fox jumps over the &amp; lazy"
+    " dog</p><pre>let answer = compute(1, 2);</pre><li>Another line of prose, long enough to"
+    " keep</li></html>"
+)
+MARKDOWN = "# Title\n\nThis paragraph spans\ntwo lines of ordinary prose.\n\n| a | b |\n|---|---|\n"
+
+
+def test_collects_prose_once_and_skips_code(tmp_path):
+    docs = tmp_path / "docs"
+    (docs / "pkg").mkdir(parents=True)
+    (docs / "pkg" / "mod.py").write_text(MODULE)
+    (docs / "page.html").write_text(PAGE)
+    (docs / "README.md").write_text(MARKDOWN)
+    (docs / "pkg" / "README.md").write_text(MARKDOWN)  # a vendored copy
+    out = tmp_path / "corpus.txt"
+    result = run_script("real_text_corpus.py", str(out), "--root", str(docs), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    lines = out.read_text().splitlines()
+    assert sorted(lines) == sorted([
+        "The module reads the configuration of every plugin before it starts.",
+        "Return the number of apples that were counted in the basket today.",
+        "The quick brown fox jumps over the & lazy dog",
+        "Another line of prose, long enough to keep",
+        "This paragraph spans two lines of ordinary prose.",
+    ])  # fmt: skip
+    assert result.stdout.strip() == f"{sum(len(x.split()) for x in lines)} tokens in {out}"
+
+
+def test_too_few_tokens_is_a_one_line_error_and_writes_nothing(tmp_path):
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "a.md").write_text("Just one short paragraph of words here.\n")
+    out = tmp_path / "corpus.txt"
+    args = [str(out), "--root", str(tmp_path / "docs"), "--min-tokens", "1000"]
+    result = run_script("real_text_corpus.py", *args, cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip() == "error: found 7 tokens, fewer than --min-tokens 1000"
+    assert not out.exists() and list(tmp_path.iterdir()) == [tmp_path / "docs"]
