@@ -1,7 +1,7 @@
 """A real-text English corpus from what this machine already has: the docstrings of the Python
-modules installed here and the documentation (text, markdown, reStructuredText, HTML) that ships
-with installed software, for benchmarks on real text with no download (generated Zipf corpora
-flatter speed).
+modules installed here, and the documentation (text, markdown, reStructuredText, HTML, manual
+pages) that ships with installed software. For benchmarks on real text with no download:
+generated Zipf corpora flatter speed.
 
     python scripts/real_text_corpus.py /tmp/real.txt                 # this interpreter's paths
     python scripts/real_text_corpus.py /tmp/real.txt --root /usr/share/doc --root ~/.rustup \
@@ -31,6 +31,8 @@ _NOT_PROSE = re.compile(r"[^A-Za-z ,.;:'()\-]")
 _HTML_SKIP = re.compile(r"<(script|style|pre|code)\b.*?</\1>", re.S | re.I)
 _HTML_BLOCK_END = re.compile(r"</(p|li|h\d|div|td|dd|dt|section|blockquote)>|<br\s*/?>", re.I)
 _HTML_TAG = re.compile(r"<[^>]+>")
+_MAN_PAGE = re.compile(r"\.\d\w*$")  # name.1, name.3pm (after any .gz)
+_ROFF_ESCAPE = re.compile(r"\\(f[BIRP]|f\(..|\(..|\*.|[-&e|^ ])")
 
 
 def default_roots() -> list[Path]:
@@ -64,6 +66,12 @@ def is_prose(paragraph: str) -> bool:
     return len(paragraph.split()) >= 4 and len(_NOT_PROSE.findall(paragraph)) <= len(paragraph) / 20
 
 
+def man_text(page: str) -> str:
+    """The text of a roff manual page: requests (.SH, .PP, ...) end paragraphs, escapes go."""
+    lines = ("" if line.startswith((".", "'")) else line for line in page.splitlines())
+    return _ROFF_ESCAPE.sub(lambda m: "-" if m.group(1) == "-" else "", "\n".join(lines))
+
+
 def prose_lines(text: str) -> Iterator[str]:
     """The prose paragraphs of `text`, each joined onto one line; examples are left out."""
     paragraph: list[str] = []
@@ -83,14 +91,18 @@ def texts(roots: list[Path]) -> Iterator[str]:
         for dirpath, _, names in os.walk(root):
             for name in sorted(names):
                 path = Path(dirpath) / name
-                suffix = path.suffix if path.suffix != ".gz" else Path(path.stem).suffix
+                stem = path.name[: -len(".gz")] if path.suffix == ".gz" else path.name
+                suffix = Path(stem).suffix
+                is_man = _MAN_PAGE.search(stem) is not None and "man" in path.parts[-2]
                 try:
                     if path.suffix == ".py":
                         yield from docstrings(path.read_text(encoding="utf-8", errors="replace"))
-                    elif suffix in DOC_SUFFIXES:
+                    elif suffix in DOC_SUFFIXES or is_man:
                         opener = gzip.open if path.suffix == ".gz" else open
                         with opener(path, "rt", encoding="utf-8", errors="replace") as f:
                             text = f.read()
+                        if is_man:
+                            text = man_text(text)
                         yield html_text(text) if suffix == ".html" else text
                 except (OSError, EOFError):
                     continue

@@ -1,4 +1,4 @@
-"""scripts/real_text_corpus.py: prose from docstrings and documentation, once each."""
+"""scripts/real_text_corpus.py: prose from docstrings, documentation and manual pages, once each."""
 
 from conftest import run_script
 
@@ -18,6 +18,10 @@ PAGE = (
     " dog</p><pre>let answer = compute(1, 2);</pre><li>Another line of prose, long enough to"
     " keep</li></html>"
 )
+MAN_PAGE = (
+    ".TH LS 1\n.SH NAME\nls \\- list directory contents\n.SH DESCRIPTION\n.PP\n"
+    "List information about the \\fBFILEs\\fR (the current directory\nby default).\n"
+)
 MARKDOWN = "# Title\n\nThis paragraph spans\ntwo lines of ordinary prose.\n\n| a | b |\n|---|---|\n"
 
 
@@ -28,6 +32,8 @@ def test_collects_prose_once_and_skips_code(tmp_path):
     (docs / "page.html").write_text(PAGE)
     (docs / "README.md").write_text(MARKDOWN)
     (docs / "pkg" / "README.md").write_text(MARKDOWN)  # a vendored copy
+    (docs / "man1").mkdir()
+    (docs / "man1" / "ls.1").write_text(MAN_PAGE)
     out = tmp_path / "corpus.txt"
     result = run_script("real_text_corpus.py", str(out), "--root", str(docs), cwd=tmp_path)
     assert result.returncode == 0, result.stderr
@@ -38,6 +44,8 @@ def test_collects_prose_once_and_skips_code(tmp_path):
         "The quick brown fox jumps over the & lazy dog",
         "Another line of prose, long enough to keep",
         "This paragraph spans two lines of ordinary prose.",
+        "ls - list directory contents",
+        "List information about the FILEs (the current directory by default).",
     ])  # fmt: skip
     assert result.stdout.strip() == f"{sum(len(x.split()) for x in lines)} tokens in {out}"
 
