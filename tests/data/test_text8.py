@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import make_config
 from sgns.data.text8 import default_cache_dir, fetch_text8
 from sgns.errors import DataError
 
@@ -276,12 +277,17 @@ def test_http_error_gives_the_same_hint(server, cache):
         fetch(cache, server.url("/missing.zip"), b"x" * 100)
 
 
-def test_default_cache_dir_prefers_sgns_cache_then_xdg_then_home(monkeypatch, tmp_path):
+@pytest.mark.parametrize("sgns_cache", [None, "mine"])
+def test_default_cache_dir_is_the_configs_cache_dir(monkeypatch, tmp_path, sgns_cache):
+    """scripts without a config (the benchmark) and training share one cache."""
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    monkeypatch.delenv("SGNS_CACHE", raising=False)
-    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
-    assert default_cache_dir() == tmp_path / "home" / ".cache" / "sgns"
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-    assert default_cache_dir() == tmp_path / "xdg" / "sgns"
-    monkeypatch.setenv("SGNS_CACHE", str(tmp_path / "mine"))
-    assert default_cache_dir() == tmp_path / "mine"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))  # not consulted by either
+    if sgns_cache is None:
+        monkeypatch.delenv("SGNS_CACHE", raising=False)
+        want = tmp_path / "home" / ".cache" / "sgns"
+    else:
+        monkeypatch.setenv("SGNS_CACHE", str(tmp_path / sgns_cache))
+        want = tmp_path / sgns_cache
+    for data in ("wiki_sample", "text8", "text_file"):
+        configured = make_config([f"data={data}", "data.path=x"]).data.cache_dir
+        assert Path(configured).expanduser() == default_cache_dir() == want

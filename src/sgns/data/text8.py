@@ -16,7 +16,6 @@ Without a network, put ``text8.zip`` or the extracted ``text8`` into the cache d
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import http.client
 import logging
@@ -29,7 +28,8 @@ import urllib.request
 import zipfile
 import zlib
 from pathlib import Path, PurePosixPath
-from types import SimpleNamespace
+
+from tqdm import tqdm  # installed with Lightning, which requires it
 
 from sgns.errors import DataError
 
@@ -47,12 +47,9 @@ _NETWORK_ERRORS = (urllib.error.URLError, OSError, http.client.HTTPException)
 
 
 def default_cache_dir() -> Path:
-    """``$SGNS_CACHE`` if set, else ``$XDG_CACHE_HOME/sgns``, else ``~/.cache/sgns``."""
-    if os.environ.get("SGNS_CACHE"):
-        return Path(os.environ["SGNS_CACHE"]).expanduser()
-    if os.environ.get("XDG_CACHE_HOME"):
-        return Path(os.environ["XDG_CACHE_HOME"]).expanduser() / "sgns"
-    return Path.home() / ".cache" / "sgns"
+    """``$SGNS_CACHE`` if set, else ``~/.cache/sgns``: the rule of conf/data/wiki_sample.yaml's
+    ``cache_dir``, for callers without a config (tests check that the two agree)."""
+    return Path(os.environ.get("SGNS_CACHE", "~/.cache/sgns")).expanduser()
 
 
 def fetch_text8(
@@ -70,7 +67,7 @@ def fetch_text8(
     Args:
         url: where ``text8.zip`` is served; an interrupted download resumes with an HTTP Range.
         sha256: hex digest the archive must have; ``None`` checks only its size.
-        progress: show a tqdm bar while downloading (when tqdm is installed).
+        progress: show a tqdm bar while downloading.
         timeout: seconds to wait for the connection and for each read.
         zip_bytes, text_bytes: exact sizes of the archive and of the extracted file.
 
@@ -162,12 +159,8 @@ def _unreachable(
     )
 
 
-def _progress_bar(total: int, initial: int, enabled: bool):
-    """A tqdm byte counter (a silent stand-in when tqdm is not installed); use it with ``with``."""
-    try:
-        from tqdm import tqdm
-    except ImportError:
-        return contextlib.nullcontext(SimpleNamespace(update=lambda n: None))
+def _progress_bar(total: int, initial: int, enabled: bool) -> tqdm:
+    """A tqdm byte counter for the download; use it with ``with``."""
     return tqdm(
         total=total,
         initial=initial,
