@@ -63,6 +63,7 @@ def run(cfg: DictConfig, run_dir: str | Path) -> dict:
     torch.set_num_threads(cpu_threads(conf))
 
     datamodule = SkipGramDataModule(**conf["data"], seed=conf["seed"])
+    log.info("%s", datamodule.describe())  # before tokenising: a wrong choice shows at once
     datamodule.prepare_data()
     datamodule.setup("fit")
     words = datamodule.vocab.words

@@ -89,6 +89,31 @@ def test_chunks_end_at_whitespace_and_never_split_words(tmp_path):
     assert [w for c in chunks for w in c.split()] == text.split()
 
 
+def test_every_unicode_space_separates_words_and_ends_a_chunk(tmp_path):
+    """str.split()'s whitespace, not only ASCII: no-break, ideographic and line-separator
+    spaces split words, and chunks may end at them, so no word is ever cut."""
+    spaces = "\xa0\u3000\u2028\u2029\x85\u202f\t\r\n"
+    text = "".join(f"語{i}{spaces[i % len(spaces)]}" for i in range(400))
+    path = tmp_path / "t.txt"
+    path.write_text(text, encoding="utf-8")
+    want = [f"語{i}" for i in range(400)]
+    for chunk_chars in (3, 10, 64):
+        assert words_of([path], chunk_chars, how="none") == want
+    cjk_only = tmp_path / "cjk.txt"  # no ASCII whitespace at all
+    cjk_only.write_text("東京\u3000大阪\u3000" * 200, encoding="utf-8")
+    assert words_of([cjk_only], chunk_chars=7, how="none") == ["東京", "大阪"] * 200
+
+
+def test_a_byte_order_mark_does_not_stick_to_the_first_word(tmp_path):
+    path = tmp_path / "bom.txt"
+    path.write_text("Über alles\n", encoding="utf-8-sig")
+    assert path.read_bytes().startswith(b"\xef\xbb\xbf")
+    assert words_of([path], how="none") == ["Über", "alles"]
+    gz = tmp_path / "bom.txt.gz"
+    gz.write_bytes(gzip.compress(path.read_bytes()))
+    assert words_of([gz], how="none") == ["Über", "alles"]
+
+
 def test_a_run_without_whitespace_is_cut_at_16_chunks_to_bound_memory(tmp_path):
     path = tmp_path / "t.txt"
     path.write_text("x" * 100 + " y")
@@ -150,6 +175,132 @@ def test_text8_keeps_lowercase_letters_and_spells_digits():
 
 def test_lower_only_lowercases():
     assert normalize("Hello, World! 42", "lower").split() == ["hello,", "world!", "42"]
+
+
+SENTENCE = "Über die Straße gehen Kinder; café naïve 東京 user_id_42 C++ 3.14"
+SENTENCE_WORDS = ["Über", "die", "Straße", "gehen", "Kinder;", "café", "naïve", "東京",
+                  "user_id_42", "C++", "3.14"]  # fmt: skip
+
+
+def test_none_keeps_every_word_exactly_as_written():
+    assert normalize(SENTENCE, "none").split() == SENTENCE_WORDS
+    assert normalize("n5_507 n12_3\tn5_507\n", "none").split() == ["n5_507", "n12_3", "n5_507"]
+
+
+def test_text8_mangles_what_is_not_english():
+    """Why text8 is not the default for user text."""
+    assert " ".join(normalize(SENTENCE, "text8").split()) == (
+        "ber die stra e gehen kinder caf na ve user id four two c three one four"
+    )
+
+
+def test_lower_lowercases_every_script_and_keeps_the_rest():
+    text = "Über ÉCOLE ΟΔΟΣ 東京 Straße C++ USER_ID_42"
+    # Greek capital sigma at a word's end becomes final sigma (U+03C2), by Unicode's rules.
+    want = ["über", "école", "οδο\u03c2", "東京", "straße", "c++", "user_id_42"]
+    assert normalize(text, "lower").split() == want
+
+
+# --- user text through the config --------------------------------------------------------
+
+
+def user_text_vocab(tmp_path, text: str, *overrides: str) -> list[str]:
+    """The vocabulary data=text_file builds from `text` with its defaults plus `overrides`."""
+    path = tmp_path / "corpus.txt"
+    path.write_text(text, encoding="utf-8")
+    cfg = make_config(
+        ["data=text_file", f"data.path={path}", f"data.cache_dir={tmp_path / 'cache'}",
+         *overrides]
+    )  # fmt: skip
+    dm = SkipGramDataModule(**cfg.data)
+    dm.setup("fit")
+    return dm.vocab.words
+
+
+def test_text_file_defaults_keep_non_english_words_and_identifiers_intact(tmp_path):
+    words = user_text_vocab(tmp_path, (SENTENCE + " n5_507\n") * 5)
+    assert sorted(words) == sorted([*SENTENCE_WORDS, "n5_507"])
+
+
+def test_text_file_lower_option_lowercases_non_ascii(tmp_path):
+    words = user_text_vocab(tmp_path, (SENTENCE + "\n") * 5, "data.normalization=lower")
+    assert sorted(words) == sorted(w.lower() for w in SENTENCE_WORDS)
+    assert "über" in words and "Über" not in words and "user_id_42" in words
+
+
+def test_text_file_text8_option_still_gives_text8_words(tmp_path):
+    words = user_text_vocab(tmp_path, (SENTENCE + "\n") * 5, "data.normalization=text8")
+    assert "ber" in words and "four" in words and "Über" not in words
+
+
+def test_undecodable_bytes_stay_inside_their_word_as_u_fffd(tmp_path, caplog):
+    path = tmp_path / "corpus.txt"
+    path.write_bytes(b"caf\xe9 ok " * 5)  # Latin-1 e-acute: not UTF-8
+    cfg = make_config(
+        ["data=text_file", f"data.path={path}", f"data.cache_dir={tmp_path / 'cache'}"]
+    )
+    with caplog.at_level(logging.WARNING, logger="sgns.data.corpus"):
+        dm = SkipGramDataModule(**cfg.data)
+        dm.setup("fit")
+    assert sorted(dm.vocab.words) == ["caf\ufffd", "ok"]
+    assert "5 invalid UTF-8 bytes replaced by U+FFFD" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("data", "want"),
+    [
+        ("text_file", ("none", 1e-3, "word2vec")),
+        ("wiki_sample", ("text8", 1e-5, "mikolov")),
+        ("text8", ("text8", 1e-5, "mikolov")),
+    ],
+)
+def test_each_source_has_its_own_normalisation_and_subsampling(data, want):
+    cfg = make_config([f"data={data}", "data.path=x"]).data
+    assert (cfg.normalization, cfg.subsample_t, cfg.subsample_rule) == want
+
+
+def test_an_explicit_setting_beats_the_sources_default():
+    overrides = ["data=text_file", "data.path=x", "data.normalization=lower",
+                 "data.subsample_t=1e-5", "data.subsample_rule=mikolov"]  # fmt: skip
+    cfg = make_config(overrides).data
+    assert (cfg.normalization, cfg.subsample_t, cfg.subsample_rule) == ("lower", 1e-5, "mikolov")
+
+
+@pytest.mark.parametrize(
+    ("overrides", "line"),
+    [
+        (
+            ["data=text_file", "data.path=c.txt"],
+            "data: text_file c.txt, normalization=none (tokens as written, split on "
+            "whitespace), subsample_t=0.001, subsample_rule=word2vec (word2vec's and "
+            "gensim's default, for user text)",
+        ),
+        (
+            ["data=wiki_sample"],
+            "data: wiki_sample, normalization=text8 (text8's rules: lower-case a-z only, "
+            "digits spelled out, all else a space), subsample_t=1e-05, subsample_rule=mikolov "
+            "(the notebook's value, for English Wikipedia)",
+        ),
+        (
+            [
+                "data=text_file",
+                "data.path=c.txt",
+                "data.normalization=lower",
+                "data.subsample_t=1e-4",
+            ],
+            "data: text_file c.txt, normalization=lower (tokens as written, lower-cased), "
+            "subsample_t=0.0001, subsample_rule=word2vec",
+        ),
+        (
+            ["data=text8", "data.subsample_t=0"],
+            "data: text8, normalization=text8 (text8's rules: lower-case a-z only, digits "
+            "spelled out, all else a space), subsample_t=0 (no subsampling)",
+        ),
+    ],
+    ids=["text_file", "wiki_sample", "overridden", "no subsampling"],
+)
+def test_the_run_names_its_normalisation_and_subsampling(overrides, line):
+    assert SkipGramDataModule(**make_config(overrides).data).describe() == line
 
 
 def test_max_vocab_keeps_the_most_frequent_among_min_count_words(tmp_path):

@@ -108,7 +108,8 @@ def test_a_changed_file_or_setting_gets_its_own_entry(tmp_path, corpus):
     cache = tmp_path / "cache"
     base = dict(normalization="lower", min_count=2, max_vocab=None)
     key = cache_key(corpus, **base)
-    for change in ({"normalization": "text8"}, {"min_count": 3}, {"max_vocab": 50}):
+    changes = [{"normalization": n} for n in ("none", "text8", "punct")]
+    for change in (*changes, {"min_count": 3}, {"max_vocab": 50}):
         assert cache_key(corpus, **(base | change)) != key
     assert cache_key(corpus[:2], **base) != key
     copy = tmp_path / "elsewhere"
@@ -227,3 +228,15 @@ def test_concurrent_builders_in_processes_agree(tmp_path, corpus):
     assert all(p.returncode == 0 for p in procs), [err[-1000:] for _, err in outs]
     assert len({out for out, _ in outs}) == 1
     assert len(entries(cache)) == 1
+
+
+def test_each_normalisation_of_one_file_is_cached_apart(tmp_path):
+    path = tmp_path / "de.txt"
+    path.write_text("Über über Straße " * 4, encoding="utf-8")
+    cache = tmp_path / "cache"
+    as_written = prepare_tokens([path], cache, "none", min_count=1)[1]
+    lowered = prepare_tokens([path], cache, "lower", min_count=1)[1]
+    assert sorted(as_written.words) == ["Straße", "Über", "über"]
+    assert lowered.words == ["über", "straße"] and lowered.counts.tolist() == [8, 4]
+    assert prepare_tokens([path], cache, "none", min_count=1)[1].words == as_written.words
+    assert len(list(cache.iterdir())) == 2

@@ -76,7 +76,7 @@ def test_text_without_words_stops_with_a_message(tmp_path, text, normalization, 
     with pytest.raises(DataError, match=message) as err:
         train(tmp_path, text, **{"data.normalization": normalization})
     if normalization == "text8":
-        assert "data.normalization=lower keeps every script" in str(err.value)
+        assert "data.normalization=none keeps every script, as written" in str(err.value)
     assert_no_outputs(tmp_path)
 
 

@@ -3,14 +3,23 @@
 Every source yields text in chunks, so no corpus is ever held whole in memory:
 
     >>> for chunk in read_text(["corpus.txt.gz"]):
-    ...     words = normalize(chunk, "text8").split()
+    ...     words = normalize(chunk, "none").split()
 
-Normalisations:
+Normalisations (every one is followed by ``str.split()``, which splits on any Unicode
+whitespace, as gensim's readers do):
+- ``none``: the text as written: words are exactly the whitespace-separated strings, in any
+  script, with their case, punctuation and digits (``Straße``, ``東京``, ``user_id_42``,
+  ``C++``, ``3.14``, ``n5_507``). What word2vec, fastText and gensim train on.
+- ``lower``: the same, lower-cased by Unicode's rules (``Über`` -> ``über``, ``ΟΔΟΣ`` ->
+  ``οδος``); every script is kept.
 - ``text8``: Matt Mahoney's text8 rules: lower-case, digits spelled out ("1" -> " one "),
-  every other character a space, so words are runs of a-z.
-- ``lower``: lower-case, split on whitespace, keep everything else.
+  every other character a space, so words are runs of a-z. For English only: ``Straße``
+  becomes ``stra e``.
 - ``punct``: the teaching notebook's preprocessing: lower-case and punctuation replaced by
   tokens such as ``<PERIOD>``, so sentence structure survives as words.
+
+No Unicode normalisation is applied: a word spelled with a combining accent (NFD) and the
+same word precomposed (NFC) are two words, as in gensim.
 """
 
 from __future__ import annotations
@@ -30,7 +39,14 @@ from sgns.errors import DataError
 
 log = logging.getLogger(__name__)
 
-NORMALIZATIONS = ("text8", "lower", "punct")
+# What each normalisation does, in the words the run's log uses.
+NORMALIZATION_MEANINGS = {
+    "none": "tokens as written, split on whitespace",
+    "lower": "tokens as written, lower-cased",
+    "text8": "text8's rules: lower-case a-z only, digits spelled out, all else a space",
+    "punct": "the notebook's: lower-cased, punctuation as <PERIOD>-style tokens",
+}
+NORMALIZATIONS = tuple(NORMALIZATION_MEANINGS)
 CHUNK_CHARS = 1 << 22  # ~4 MB of text per chunk: big enough for C-speed string ops
 
 _DIGITS = [b"zero", b"one", b"two", b"three", b"four", b"five", b"six", b"seven", b"eight", b"nine"]
@@ -73,6 +89,8 @@ def _punct(text: str) -> str:
 
 def normalize(text: str, how: str = "text8") -> str:
     """Return `text` normalised by rule `how` (one of NORMALIZATIONS), ready for ``.split()``."""
+    if how == "none":
+        return text
     if how == "text8":
         return _text8(text)
     if how == "lower":
@@ -126,12 +144,17 @@ codecs.register_error("sgns-replace", _replace_counting)
 
 
 def _open_text(path: Path):
-    """Open plain, .gz or .bz2 text as UTF-8; invalid bytes become U+FFFD and are counted."""
+    """Open plain, .gz or .bz2 text as UTF-8; invalid bytes become U+FFFD and are counted.
+
+    A leading byte-order mark is dropped ("utf-8-sig"), so it never sticks to the first word.
+    """
     opener = {".gz": gzip.open, ".bz2": bz2.open}.get(path.suffix.lower(), open)
-    return opener(path, "rt", encoding="utf-8", errors="sgns-replace", newline="")
+    return opener(path, "rt", encoding="utf-8-sig", errors="sgns-replace", newline="")
 
 
-_SPACES = " \n\t\r"
+# Every character str.split() splits on (ASCII whitespace, U+0085, no-break and ideographic
+# spaces, line and paragraph separators, ...): a chunk cut at any of them never cuts a word.
+_SPACES = "".join(c for c in map(chr, range(0x3001)) if c.isspace())
 
 
 def _last_space(block: str) -> int:
@@ -146,9 +169,11 @@ def _last_space(block: str) -> int:
 def read_text(files: Iterable[Path], chunk_chars: int = CHUNK_CHARS) -> Iterator[str]:
     """Yield the files' text in chunks of about `chunk_chars` that never split a word.
 
-    Every chunk ends in whitespace, so words never join across chunks or files (only a run
-    of more than 16 chunks without any whitespace is cut, to bound memory). Invalid
-    UTF-8 is replaced by U+FFFD and the number of invalid bytes logged per file.
+    Every chunk ends in whitespace (any character str.split() splits on), so words never
+    join across chunks or files (only a run of more than 16 chunks without any whitespace
+    is cut, to bound memory). Invalid UTF-8 is replaced by U+FFFD and the number of
+    invalid bytes logged per file: under ``none`` and ``lower`` a word with
+    a bad byte stays one word, with U+FFFD in its place.
     """
     for path in files:
         check_is_text(path)

@@ -1,6 +1,8 @@
 """SkipGramDataModule: corpus -> vocabulary -> cached token ids -> batches of (input, target) pairs.
 
-    >>> dm = SkipGramDataModule(source="text_file", path="corpus.txt", cache_dir="/tmp/sgns")
+    >>> dm = SkipGramDataModule(source="text_file", path="corpus.txt", cache_dir="/tmp/sgns",
+    ...                         normalization="none", subsample_t=1e-3, subsample_rule="word2vec")
+    >>> dm.describe()   # "data: text_file corpus.txt, normalization=none (tokens as written, ..."
     >>> dm.prepare_data(); dm.setup("fit")
     >>> inputs, targets = next(iter(dm.train_dataloader()))   # int64 tensors, (batch_size,)
 
@@ -19,7 +21,12 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
-from sgns.data.corpus import NORMALIZATIONS, expand_paths, wiki_sample_file
+from sgns.data.corpus import (
+    NORMALIZATION_MEANINGS,
+    NORMALIZATIONS,
+    expand_paths,
+    wiki_sample_file,
+)
 from sgns.data.pairs import expected_pairs, iter_pair_batches
 from sgns.data.tokens import prepare_tokens
 from sgns.data.vocab import SUBSAMPLE_RULES
@@ -28,6 +35,12 @@ from sgns.errors import ConfigError
 log = logging.getLogger(__name__)
 
 SOURCES = ("wiki_sample", "text_file", "text8")
+# Where the usual subsampling settings come from, named in the run's log (conf/data/*.yaml
+# says which source uses which).
+SUBSAMPLE_ORIGINS = {
+    (1e-5, "mikolov"): "the notebook's value, for English Wikipedia",
+    (1e-3, "word2vec"): "word2vec's and gensim's default, for user text",
+}
 _VAL_SEED = 0x5EED
 
 
@@ -117,7 +130,11 @@ class SkipGramPairs(IterableDataset):
 
 
 class SkipGramDataModule(L.LightningDataModule):
-    """Skip-gram pairs from a text source; see conf/data/*.yaml for every argument's meaning."""
+    """Skip-gram pairs from a text source; see conf/data/*.yaml for every argument's meaning.
+
+    The defaults are conf/data/wiki_sample.yaml's; conf/data/text_file.yaml's differ
+    (normalization "none", word2vec's subsampling), so pass those for your own text.
+    """
 
     def __init__(
         self,
@@ -163,6 +180,18 @@ class SkipGramDataModule(L.LightningDataModule):
                 "data.path must name a file, folder or glob when data.source=text_file"
             )
         return expand_paths(self.path)
+
+    def describe(self) -> str:
+        """One line naming the source, the normalisation and the subsampling that apply."""
+        source = self.source if self.path is None else f"{self.source} {self.path}"
+        how = NORMALIZATION_MEANINGS[self.normalization]
+        if self.subsample_t <= 0:
+            sampling = "subsample_t=0 (no subsampling)"
+        else:
+            sampling = f"subsample_t={self.subsample_t:g}, subsample_rule={self.subsample_rule}"
+            origin = SUBSAMPLE_ORIGINS.get((self.subsample_t, self.subsample_rule))
+            sampling += f" ({origin})" if origin else ""
+        return f"data: {source}, normalization={self.normalization} ({how}), {sampling}"
 
     def _tokens(self):
         return prepare_tokens(

@@ -38,7 +38,8 @@ from sgns.errors import DataError
 
 log = logging.getLogger(__name__)
 
-CACHE_VERSION = 2
+# 3: a leading byte-order mark is dropped and chunks end at any Unicode whitespace.
+CACHE_VERSION = 3
 _HASH_BLOCK = 1 << 22
 _REMAP_BLOCK = 1 << 22  # ids rewritten at a time (16 MB)
 # Distinct words held while counting; each costs about 150 bytes (a str, a dict entry, an
@@ -188,7 +189,7 @@ def _vocab(words: dict, counts: np.ndarray, min_count, max_vocab, files, normali
         if normalization == "text8":
             hint = (
                 " after data.normalization=text8, which keeps only a-z and digits "
-                "(data.normalization=lower keeps every script)"
+                "(data.normalization=none keeps every script, as written)"
             )
         raise DataError(f"the corpus ({_describe(files)}) contains no words{hint}")
     kept = counts >= min_count
