@@ -32,6 +32,7 @@ def overrides(tmp, **extra):
     settings = {
         "data.batch_size": 128,
         "data.subsample_t": 1e-2,
+        "data.subsample_rule": "mikolov",  # the step counts above are this rule's
         "checkpoint.every_n_train_steps": 25,
     }
     return small_run_overrides(tmp / "corpus.txt", tmp / "cache", **{**settings, **extra})
