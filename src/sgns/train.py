@@ -36,7 +36,7 @@ from lightning.pytorch.utilities.exceptions import MisconfigurationException, SI
 from omegaconf import DictConfig, OmegaConf
 
 from sgns.config import validate
-from sgns.data.datamodule import EpochData, SkipGramDataModule
+from sgns.data.datamodule import SkipGramDataModule
 from sgns.distributed import DistributedRun, check_backend, strategy
 from sgns.errors import ConfigError, DataError, SgnsError
 from sgns.eval.callback import EVAL_SECONDS, EmbeddingEvaluation, final_scores
@@ -117,7 +117,6 @@ def _callbacks(conf: dict, run_dir: Path, resume_state: ResumeState) -> list[L.C
         resume_state,
         LearningRateMonitor(logging_interval="step"),
         DistributedRun(),
-        EpochData(),  # each epoch's data is drawn from (seed, epoch)
     ]
     eval_conf = conf["eval"]
     if eval_conf["enabled"]:
