@@ -69,7 +69,7 @@ def run(cfg: DictConfig, run_dir: str | Path) -> dict:
     resume = conf.get("resume")
     start_step = check_resume(resume, conf, words)["global_step"] if resume else 0
     module = _module(conf, datamodule)
-    resume_state = ResumeState(conf, run_dir / "checkpoints" / "last.ckpt")
+    resume_state = ResumeState(conf)
     trainer = _trainer(conf, run_dir, module, _callbacks(conf, run_dir, resume_state))
     if trainer.is_global_zero:
         write_run_info(run_dir, trainer.strategy.root_device, started_at)
