@@ -2,7 +2,7 @@
 
 A run rewrites ``checkpoints/last.ckpt`` as it trains (ModelCheckpoint, save_last), and on
 SIGTERM or Ctrl-C (ResumeState), so a stopped run continues with the same command plus one
-override, which train.run hands to ``Trainer.fit(ckpt_path=...)``:
+override, which train.run hands to Lightning as ``ckpt_path``:
 
     python scripts/train.py data=text8 ... resume=outputs/runs/RUN/checkpoints/last.ckpt
 
