@@ -21,6 +21,7 @@ import torch
 from lightning.pytorch.strategies import DDPStrategy
 from lightning.pytorch.utilities.warnings import PossibleUserWarning
 
+from sgns.console import quiet_library_noise
 from sgns.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -84,6 +85,7 @@ class DistributedRun(L.Callback):
     """
 
     def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+        quiet_library_noise()  # spawned ranks start without the launching process's filters
         if trainer.world_size > 1:
             # Every rank validates on all validation batches (so rank zero's loss is the
             # single-device one), and the training loss is rank zero's share: no syncing.

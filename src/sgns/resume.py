@@ -1,20 +1,18 @@
-"""Stopping and resuming runs: what a checkpoint carries beyond Lightning's own state.
+"""Stopping and resuming runs: what Lightning's ``ckpt_path`` and ``save_last`` leave to us.
 
-A run rewrites ``checkpoints/last.ckpt`` as it trains (``checkpoint.every_n_minutes`` or
-``checkpoint.every_n_train_steps``), and on SIGTERM or Ctrl-C, so a stopped run continues with
-the same command plus one override:
+A run rewrites ``checkpoints/last.ckpt`` as it trains (ModelCheckpoint, save_last), and on
+SIGTERM or Ctrl-C (ResumeState), so a stopped run continues with the same command plus one
+override, which train.run hands to Lightning as ``ckpt_path``:
 
     python scripts/train.py data=text8 ... resume=outputs/runs/RUN/checkpoints/last.ckpt
 
-What makes the continuation the run it would have been:
-- Lightning restores weights, optimiser, learning-rate schedule and loop progress;
-- the data loader skips the batches of the interrupted epoch that were already trained (each
-  epoch's batches are drawn from (seed, epoch), see SkipGramPairs);
-- negative samples are drawn from (seed, rank, step) (SkipGramModule._step_generator), so they
-  continue where they stopped with nothing saved;
-- check_resume refuses a checkpoint of a different vocabulary or model before training starts.
-On CPU with ``data.num_workers=0`` the resumed run's vectors equal an uninterrupted run's
-(tests/reliability/test_resume.py).
+Lightning restores weights, optimiser, learning-rate schedule, loop progress and the training
+loader's position (ResumableLoader); negative samples are drawn from (seed, rank, step), so they
+need nothing saved. What is left is here: the run's settings in the checkpoint and
+check_resume, which refuses a checkpoint of another vocabulary, model or data setting before
+training starts; and a checkpoint on a signal only (Lightning's save_on_exception also saves
+the weights of a diverged run). On CPU with ``data.num_workers=0`` the resumed run's vectors
+equal an uninterrupted run's (tests/reliability/test_resume.py).
 """
 
 from __future__ import annotations
@@ -66,15 +64,13 @@ class Interrupted(Exception):
 
 
 class ResumeState(Callback):
-    """Saves what a resumed run needs besides Lightning's state, and a checkpoint on a signal.
+    """Records the run's resolved configuration in every checkpoint (``run_config``, for
+    check_resume) and, when SIGTERM (Lightning stops after the current batch) or Ctrl-C stops
+    training, saves the last checkpoint where ModelCheckpoint keeps it and records the stop
+    in `interrupted`, for the caller to report."""
 
-    - ``checkpoint["run_config"]``: the run's resolved configuration, for check_resume;
-    - on SIGTERM (Lightning stops after the current batch) or Ctrl-C: saves `path` and
-      records the stop in `interrupted`, for the caller to report.
-    """
-
-    def __init__(self, conf: dict, path: str | Path):
-        self.conf, self.path = conf, Path(path)
+    def __init__(self, conf: dict):
+        self.conf = conf
         self.interrupted: Interrupted | None = None
 
     def on_save_checkpoint(self, trainer, pl_module, checkpoint: dict) -> None:
@@ -87,8 +83,10 @@ class ResumeState(Callback):
             signal = "interrupted (Ctrl-C)"
         else:
             return  # a bug or a diverged loss: those weights are not worth resuming from
-        trainer.save_checkpoint(self.path, weights_only=False)
-        self.interrupted = Interrupted(signal, trainer.global_step, self.path)
+        last = trainer.checkpoint_callback
+        path = Path(last.format_checkpoint_name({}, last.CHECKPOINT_NAME_LAST))
+        trainer.save_checkpoint(path)
+        self.interrupted = Interrupted(signal, trainer.global_step, path)
         log.warning("%s", self.interrupted)
 
 

@@ -36,7 +36,8 @@ from lightning.pytorch.utilities.exceptions import MisconfigurationException, SI
 from omegaconf import DictConfig, OmegaConf
 
 from sgns.config import validate
-from sgns.data.datamodule import EpochData, SkipGramDataModule
+from sgns.console import EpochProgressBar, quiet_library_noise
+from sgns.data.datamodule import SkipGramDataModule
 from sgns.distributed import DistributedRun, check_backend, strategy
 from sgns.errors import ConfigError, DataError, SgnsError
 from sgns.eval.callback import EVAL_SECONDS, EmbeddingEvaluation, final_scores
@@ -70,7 +71,8 @@ def run(cfg: DictConfig, run_dir: str | Path) -> dict:
     resume = conf.get("resume")
     start_step = check_resume(resume, conf, words)["global_step"] if resume else 0
     module = _module(conf, datamodule)
-    resume_state = ResumeState(conf, run_dir / "checkpoints" / "last.ckpt")
+    resume_state = ResumeState(conf)
+    quiet_library_noise()
     trainer = _trainer(conf, run_dir, module, _callbacks(conf, run_dir, resume_state))
     if trainer.is_global_zero:
         write_run_info(run_dir, trainer.strategy.root_device, started_at)
@@ -118,8 +120,9 @@ def _callbacks(conf: dict, run_dir: Path, resume_state: ResumeState) -> list[L.C
         resume_state,
         LearningRateMonitor(logging_interval="step"),
         DistributedRun(),
-        EpochData(),  # each epoch's data is drawn from (seed, epoch)
     ]
+    if conf["trainer"].get("enable_progress_bar", True):
+        callbacks.insert(0, EpochProgressBar())  # first to see an exception: it ends its line
     eval_conf = conf["eval"]
     if eval_conf["enabled"]:
         callbacks.append(

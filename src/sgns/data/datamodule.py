@@ -256,13 +256,14 @@ class SkipGramDataModule(L.LightningDataModule):
         return max(1, -(-batches // world_size))
 
     def train_dataloader(self) -> DataLoader:
+        epoch = 0
         if self.trainer is not None:
             self.train_set.rank = self.trainer.global_rank
             self.train_set.world_size = self.trainer.world_size
-        self.start_epoch(self.trainer.current_epoch if self.trainer is not None else 0)
+            epoch = self.trainer.current_epoch
         return ResumableLoader(
             self.train_set,
-            batches_done=self._batches_done,
+            epoch=epoch,
             batch_size=None,
             num_workers=self.num_workers,
             persistent_workers=False,
@@ -272,53 +273,53 @@ class SkipGramDataModule(L.LightningDataModule):
     def val_dataloader(self) -> DataLoader:
         return DataLoader(self.val_batches, batch_size=None, generator=_own_generator(self.seed))
 
-    def start_epoch(self, epoch: int) -> None:
-        """Draw the next training iterator from (seed, `epoch`), from its first batch on
-        (load_state_dict moves a resumed epoch's start before Lightning iterates)."""
-        self.train_set.epoch = epoch
-        self.train_set.skip_batches = 0
 
-    def _batches_done(self) -> int:
-        return self.trainer.fit_loop.epoch_loop.batch_progress.current.processed
-
-
-class EpochData(L.Callback):
-    """Gives every epoch its own data: SkipGramDataModule.start_epoch at each epoch's start.
-
-    Lightning makes each epoch's training iterator after on_train_epoch_start, from the one
-    DataLoader. Rebuilding the DataLoader every epoch instead (reload_dataloaders_every_n_epochs)
-    makes Lightning iterate it twice per epoch, generating the first block of pairs twice.
-    """
-
-    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        # Lightning's own test for making a new iterator (TrainingEpochLoop.on_run_start):
-        # epoch 0's, and a resumed epoch's, was made with the DataLoader already.
-        loop = trainer.fit_loop
-        new_iterator = trainer.current_epoch > 0 and not (
-            loop.is_resuming or loop.epoch_loop.restarting
-        )
-        if new_iterator and isinstance(trainer.datamodule, SkipGramDataModule):
-            trainer.datamodule.start_epoch(trainer.current_epoch)
+# Lightning reads one batch ahead from a loader without __len__, to know which batch is an
+# epoch's last (lightning.pytorch.loops.fetchers._PrefetchDataFetcher). So when a checkpoint
+# is saved, the batch handed out last has not been trained yet, unless the epoch has run out.
+LOOKAHEAD = 1
 
 
 class ResumableLoader(DataLoader):
-    """A DataLoader over SkipGramPairs whose position Lightning saves in checkpoints.
+    """A DataLoader over SkipGramPairs that knows its place: the epoch it draws and how many
+    of that epoch's batches were trained.
 
-    Lightning stores ``state_dict()`` with every checkpoint and, when a run resumes mid-epoch,
-    hands it to ``load_state_dict`` before the epoch's first batch: the dataset then skips
-    the batches already trained instead of training them twice.
+    Lightning makes one iterator per epoch. The first draws epoch `epoch` (from the batch a
+    restored state names), every later one the next epoch from its start, each from
+    (seed, epoch). Lightning stores ``state_dict()`` in every checkpoint and, when a run
+    resumes, hands it to ``load_state_dict`` before making the first iterator: a resumed
+    epoch skips the batches already trained instead of training them twice.
     """
 
-    def __init__(self, dataset: SkipGramPairs, batches_done, **kwargs):
+    def __init__(self, dataset: SkipGramPairs, epoch: int = 0, **kwargs):
         super().__init__(dataset, **kwargs)
-        self._batches_done = batches_done  # () -> batches of this epoch trained so far
+        self.epoch, self._skip = epoch, 0  # where the current (or first) iterator starts
+        self._started = self._ran_out = False
+        self._handed_out = 0  # batches the current iterator has yielded
+
+    def __iter__(self):
+        if self._started:
+            self.epoch, self._skip = self.epoch + 1, 0
+        self._started, self._ran_out, self._handed_out = True, False, 0
+        self.dataset.epoch, self.dataset.skip_batches = self.epoch, self._skip
+        return self._counted(super().__iter__())
+
+    def _counted(self, batches):
+        for batch in batches:
+            self._handed_out += 1
+            yield batch
+        self._ran_out = True
 
     def state_dict(self) -> dict:
-        return {"epoch": self.dataset.epoch, "batches_done": int(self._batches_done())}
+        """The next batch to train: its epoch, and how many of that epoch's come before it."""
+        if self._ran_out:
+            return {"epoch": self.epoch + 1, "batches_done": 0}
+        trained = max(0, self._handed_out - LOOKAHEAD)
+        return {"epoch": self.epoch, "batches_done": self._skip + trained}
 
     def load_state_dict(self, state: dict) -> None:
-        if state.get("epoch") == self.dataset.epoch:
-            self.dataset.skip_batches = int(state.get("batches_done", 0))
+        self.epoch, self._skip = int(state["epoch"]), int(state.get("batches_done", 0))
+        self._started = False
 
 
 def _own_generator(seed: int) -> torch.Generator:

@@ -14,7 +14,7 @@ import lightning as L
 import numpy as np
 import torch
 
-from sgns.errors import SgnsError
+from sgns.errors import DataError, SgnsError
 from sgns.eval.neighbors import nearest_neighbors
 from sgns.model.loss import NegativeSamplingLoss
 from sgns.model.sgd import ClosedFormSGD, RowUpdates, Workspace, pad_pairs, sgd_step
@@ -32,7 +32,8 @@ class SkipGramModule(L.LightningModule):
     """Trains SkipGramNeg.
 
     Args:
-        words, counts: the vocabulary in id order (most frequent first) and its counts.
+        words, counts: the vocabulary in id order (most frequent first) and its counts; None
+            in ``SkipGramModule.load_from_checkpoint(path)``, which takes them from the file.
         optimizer: ``sgd`` (word2vec's per-pair learning rate `lr` decaying linearly to
             ``lr * min_lr_ratio`` over the fit's steps; the closed-form, row-bounded step
             of `sgns.model.sgd`, its row updates exchanged between ranks under DDP),
@@ -47,8 +48,8 @@ class SkipGramModule(L.LightningModule):
 
     def __init__(
         self,
-        words: list[str],
-        counts,
+        words: list[str] | None = None,
+        counts=None,
         embed_dim: int = 100,
         n_samples: int = 5,
         noise_power: float = 0.75,
@@ -66,20 +67,30 @@ class SkipGramModule(L.LightningModule):
         if optimizer not in OPTIMIZERS:
             raise SgnsError(f"model.optimizer={optimizer!r} is not one of: {', '.join(OPTIMIZERS)}")
         self.save_hyperparameters(ignore=["words", "counts"])
-        self.words = list(words)
-        self.counts = np.asarray(counts, dtype=np.int64)
-        noise = self.counts.astype(np.float64) ** noise_power
-        self.model = SkipGramNeg(
-            len(self.words), embed_dim, noise / noise.sum(), sparse=optimizer == "sparse_adam",
-            init=init, generator=torch.Generator().manual_seed(seed),
-        )  # fmt: skip
+        self.words: list[str] = []
+        if words is not None:
+            self._build_network(words, counts)
         self.loss_fn = NegativeSamplingLoss()
         # sgd steps by hand (closed-form updates); the optimiser keeps the lr schedule.
         self.automatic_optimization = optimizer != "sgd"
         self._epoch_loss_sum, self._epoch_batches = 0.0, 0  # mean loss of the epoch so far
         self._workspace = Workspace()  # sgd_step's intermediates, reused step after step
         self._generator: torch.Generator | None = None  # the negatives' (_step_generator)
-        self.val_word_ids = validation_word_ids(len(self.words), n_val_words, seed)
+
+    def _build_network(self, words: list[str], counts) -> None:
+        """SkipGramNeg over the vocabulary `words` (id order) with their `counts`."""
+        hp = self.hparams
+        self.words = list(words)
+        counts = np.asarray(counts, dtype=np.int64)
+        # A buffer, so that checkpoints carry the counts that the noise distribution comes from.
+        self.register_buffer("counts", torch.tensor(counts))
+        noise = counts.astype(np.float64) ** hp.noise_power
+        self.model = SkipGramNeg(
+            len(self.words), hp.embed_dim, noise / noise.sum(),
+            sparse=hp.optimizer == "sparse_adam", init=hp.init,
+            generator=torch.Generator().manual_seed(hp.seed),
+        )  # fmt: skip
+        self.val_word_ids = validation_word_ids(len(self.words), hp.n_val_words, hp.seed)
 
     def _loss(self, inputs, targets, generator=None) -> torch.Tensor:
         u = self.model.forward_input(inputs)
@@ -242,6 +253,16 @@ class SkipGramModule(L.LightningModule):
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         # The vocabulary travels with the weights: query and export need nothing else.
         checkpoint["vocab"] = {"words": self.words, "counts": self.counts.tolist()}
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        vocab = checkpoint.get("vocab") or {}
+        if "words" not in vocab or "counts" not in vocab:
+            raise DataError("the checkpoint holds no vocabulary; it was not written by sgns")
+        # Checkpoints written before the counts were a buffer have them in the vocabulary only.
+        state = checkpoint["state_dict"]
+        state.setdefault("counts", torch.as_tensor(vocab["counts"], dtype=torch.int64))
+        if not self.words:  # made by load_from_checkpoint, which knows only the hyper-parameters
+            self._build_network(vocab["words"], state["counts"].cpu().numpy())
 
     def embeddings(self, vectors: str = "in") -> torch.Tensor:
         """The learned word vectors, (V, D): ``in`` or ``in+out`` (Levy et al. 2015)."""

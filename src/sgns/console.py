@@ -1,0 +1,71 @@
+"""The training console, written for people: a progress bar with a total and an ETA, errors on a
+line of their own, and two library messages that tell a user nothing kept off it.
+
+    >>> quiet_library_noise()                      # before the Trainer is made
+    >>> trainer = L.Trainer(callbacks=[EpochProgressBar(), ...])
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import sys
+import warnings
+
+from lightning.pytorch.callbacks import TQDMProgressBar
+
+# Logged at INFO by every Trainer that has no LitLogger: an advertisement, not about this run.
+LITLOGGER_TIP = "💡 Tip: For seamless cloud logging"
+
+
+class EpochProgressBar(TQDMProgressBar):
+    """Lightning's progress bar, with the epoch's expected batch count as its total.
+
+    An epoch's batch count depends on the subsample and windows drawn for it, so the training
+    loader has no ``__len__`` and Lightning alone shows ``9/?``. The total comes from
+    ``datamodule.expected_batches_per_epoch`` and stays in the bar: a loader length would make
+    Lightning end every epoch at the estimate, and the real count may differ from it by a few.
+    """
+
+    @property
+    def total_train_batches(self) -> int | float:
+        total = super().total_train_batches
+        datamodule = self.trainer.datamodule
+        if math.isinf(total) and hasattr(datamodule, "expected_batches_per_epoch"):
+            return datamodule.expected_batches_per_epoch(self.trainer.world_size)
+        return total
+
+    def on_exception(self, trainer, pl_module, exception: BaseException) -> None:
+        # The bars end their line, so that the message reporting the exception (scripts/train.py's
+        # `error: ...` or `stopped: ...`) starts a line instead of trailing the bar.
+        for name in ("val_progress_bar", "train_progress_bar"):
+            with contextlib.suppress(TypeError):  # that bar was never opened
+                getattr(self, name).close()
+        sys.stdout.flush()  # the bars' file: piped (`| tee`), it holds the closing newline back
+
+
+class _DropMessage(logging.Filter):
+    def __init__(self, start: str):
+        super().__init__()
+        self.start = start
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith(self.start)
+
+
+def quiet_library_noise() -> None:
+    """Keep two messages that need no action from the user off the console (idempotent)."""
+    # lightning.pytorch.trainer.connectors.logger_connector logs the LitLogger tip for every
+    # Trainer; filtered on the logger that emits it, so that no handler prints it.
+    emitter = logging.getLogger("lightning.pytorch.utilities.rank_zero")
+    if not any(isinstance(f, _DropMessage) for f in emitter.filters):
+        emitter.addFilter(_DropMessage(LITLOGGER_TIP))
+    # Lightning's own pytree helper (lightning/pytorch/utilities/_pytree.py) still builds
+    # torch's deprecated LeafSpec; the fix is Lightning's to make, not the user's.
+    warnings.filterwarnings(
+        "ignore",
+        message=r"`isinstance\(treespec, LeafSpec\)` is deprecated",
+        category=FutureWarning,
+        module=r"lightning\.pytorch\.utilities\._pytree",
+    )

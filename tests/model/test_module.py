@@ -1,0 +1,67 @@
+"""SkipGramModule.load_from_checkpoint: a checkpoint alone gives back the trained module."""
+
+import pytest
+import torch
+
+from conftest import make_config, planted_groups_text, small_run_overrides
+from sgns.errors import DataError
+from sgns.model.module import SkipGramModule
+from sgns.train import run
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A one-epoch run through sgns.train.run: its module as training left it, and last.ckpt."""
+    tmp = tmp_path_factory.mktemp("module")
+    (tmp / "corpus.txt").write_text(planted_groups_text(n_tokens=2000)[0])
+    overrides = small_run_overrides(
+        tmp / "corpus.txt", tmp / "cache", **{"trainer.max_epochs": 1, "model.n_val_words": 6}
+    )
+    modules = []
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(
+            SkipGramModule, "on_train_end", lambda self: modules.append(self), raising=False
+        )
+        run(make_config(overrides), tmp / "run")
+    (module,) = modules
+    return module.cpu(), tmp / "run" / "checkpoints" / "last.ckpt"
+
+
+def assert_same_module(loaded: SkipGramModule, trained: SkipGramModule) -> None:
+    assert loaded.words == trained.words and len(loaded.words) == 30
+    assert dict(loaded.hparams) == dict(trained.hparams)
+    state, expected = loaded.state_dict(), trained.state_dict()
+    assert list(state) == list(expected)
+    assert set(expected) >= {"counts", "model.in_embed.weight", "model.noise_dist"}
+    for name, tensor in expected.items():
+        assert torch.equal(state[name], tensor), name
+    for name in ("alias_prob", "alias_index"):  # rebuilt from the counts, not saved
+        assert torch.equal(getattr(loaded.model, name), getattr(trained.model, name)), name
+    assert loaded.counts.dtype == torch.int64
+    assert torch.equal(loaded.val_word_ids, trained.val_word_ids)
+    assert loaded.similarity_report() == trained.similarity_report()
+
+
+def test_load_from_checkpoint_needs_nothing_but_the_file(trained):
+    module, ckpt = trained
+    loaded = SkipGramModule.load_from_checkpoint(ckpt)
+    assert_same_module(loaded, module)
+    assert loaded.counts.tolist() == sorted(loaded.counts.tolist(), reverse=True)
+    untrained = SkipGramModule(module.words, module.counts, **module.hparams)
+    assert not torch.equal(loaded.model.in_embed.weight, untrained.model.in_embed.weight)
+
+
+def test_a_checkpoint_from_before_the_counts_buffer_loads_alike(trained, tmp_path):
+    module, ckpt = trained
+    checkpoint = torch.load(ckpt, weights_only=True)
+    del checkpoint["state_dict"]["counts"]
+    torch.save(checkpoint, tmp_path / "old.ckpt")
+    assert_same_module(SkipGramModule.load_from_checkpoint(tmp_path / "old.ckpt"), module)
+
+
+def test_a_checkpoint_without_vocabulary_is_refused_in_one_line(trained, tmp_path):
+    checkpoint = torch.load(trained[1], weights_only=True)
+    del checkpoint["vocab"]
+    torch.save(checkpoint, tmp_path / "no-vocab.ckpt")
+    with pytest.raises(DataError, match=r"^the checkpoint holds no vocabulary; it was not"):
+        SkipGramModule.load_from_checkpoint(tmp_path / "no-vocab.ckpt")

@@ -1,0 +1,100 @@
+"""The training console: a progress bar with a total, errors on their own line, no noise."""
+
+import subprocess
+import sys
+
+import lightning as L
+import pytest
+
+from conftest import ROOT, planted_groups_text, small_run_overrides
+from sgns.console import EpochProgressBar
+from sgns.data.datamodule import SkipGramDataModule
+from sgns.model.module import SkipGramModule
+
+
+class BarTotals(L.Callback):
+    """The progress bar's total at every training batch."""
+
+    def __init__(self, bar: EpochProgressBar):
+        self.bar, self.totals = bar, []
+
+    def on_train_batch_end(self, *args) -> None:
+        self.totals.append(self.bar.train_progress_bar.total)
+
+
+def test_bar_total_is_the_expected_batch_count_and_the_epoch_is_not_cut(tmp_path):
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text(planted_groups_text(n_tokens=3000)[0])
+    datamodule = SkipGramDataModule(
+        source="text_file", path=str(corpus), cache_dir=tmp_path / "cache",
+        normalization="lower", min_count=1, subsample_t=0, batch_size=64,
+    )  # fmt: skip
+    datamodule.prepare_data()
+    datamodule.setup("fit")
+    real = sum(1 for _ in datamodule.train_set)  # epoch 0's batches
+    expected = datamodule.expected_batches_per_epoch(1)
+    assert real != expected  # an estimate: the epoch must still train every real batch
+
+    bar = EpochProgressBar()
+    totals = BarTotals(bar)
+    vocab = datamodule.vocab
+    trainer = L.Trainer(
+        accelerator="cpu", max_epochs=1, logger=False, enable_checkpointing=False,
+        callbacks=[bar, totals], limit_val_batches=0, enable_model_summary=False,
+    )  # fmt: skip
+    trainer.fit(SkipGramModule(vocab.words, vocab.counts, embed_dim=8), datamodule=datamodule)
+    assert trainer.num_training_batches == float("inf")  # Lightning counts none itself
+    assert totals.totals == [expected] * real
+    assert trainer.global_step == real
+
+
+CRASH_AT_STEP_3 = """
+import runpy, sys
+from sgns.errors import SgnsError
+from sgns.model.module import SkipGramModule
+
+def crash(module, *args):
+    if module.global_step == 3:
+        raise SgnsError("planted failure")
+
+SkipGramModule.on_train_batch_end = crash
+sys.argv = sys.argv[1:]
+runpy.run_path(sys.argv[0], run_name="__main__")
+"""
+
+
+@pytest.fixture(scope="module")
+def crashed_run(tmp_path_factory) -> subprocess.CompletedProcess:
+    """scripts/train.py with its progress bar, failing at step 3; stdout and stderr merged,
+    as a terminal shows them."""
+    tmp = tmp_path_factory.mktemp("console")
+    (tmp / "corpus.txt").write_text(planted_groups_text(n_tokens=3000)[0])
+    overrides = small_run_overrides(
+        tmp / "corpus.txt",
+        tmp / "cache",
+        **{"trainer.enable_progress_bar": True, "eval.enabled": False},
+    )
+    return subprocess.run(
+        [sys.executable, "-c", CRASH_AT_STEP_3, str(ROOT / "scripts" / "train.py"),
+         *overrides, f"hydra.run.dir={tmp / 'run'}"],
+        cwd=tmp, env={"PYTHONPATH": str(ROOT / "src"), "PATH": ""}, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=300,
+    )  # fmt: skip
+
+
+@pytest.mark.slow
+def test_error_mid_training_starts_a_line_of_its_own(crashed_run):
+    out = crashed_run.stdout
+    assert crashed_run.returncode == 2, out[-3000:]
+    assert "Epoch 0: " in out  # the bar was on screen when training failed
+    at = out.index("error: planted failure")
+    assert out[at - 1] == "\n", repr(out[at - 200 : at + 30])
+    assert out.count("error: ") == 1
+
+
+@pytest.mark.slow
+def test_console_has_no_litlogger_tip_and_no_pytree_warning(crashed_run):
+    out = crashed_run.stdout
+    assert "GPU available" in out  # Lightning's own start-up lines still reach the console
+    assert "litlogger" not in out.lower() and "Tip:" not in out
+    assert "LeafSpec" not in out and "_pytree" not in out
