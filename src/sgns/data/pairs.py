@@ -15,6 +15,9 @@ from collections.abc import Iterator
 
 import numpy as np
 
+# Shuffled centres are paired offset by offset this many at a time (see skipgram_pairs).
+SHUFFLE_SEGMENT = 4096
+
 
 def subsample(ids: np.ndarray, keep_prob: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Keep each token independently with probability ``keep_prob[token]``."""
@@ -41,10 +44,14 @@ def skipgram_pairs(
     centre words and their context words.
 
     Unshuffled, pairs come in text order, centre by centre, as word2vec and the notebook
-    visit them. With `shuffle`, the centres are put in random order and the pairs taken
-    offset by offset (+1, -1, +2, -2, ...), each offset through all the shuffled centres:
+    visit them. With `shuffle`, the centres are put in random order, cut into segments of
+    SHUFFLE_SEGMENT, and each segment's pairs taken offset by offset (+1, -1, +2, -2, ...):
     neighbouring pairs then belong to different random centres, which is what SGD steps and
     shared negatives need, at the cost of permuting the tokens rather than the ~6x more pairs.
+    The segments keep every offset spread over the whole block: taken offset by offset
+    through all of a block's centres, the far contexts came last in every epoch, where the
+    decayed step size left them (random walks over a graph lost 0.08 of their nodes'
+    nearest neighbours within their community).
     """
     n = len(ids)
     reach = max(0, min(window, n - 1))
@@ -58,8 +65,20 @@ def skipgram_pairs(
     centres = np.broadcast_to(centre, keep.shape)
     if not shuffle:  # centre-major
         keep, context, centres = keep.T, context.T, centres.T
+    elif n > SHUFFLE_SEGMENT:  # segment-major, then offset-major within a segment
+        keep, context, centres = (_by_segment(a) for a in (keep, context, centres))
     ids = np.asarray(ids, dtype=np.int64)
     return ids[centres[keep]], ids[context[keep]]
+
+
+def _by_segment(a: np.ndarray) -> np.ndarray:
+    """(offsets, n) -> (segments, offsets, SHUFFLE_SEGMENT), the last segment padded with
+    pairs that are never kept (`keep` pads with False)."""
+    n_offsets, n = a.shape
+    segments = -(-n // SHUFFLE_SEGMENT)
+    padded = np.zeros((n_offsets, segments * SHUFFLE_SEGMENT), dtype=a.dtype)
+    padded[:, :n] = a
+    return padded.reshape(n_offsets, segments, SHUFFLE_SEGMENT).transpose(1, 0, 2)
 
 
 def expected_pairs(n_kept: float, window: int) -> float:
