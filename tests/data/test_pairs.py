@@ -1,6 +1,12 @@
 import numpy as np
 
-from sgns.data.pairs import iter_pair_batches, sample_windows, skipgram_pairs, subsample
+from sgns.data.pairs import (
+    SHUFFLE_SEGMENT,
+    iter_pair_batches,
+    sample_windows,
+    skipgram_pairs,
+    subsample,
+)
 
 
 def test_every_pair_lies_within_the_window():
@@ -48,6 +54,18 @@ def test_shuffled_neighbouring_pairs_belong_to_different_random_centres():
     distinct = np.array([len(np.unique(g)) for g in groups])
     assert distinct.mean() > 31.5
     assert np.abs(np.diff(groups, axis=1)).mean() > n / 5  # far apart in the text
+
+
+def test_shuffled_pairs_spread_every_offset_over_the_block():
+    """Far contexts must not all come at the end of a block (nor of an epoch, when a block
+    is the whole corpus), where the decayed step size would leave them."""
+    n = 20 * SHUFFLE_SEGMENT
+    inputs, targets = skipgram_pairs(np.arange(n), 5, np.random.default_rng(6), shuffle=True)
+    distance = np.abs(targets - inputs)
+    tenths = [part.mean() for part in np.array_split(distance, 10)]
+    overall = distance.mean()  # E|o| = 7/3 for W = 5
+    assert abs(overall - 7 / 3) < 0.02
+    assert max(abs(t - overall) for t in tenths) < 0.15
 
 
 def test_window_sizes_are_uniform_on_1_to_w():
