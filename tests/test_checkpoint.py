@@ -86,6 +86,6 @@ def test_a_crafted_checkpoint_cannot_run_code(tmp_path):
     marker = tmp_path / "pwned"
     path = tmp_path / "evil.ckpt"
     torch.save({"state_dict": {}, "vocab": _RunsCode(marker)}, path)
-    with pytest.raises(DataError, match="cannot read checkpoint"):
+    with pytest.raises(DataError, match="^refused to load .*evil.ckpt: it holds objects other"):
         load_vectors_from_checkpoint(path)
     assert not marker.exists()

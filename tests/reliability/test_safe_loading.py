@@ -18,7 +18,7 @@ import torch
 from conftest import make_config, planted_groups_text, small_run_overrides
 from sgns.data.tokens import prepare_tokens
 from sgns.errors import DataError
-from sgns.resume import load_checkpoint
+from sgns.io import load_checkpoint
 from sgns.train import run
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "sgns"
@@ -39,7 +39,7 @@ def malicious_checkpoint(path: Path, marker: Path, zip_format: bool) -> Path:
     if zip_format:
         torch.save(content, path)
     else:
-        path.write_bytes(pickle.dumps(content))
+        path.write_bytes(pickle.dumps(content, protocol=2))  # as torch.save wrote it before 1.6
     return path
 
 

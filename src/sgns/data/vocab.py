@@ -7,7 +7,6 @@ always yields the same ids), as in the notebook and in word2vec's output files.
 from __future__ import annotations
 
 import json
-import os
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from sgns.errors import DataError
+from sgns.io import atomic_write_text
 
 SUBSAMPLE_RULES = ("mikolov", "word2vec")
 
@@ -89,10 +89,7 @@ class Vocab:
 
     def save(self, path: str | Path) -> None:
         """Write as JSON, atomically (temporary file, then rename)."""
-        path = Path(path)
-        tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-        tmp.write_text(json.dumps(self.to_dict()), encoding="utf-8")
-        os.replace(tmp, path)
+        atomic_write_text(path, json.dumps(self.to_dict()))
 
     @classmethod
     def load(cls, path: str | Path) -> Vocab:
