@@ -88,3 +88,30 @@ def test_optuna_search_maximises_analogy_accuracy():
         "data.window",
     }
     assert search.sampler.seed == cfg.seed  # the same seed proposes the same trials
+
+
+def slurm_launcher(overrides: list[str]) -> dict:
+    with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
+        cfg = compose(
+            config_name="train",
+            overrides=["hydra/launcher=slurm", *overrides],
+            return_hydra_config=True,
+        )
+    return OmegaConf.to_container(cfg.hydra.launcher, resolve=True)
+
+
+def test_slurm_launcher_asks_for_the_trainers_nodes_with_one_task_per_device():
+    pytest.importorskip(
+        "hydra_plugins.hydra_submitit_launcher",
+        reason="hydra/launcher=slurm needs hydra-submitit-launcher (pip install -e '.[cluster]')",
+    )
+    ddp = ["trainer=ddp", "trainer.devices=4", "trainer.num_nodes=2"]
+    launcher = slurm_launcher(["hydra.launcher.partition=gpu", *ddp])
+    assert launcher["_target_"].endswith("SlurmLauncher")
+    assert (launcher["nodes"], launcher["tasks_per_node"], launcher["gpus_per_node"]) == (2, 4, 4)
+    assert (launcher["partition"], launcher["account"]) == ("gpu", None)
+    assert (launcher["timeout_min"], launcher["cpus_per_task"], launcher["mem_gb"]) == (720, 8, 64)
+    assert launcher["array_parallelism"] == 16 and launcher["setup"] is None
+    # The default trainer has no num_nodes: one node, one task with one GPU.
+    single = slurm_launcher([])
+    assert (single["nodes"], single["tasks_per_node"], single["gpus_per_node"]) == (1, 1, 1)

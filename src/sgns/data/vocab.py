@@ -1,4 +1,4 @@
-"""Vocabulary: word <-> id, counts, and the two distributions derived from counts.
+"""Vocabulary: word <-> id, counts, and the keep-probabilities derived from the counts.
 
 Ids are sorted by frequency, most frequent first (ties broken alphabetically, so a corpus
 always yields the same ids), as in the notebook and in word2vec's output files.
@@ -68,14 +68,6 @@ class Vocab:
                 f"unknown subsample rule {rule!r}; choose {' or '.join(SUBSAMPLE_RULES)}"
             )
         return np.minimum(keep, 1.0)
-
-    def noise_dist(self, power: float = 0.75) -> np.ndarray:
-        """Unigram distribution raised to `power` and renormalised, shape (V,).
-
-        0.75 is Mikolov et al.'s choice; Levy et al. (2015) found it helps consistently.
-        """
-        weights = self.counts.astype(np.float64) ** power
-        return weights / weights.sum()
 
     def to_dict(self) -> dict:
         return {"words": self.words, "counts": self.counts.tolist()}
