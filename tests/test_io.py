@@ -28,38 +28,57 @@ def test_write_replaces_the_file_and_leaves_nothing_else(tmp_path):
     assert files_in(tmp_path) == ["notes.txt"]
 
 
+def write_half_then_fail(path: Path, mode: str, seen: list[str]) -> None:
+    """Write half of a file, note the folder's contents, then fail as a full disk does."""
+    with atomic_write(path, mode) as f:
+        f.write("half of the new" if mode == "w" else b"half of the new")
+        f.flush()  # the half really is on disk under the temporary name
+        seen.extend(files_in(path.parent))
+        raise OSError(28, "No space left on device")
+
+
 @pytest.mark.parametrize("mode", ["w", "wb"])
 def test_failing_write_keeps_the_old_file_and_removes_the_temporary(tmp_path, mode):
     path = tmp_path / "notes.txt"
     path.write_text("old\n")
-    with pytest.raises(OSError, match="No space left"), atomic_write(path, mode) as f:
-        f.write("half of the new" if mode == "w" else b"half of the new")
-        f.flush()  # the half really is on disk under the temporary name
-        assert len(files_in(tmp_path)) == 2
-        raise OSError(28, "No space left on device")
+    seen = []
+    with pytest.raises(OSError, match="No space left"):
+        write_half_then_fail(path, mode, seen)
+    assert len(seen) == 2  # the temporary existed while writing
     assert path.read_text() == "old\n"
     assert files_in(tmp_path) == ["notes.txt"]
 
 
-def test_failing_first_write_leaves_no_file_at_all(tmp_path):
-    with pytest.raises(KeyboardInterrupt), atomic_path(tmp_path / "vectors.bin") as tmp:
+def interrupt_while_writing(path: Path) -> None:
+    with atomic_path(path) as tmp:
         tmp.write_bytes(b"torn")
         raise KeyboardInterrupt  # not only Exceptions: Ctrl-C mid-write too
+
+
+def test_failing_first_write_leaves_no_file_at_all(tmp_path):
+    with pytest.raises(KeyboardInterrupt):
+        interrupt_while_writing(tmp_path / "vectors.bin")
     assert files_in(tmp_path) == []
 
 
 def test_writer_that_names_the_file_itself_gets_a_hidden_path_beside_the_target(tmp_path):
     with atomic_path(tmp_path / "plot.png") as tmp:
-        assert tmp.parent == tmp_path and tmp.name.startswith(".plot.png.tmp-")
+        assert tmp.parent == tmp_path
+        assert tmp.name.startswith(".plot.png.tmp-")
         tmp.write_bytes(b"png")
     assert (tmp_path / "plot.png").read_bytes() == b"png"
     assert files_in(tmp_path) == ["plot.png"]
 
 
-def test_append_and_read_modes_are_refused(tmp_path):
-    with pytest.raises(ValueError, match=r"^mode='a' is not one of: w, wb$"):  # noqa: SIM117
-        with atomic_write(tmp_path / "x", "a"):
-            pass
+def open_and_close(path: Path, mode: str) -> None:
+    with atomic_write(path, mode):
+        pass
+
+
+def test_modes_other_than_write_are_refused(tmp_path):
+    for mode in ("a", "r", "w+"):
+        with pytest.raises(ValueError, match=rf"^mode='{re.escape(mode)}' is not one of: w, wb$"):
+            open_and_close(tmp_path / "x", mode)
     assert files_in(tmp_path) == []
 
 

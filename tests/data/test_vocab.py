@@ -13,7 +13,8 @@ def test_min_count_max_vocab_and_frequency_order():
     vocab = Vocab.from_counter(counts, min_count=3)
     assert vocab.words == ["the", "on", "cat", "sat"]  # ties alphabetical
     assert vocab.counts.tolist() == [10, 5, 3, 3]
-    assert vocab.index["cat"] == 2 and vocab.total == 21
+    assert vocab.index["cat"] == 2
+    assert vocab.total == 21
     assert Vocab.from_counter(counts, min_count=1, max_vocab=2).words == ["the", "on"]
 
 
@@ -58,5 +59,6 @@ def test_save_and_load_round_trip(tmp_path):
     vocab = Vocab(["a", "b", "c"], np.array([16, 4, 1]))
     vocab.save(tmp_path / "vocab.json")
     again = Vocab.load(tmp_path / "vocab.json")
-    assert again.words == vocab.words and again.counts.tolist() == [16, 4, 1]
+    assert again.words == vocab.words
+    assert again.counts.tolist() == [16, 4, 1]
     assert again.index == {"a": 0, "b": 1, "c": 2}

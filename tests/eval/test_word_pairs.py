@@ -48,14 +48,16 @@ def test_case_insensitive_and_restricted(tmp_path):
     assert rho == pytest.approx(1.0)  # dog 9 > zebra 5 > car 1, in gold and in cosine
     assert oov == 0.0
     rho, oov = word_pair_scores(vectors, words, path, restrict_vocab=3)  # zebra unknown
-    assert rho == pytest.approx(1.0) and oov == pytest.approx(1 / 3)
+    assert rho == pytest.approx(1.0)
+    assert oov == pytest.approx(1 / 3)
 
 
 def test_all_pairs_unknown_gives_nan_and_full_oov(tmp_path):
     path = tmp_path / "pairs.tsv"
     path.write_text("a\tb\t1\nc\td\t2\n", "utf8")
     rho, oov = word_pair_scores(np.eye(2, dtype=np.float32), ["x", "y"], path)
-    assert math.isnan(rho) and oov == 1.0
+    assert math.isnan(rho)
+    assert oov == 1.0
 
 
 def test_missing_pairs_file_is_a_data_error(tmp_path):

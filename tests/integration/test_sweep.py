@@ -59,9 +59,11 @@ def test_grid_sweep_then_summary(tmp_path, overrides):
     head = _git_head()
     for run_dir, power in zip(runs, ("0.75", "1.0"), strict=True):
         assert f"model.noise_power={power}" in run_dir.name  # from the sweep config
-        assert "model.embed_dim=8" in run_dir.name and "sweep=" not in run_dir.name
+        assert "model.embed_dim=8" in run_dir.name
+        assert "sweep=" not in run_dir.name
         info = json.loads((run_dir / "run_info.json").read_text())
-        assert info["device"] == "cpu" and info["versions"]["torch"]
+        assert info["device"] == "cpu"
+        assert info["versions"]["torch"]
         assert info["git"]["commit"] == head
 
     result = script("summarize.py", str(sweep_dir), cwd=tmp_path)

@@ -52,7 +52,8 @@ def test_interrupted_vectors_write_keeps_the_previous_file(tmp_path, monkeypatch
     monkeypatch.setattr(export, "_write_text", torn)
     with pytest.raises(OSError, match="No space left"):
         save_word2vec(path, np.zeros((3, 3)), ["a", "b", "c"])
-    assert path.read_bytes() == before and files_in(tmp_path) == ["vectors.txt"]
+    assert path.read_bytes() == before
+    assert files_in(tmp_path) == ["vectors.txt"]
     assert load_word2vec(path)[1] == ["a", "b"]
 
 
@@ -113,12 +114,13 @@ def test_interrupted_token_cache_build_leaves_no_entry_and_is_redone(tmp_path, m
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(tokens, "_write_raw_ids", torn_ids)
-    with pytest.raises(OSError):
+    with pytest.raises(OSError, match="No space left"):
         prepare_tokens([corpus], cache, "lower", min_count=1)
     monkeypatch.undo()
     assert files_in(cache) == []  # neither a half-built entry nor its temporary folder
     ids, vocab = prepare_tokens([corpus], cache, "lower", min_count=1)
-    assert len(ids) == 120 and vocab.words == ["a", "b", "c"]
+    assert len(ids) == 120
+    assert vocab.words == ["a", "b", "c"]
 
 
 def test_interrupted_checkpoint_write_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
