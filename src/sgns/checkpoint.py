@@ -1,8 +1,7 @@
 """Word vectors straight from a training checkpoint, without Lightning or the model class.
 
-    >>> vectors, words = load_vectors_from_checkpoint("run/checkpoints/last.ckpt")
-    >>> vectors.shape == (len(words), embed_dim)
-    True
+    vectors, words = load_vectors_from_checkpoint("run/checkpoints/last.ckpt")
+    vectors.shape == (len(words), embed_dim)   # True
 
 SkipGramModule.on_save_checkpoint stores the vocabulary beside the weights, so a checkpoint
 alone is enough to query or export vectors. The file is read with ``weights_only=True``:

@@ -1,7 +1,13 @@
 """Word vectors out of training: word2vec text and binary files (gensim reads both).
 
->>> save_word2vec("vectors.txt", matrix, words)          # text, most frequent word first
+>>> save_word2vec("vectors.txt", np.eye(2), ["the", "cat"])   # text, most frequent word first
+>>> print(open("vectors.txt").read(), end="")
+2 2
+the 1 0
+cat 0 1
 >>> matrix, words = load_word2vec("vectors.txt")
+>>> matrix.shape, matrix.dtype, words
+((2, 2), dtype('float32'), ['the', 'cat'])
 """
 
 from __future__ import annotations

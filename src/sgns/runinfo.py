@@ -1,8 +1,9 @@
 """What a run ran on: code version, library versions, device and host, for run_info.json.
 
-    >>> write_run_info(run_dir, device=torch.device("cpu"))
-    >>> json.loads((run_dir / "run_info.json").read_text())["git"]
-    {'commit': '905571e...', 'dirty': False}
+    >>> path = write_run_info(".", device=torch.device("cpu"))
+    >>> info = json.loads(path.read_text())
+    >>> sorted(info["git"]), info["device"]            # git: a commit, or null outside a checkout
+    (['commit', 'dirty'], 'cpu')
 
 A run's `seed` fixes its randomness; this file records the rest of what a repeat needs.
 Anything that cannot be found (git missing, not a repository, a package not installed)

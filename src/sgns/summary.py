@@ -1,9 +1,9 @@
 """One table of a Hydra multirun: every run's overrides and final metrics, best first.
 
-    >>> runs = load_runs("outputs/multirun/2026-01-01_12-00-00")
-    >>> metric, ascending = choose_metric(runs)          # analogy_acc if any run has it
-    >>> columns, rows = summary_table(rank_runs(runs, metric, ascending), metric)
-    >>> print(to_markdown(columns, rows))
+    runs = load_runs("outputs/multirun/2026-01-01_12-00-00")
+    metric, ascending = choose_metric(runs)          # analogy_acc if any run has it
+    columns, rows = summary_table(rank_runs(runs, metric, ascending), metric)
+    print(to_markdown(columns, rows))
 
 A run is a directory with ``.hydra/overrides.yaml`` (written by Hydra), ``metrics.json``
 (written by sgns.train.run when training finished) and, if it failed with a user error,

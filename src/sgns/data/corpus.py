@@ -2,8 +2,8 @@
 
 Every source yields text in chunks, so no corpus is ever held whole in memory:
 
-    >>> for chunk in read_text(["corpus.txt.gz"]):
-    ...     words = normalize(chunk, "none").split()
+    for chunk in read_text(["corpus.txt.gz"]):
+        words = normalize(chunk, "none").split()
 
 Normalisations (every one is followed by ``str.split()``, which splits on any Unicode
 whitespace, as gensim's readers do):

@@ -1,9 +1,8 @@
 """Fetch text8 (the first 10^8 bytes of cleaned English Wikipedia, Mahoney 2006) into a cache.
 
-    >>> from sgns.data.text8 import default_cache_dir, fetch_text8
-    >>> path = fetch_text8(default_cache_dir())  # downloads ~31 MB on first use only
-    >>> path.stat().st_size
-    100000000
+    from sgns.data.text8 import default_cache_dir, fetch_text8
+    path = fetch_text8(default_cache_dir())  # downloads ~31 MB on first use only
+    path.stat().st_size                      # 100000000
 
 Each step is checked before the next one starts, and every file appears under its final name
 only through ``os.replace``, so a crash leaves either nothing usable-looking or a resumable part:

@@ -1,10 +1,15 @@
-"""Word similarity benchmarks: Spearman correlation of cosine similarity with human judgements.
+r"""Word similarity benchmarks: Spearman correlation of cosine similarity with human judgements.
 
 Matches gensim's `KeyedVectors.evaluate_word_pairs` with its defaults (case-insensitive,
 `restrict_vocab=300000`, `dummy4unknown=False`: pairs with an unknown word are left out and
 counted in the OOV share).
 
-    >>> rho, oov = word_pair_scores(matrix, words, WORDSIM353)
+    >>> _ = Path("pairs.tsv").write_text("cat\tdog\t9\ncat\tcar\t1\ndog\tcar\t2\ncat\tyak\t4\n")
+    >>> matrix = np.array([[1.0, 0.0], [1.0, 0.1], [0.0, 1.0]])
+    >>> word_pair_scores(matrix, ["cat", "dog", "car"], "pairs.tsv")   # (rho, OOV share)
+    (1.0, 0.25)
+
+`path` may also name a file bundled with gensim: WORDSIM353, SIMLEX999.
 """
 
 from __future__ import annotations
