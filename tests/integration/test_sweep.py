@@ -69,7 +69,7 @@ def test_grid_sweep_then_summary(tmp_path, overrides):
     result = script("summarize.py", str(sweep_dir), cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "ranked by `final_val_loss` (lower is better)" in result.stdout
-    rows = list(csv.DictReader((sweep_dir / "summary.csv").open()))
+    rows = list(csv.DictReader((sweep_dir / "summary.csv").read_text().splitlines()))
     losses = {r.name: json.loads((r / "metrics.json").read_text())["final_val_loss"] for r in runs}
     assert [row["run"] for row in rows] == sorted(losses, key=losses.get)  # best first
     assert {row["model.noise_power"] for row in rows} == {"0.75", "1.0"}
