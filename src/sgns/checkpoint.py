@@ -35,7 +35,7 @@ def load_vectors_from_checkpoint(
         raise ValueError(f"vectors={vectors!r} is not one of: {', '.join(VECTORS)}")
     checkpoint = load_checkpoint(path)
     state, vocab = checkpoint["state_dict"], checkpoint.get("vocab")
-    if IN_KEY not in state or OUT_KEY not in state:
+    if not isinstance(state, dict) or IN_KEY not in state or OUT_KEY not in state:
         raise DataError(f"{path} holds no skip-gram weights ({IN_KEY}); is it an sgns checkpoint?")
     if not vocab or "words" not in vocab:
         raise DataError(f"{path} holds no vocabulary; it was not written by sgns training")

@@ -6,8 +6,10 @@
     ...     raise OSError(28, "No space left on device")
     Traceback (most recent call last):
     OSError: [Errno 28] No space left on device
-    >>> Path("notes.txt").read_text()          # the old file is intact, no temporary left
+    >>> Path("notes.txt").read_text()          # the old file is intact
     'first\\n'
+    >>> sorted(os.listdir("."))                # and no temporary file is left behind
+    ['notes.txt']
 
 Every artefact (vectors, metrics, vocabularies, run records, summaries) is written to a
 temporary file beside its destination and renamed into place with ``os.replace``, which is
