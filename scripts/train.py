@@ -25,6 +25,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from sgns.config import check_inside, unknown_key, validate
 from sgns.errors import ConfigError, SgnsError
+from sgns.io import atomic_write_text
 
 EXIT_BAD_INPUT, EXIT_SIGTERM, EXIT_CTRL_C = 2, 143, 130  # 128 + signal number, as shells report
 
@@ -70,11 +71,8 @@ def _check(cfg: DictConfig) -> None:
 
 def _fail(run_dir: Path, err: Exception, line: str, code: int, multirun: bool) -> None:
     print(line, file=sys.stderr)
-    # Atomically, like every artefact (sgns.train.write_json, which would load Lightning).
-    failed = run_dir / "failed.json"
-    tmp = failed.with_name(f".{failed.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps({"error": str(err), "type": type(err).__name__}, indent=2) + "\n")
-    os.replace(tmp, failed)
+    record = {"error": str(err), "type": type(err).__name__}
+    atomic_write_text(run_dir / "failed.json", json.dumps(record, indent=2) + "\n")
     if multirun:
         return None  # the sweep goes on; summaries list this run as failed
     sys.exit(code)

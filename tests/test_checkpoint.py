@@ -30,8 +30,10 @@ def test_in_vectors_match_the_exported_file(trained):
     ckpt, vectors_txt = trained
     vectors, words = load_vectors_from_checkpoint(ckpt)
     exported, exported_words = load_word2vec(vectors_txt)
-    assert words == exported_words and len(words) == 30
-    assert vectors.dtype == np.float32 and vectors.shape == (30, 16)
+    assert words == exported_words
+    assert len(words) == 30
+    assert vectors.dtype == np.float32
+    assert vectors.shape == (30, 16)
     # The text file holds 6 significant digits or so; the checkpoint the exact floats.
     np.testing.assert_allclose(vectors, exported, rtol=1e-5, atol=1e-6)
 
@@ -86,6 +88,6 @@ def test_a_crafted_checkpoint_cannot_run_code(tmp_path):
     marker = tmp_path / "pwned"
     path = tmp_path / "evil.ckpt"
     torch.save({"state_dict": {}, "vocab": _RunsCode(marker)}, path)
-    with pytest.raises(DataError, match="cannot read checkpoint"):
+    with pytest.raises(DataError, match="^refused to load .*evil.ckpt: it holds objects other"):
         load_vectors_from_checkpoint(path)
     assert not marker.exists()

@@ -96,5 +96,7 @@ def test_error_mid_training_starts_a_line_of_its_own(crashed_run):
 def test_console_has_no_litlogger_tip_and_no_pytree_warning(crashed_run):
     out = crashed_run.stdout
     assert "GPU available" in out  # Lightning's own start-up lines still reach the console
-    assert "litlogger" not in out.lower() and "Tip:" not in out
-    assert "LeafSpec" not in out and "_pytree" not in out
+    assert "litlogger" not in out.lower()
+    assert "Tip:" not in out
+    assert "LeafSpec" not in out
+    assert "_pytree" not in out

@@ -18,7 +18,8 @@ def resolved(overrides):
 def test_notebook_preset_has_the_notebooks_settings():
     conf = resolved(["experiment=notebook"])
     data, model, trainer = conf["data"], conf["model"], conf["trainer"]
-    assert data["source"] == "text8" and data["normalization"] == "punct"
+    assert data["source"] == "text8"
+    assert data["normalization"] == "punct"
     assert data["min_count"] == 6  # words seen more than 5 times
     assert (data["subsample_t"], data["subsample_rule"]) == (1e-5, "mikolov")
     assert (data["window"], data["context_chunk"], data["shuffle"]) == (5, 512, False)
@@ -37,7 +38,8 @@ def test_word2vec_preset_has_the_c_tools_skipgram_defaults():
     assert (data["subsample_t"], data["subsample_rule"]) == (1e-3, "word2vec")
     assert (model["embed_dim"], model["n_samples"], model["noise_power"]) == (100, 5, 0.75)
     assert (model["optimizer"], model["lr"], model["min_lr_ratio"]) == ("sgd", 0.025, 1e-4)
-    assert model["init"] == "word2vec" and conf["trainer"]["max_epochs"] == 5
+    assert model["init"] == "word2vec"
+    assert conf["trainer"]["max_epochs"] == 5
 
 
 def test_text8_preset_switches_the_corpus_and_trains_for_quality():
@@ -45,13 +47,16 @@ def test_text8_preset_switches_the_corpus_and_trains_for_quality():
     data, model = conf["data"], conf["model"]
     assert data["source"] == "text8"
     assert (data["subsample_t"], data["subsample_rule"], data["window"]) == (1e-4, "word2vec", 10)
-    assert model["embed_dim"] == 300 and 10 <= model["n_samples"] <= 15
-    assert conf["trainer"]["max_epochs"] == 10 and data["batch_size"] == 8192
+    assert model["embed_dim"] == 300
+    assert 10 <= model["n_samples"] <= 15
+    assert conf["trainer"]["max_epochs"] == 10
+    assert data["batch_size"] == 8192
 
 
 def test_command_line_beats_the_preset():
     conf = resolved(["experiment=notebook", "data=wiki_sample", "model.embed_dim=50"])
-    assert conf["data"]["source"] == "wiki_sample" and conf["model"]["embed_dim"] == 50
+    assert conf["data"]["source"] == "wiki_sample"
+    assert conf["model"]["embed_dim"] == 50
     assert conf["data"]["min_count"] == 6  # the rest of the preset still holds
 
 
@@ -79,7 +84,8 @@ def test_optuna_search_maximises_analogy_accuracy():
     pytest.importorskip("hydra_plugins.hydra_optuna_sweeper")
     cfg, search = sweeper(["+sweep=optuna"])
     assert search._target_.endswith("OptunaSweeper")
-    assert cfg.objective == "analogy_acc" and search.direction == "maximize"
+    assert cfg.objective == "analogy_acc"
+    assert search.direction == "maximize"
     assert set(search.params) == {
         "model.embed_dim",
         "model.n_samples",
@@ -88,3 +94,31 @@ def test_optuna_search_maximises_analogy_accuracy():
         "data.window",
     }
     assert search.sampler.seed == cfg.seed  # the same seed proposes the same trials
+
+
+def slurm_launcher(overrides: list[str]) -> dict:
+    with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
+        cfg = compose(
+            config_name="train",
+            overrides=["hydra/launcher=slurm", *overrides],
+            return_hydra_config=True,
+        )
+    return OmegaConf.to_container(cfg.hydra.launcher, resolve=True)
+
+
+def test_slurm_launcher_asks_for_the_trainers_nodes_with_one_task_per_device():
+    pytest.importorskip(
+        "hydra_plugins.hydra_submitit_launcher",
+        reason="hydra/launcher=slurm needs hydra-submitit-launcher (pip install -e '.[cluster]')",
+    )
+    ddp = ["trainer=ddp", "trainer.devices=4", "trainer.num_nodes=2"]
+    launcher = slurm_launcher(["hydra.launcher.partition=gpu", *ddp])
+    assert launcher["_target_"].endswith("SlurmLauncher")
+    assert (launcher["nodes"], launcher["tasks_per_node"], launcher["gpus_per_node"]) == (2, 4, 4)
+    assert (launcher["partition"], launcher["account"]) == ("gpu", None)
+    assert (launcher["timeout_min"], launcher["cpus_per_task"], launcher["mem_gb"]) == (720, 8, 64)
+    assert launcher["array_parallelism"] == 16
+    assert launcher["setup"] is None
+    # The default trainer has no num_nodes: one node, one task with one GPU.
+    single = slurm_launcher([])
+    assert (single["nodes"], single["tasks_per_node"], single["gpus_per_node"]) == (1, 1, 1)

@@ -50,7 +50,8 @@ def test_another_seed_gives_other_vectors(tmp_path, corpus):
     assert first != second
     # What the seed does not fix is recorded beside the vectors.
     info = json.loads((tmp_path / "seed8" / "run_info.json").read_text())
-    assert info["device"] == "cpu" and info["versions"]["lightning"]
+    assert info["device"] == "cpu"
+    assert info["versions"]["lightning"]
 
 
 @pytest.mark.parametrize("optimizer", ["sgd", "sparse_adam"])

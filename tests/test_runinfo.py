@@ -89,6 +89,9 @@ def test_run_info_json_records_code_versions_device_and_host(tmp_path, monkeypat
     assert info["git"] == {"commit": "abc", "dirty": True}
     assert {"torch", "lightning", "hydra-core", "numpy"} <= set(info["versions"])
     assert all(info["versions"][name] for name in ("torch", "lightning", "hydra-core", "numpy"))
-    assert info["device"] == "cpu" and info["hostname"] and info["python"].count(".") == 2
-    assert info["started"][:2] == "20" and "T" in info["started"]
+    assert info["device"] == "cpu"
+    assert info["hostname"]
+    assert info["python"].count(".") == 2
+    assert info["started"][:2] == "20"
+    assert "T" in info["started"]
     assert not list(tmp_path.glob(".run_info*"))  # no temporary file left behind

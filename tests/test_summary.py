@@ -112,7 +112,9 @@ def test_table_has_swept_overrides_metrics_timing_and_errors(sweep):
     columns, rows = summary_table(ranked, "final_val_loss")
     assert columns[:5] == ["rank", "job", "model.embed_dim", "model.noise_power", "final_val_loss"]
     assert {"wall_time_s", "train_words_per_sec", "status", "error"} <= set(columns)
-    assert "steps" not in columns and "run" not in columns  # bookkeeping: in the CSV only
+    # bookkeeping: in the CSV only
+    assert "steps" not in columns
+    assert "run" not in columns
     assert rows[0] == {
         "rank": 1,
         "job": 3,
@@ -128,7 +130,8 @@ def test_table_has_swept_overrides_metrics_timing_and_errors(sweep):
     }
     assert [r["rank"] for r in rows] == [1, 2, 3, 4, None, None]
     full_columns, _ = summary_table(ranked, "final_val_loss", full=True)
-    assert "steps" in full_columns and "run" in full_columns
+    assert "steps" in full_columns
+    assert "run" in full_columns
 
 
 def test_table_leaves_nested_metric_groups_to_metrics_json(tmp_path):
@@ -137,7 +140,8 @@ def test_table_leaves_nested_metric_groups_to_metrics_json(tmp_path):
     fake_run(tmp_path, 1, {"model.embed_dim": 16}, scores)
     ranked = rank_runs(load_runs(tmp_path), "analogy_acc", False)
     columns, _ = summary_table(ranked, "analogy_acc")
-    assert "analogy_sections" not in columns and "analogy_coverage" not in columns
+    assert "analogy_sections" not in columns
+    assert "analogy_coverage" not in columns
     assert "analogy_coverage" in summary_table(ranked, "analogy_acc", full=True)[0]
 
 
@@ -158,8 +162,10 @@ def test_write_summary_writes_csv_and_markdown_best_first(sweep):
     assert "the loss itself depends on model.noise_power" in text  # a loss across noise powers
     rows = list(csv.DictReader(io.StringIO((sweep / "summary.csv").read_text())))
     assert [r["job"] for r in rows] == ["3", "1", "2", "0", "4", "10"]
-    assert rows[0]["final_val_loss"] == "1.5" and rows[0]["steps"] == "100"
-    assert rows[4]["status"] == "failed" and "embed_dim=0 is invalid" in rows[4]["error"]
+    assert rows[0]["final_val_loss"] == "1.5"
+    assert rows[0]["steps"] == "100"
+    assert rows[4]["status"] == "failed"
+    assert "embed_dim=0 is invalid" in rows[4]["error"]
 
 
 def test_plots_one_png_per_swept_key(sweep):
@@ -204,10 +210,14 @@ def test_script_prints_the_table_and_honours_metric_and_order(sweep, monkeypatch
 def test_script_without_matplotlib_warns_and_still_writes_the_table(sweep, monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # import fails
     code, out, err = summarize(sweep, monkeypatch=monkeypatch, capsys=capsys)
-    assert code == 0 and "warning: matplotlib is not installed" in err
-    assert (sweep / "summary.csv").is_file() and not list(sweep.glob("*.png"))
+    assert code == 0
+    assert "warning: matplotlib is not installed" in err
+    assert (sweep / "summary.csv").is_file()
+    assert not list(sweep.glob("*.png"))
 
 
 def test_script_on_an_empty_directory_is_a_one_line_error(tmp_path, monkeypatch, capsys):
     code, _, err = summarize(tmp_path, monkeypatch=monkeypatch, capsys=capsys)
-    assert code == 2 and err.startswith("error: no runs") and err.count("\n") == 1
+    assert code == 2
+    assert err.startswith("error: no runs")
+    assert err.count("\n") == 1

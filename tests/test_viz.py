@@ -20,7 +20,8 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 def _png_size(path: Path) -> tuple[int, int]:
     """(width, height) from the IHDR chunk, which the PNG format requires to come first."""
     head = path.read_bytes()[:24]
-    assert head[:8] == PNG_SIGNATURE and head[12:16] == b"IHDR"
+    assert head[:8] == PNG_SIGNATURE
+    assert head[12:16] == b"IHDR"
     return struct.unpack(">II", head[16:24])
 
 

@@ -1,8 +1,7 @@
 """Word vectors straight from a training checkpoint, without Lightning or the model class.
 
-    >>> vectors, words = load_vectors_from_checkpoint("run/checkpoints/last.ckpt")
-    >>> vectors.shape == (len(words), embed_dim)
-    True
+    vectors, words = load_vectors_from_checkpoint("run/checkpoints/last.ckpt")
+    vectors.shape == (len(words), embed_dim)   # True
 
 SkipGramModule.on_save_checkpoint stores the vocabulary beside the weights, so a checkpoint
 alone is enough to query or export vectors. The file is read with ``weights_only=True``:
@@ -11,13 +10,13 @@ tensors and plain containers only, so a crafted checkpoint cannot run code when 
 
 from __future__ import annotations
 
-import pickle
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from sgns.errors import DataError
+from sgns.io import load_checkpoint
 
 VECTORS = ("in", "in+out")
 IN_KEY, OUT_KEY = "model.in_embed.weight", "model.out_embed.weight"
@@ -34,17 +33,9 @@ def load_vectors_from_checkpoint(
     """
     if vectors not in VECTORS:
         raise ValueError(f"vectors={vectors!r} is not one of: {', '.join(VECTORS)}")
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"checkpoint not found: {path}")
-    try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError) as err:
-        first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise DataError(f"cannot read checkpoint {path}: {first_line}") from err
-    state = checkpoint.get("state_dict", {}) if isinstance(checkpoint, dict) else {}
-    vocab = checkpoint.get("vocab") if isinstance(checkpoint, dict) else None
-    if IN_KEY not in state or OUT_KEY not in state:
+    checkpoint = load_checkpoint(path)
+    state, vocab = checkpoint["state_dict"], checkpoint.get("vocab")
+    if not isinstance(state, dict) or IN_KEY not in state or OUT_KEY not in state:
         raise DataError(f"{path} holds no skip-gram weights ({IN_KEY}); is it an sgns checkpoint?")
     if not vocab or "words" not in vocab:
         raise DataError(f"{path} holds no vocabulary; it was not written by sgns training")

@@ -1,8 +1,8 @@
 """The training console, written for people: a progress bar with a total and an ETA, errors on a
 line of their own, and two library messages that tell a user nothing kept off it.
 
-    >>> quiet_library_noise()                      # before the Trainer is made
-    >>> trainer = L.Trainer(callbacks=[EpochProgressBar(), ...])
+    quiet_library_noise()                      # before the Trainer is made
+    trainer = L.Trainer(callbacks=[EpochProgressBar(), ...])
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Multi-process training (DDP) beyond what Lightning does by itself.
 
-    >>> trainer = L.Trainer(strategy=strategy("ddp", None, sparse_grads=True, multirun=False),
-    ...                     devices=2, callbacks=[DistributedRun()], ...)
+    trainer = L.Trainer(strategy=strategy("ddp", None, sparse_grads=True, multirun=False),
+                        devices=2, callbacks=[DistributedRun()], ...)
 
 `strategy` turns trainer.strategy=ddp / ddp_spawn / ddp_fork into a DDPStrategy (over gloo when
 sparse_adam's sparse gradients must be all-reduced); `DistributedRun` checks at the end that all

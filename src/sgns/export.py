@@ -1,16 +1,23 @@
 """Word vectors out of training: word2vec text and binary files (gensim reads both).
 
->>> save_word2vec("vectors.txt", matrix, words)          # text, most frequent word first
+>>> save_word2vec("vectors.txt", np.eye(2), ["the", "cat"])   # text, most frequent word first
+>>> print(open("vectors.txt").read(), end="")
+2 2
+the 1 0
+cat 0 1
 >>> matrix, words = load_word2vec("vectors.txt")
+>>> matrix.shape, matrix.dtype, words
+((2, 2), dtype('float32'), ['the', 'cat'])
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 from gensim.models import KeyedVectors
+
+from sgns.io import atomic_path
 
 
 def save_word2vec(
@@ -24,18 +31,13 @@ def save_word2vec(
     vectors = np.asarray(vectors, dtype=np.float32)
     if vectors.ndim != 2 or vectors.shape[0] != len(words):
         raise ValueError(f"vectors of shape {vectors.shape} do not match {len(words)} words")
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
+    with atomic_path(path) as tmp:
         if binary:
             kv = KeyedVectors(vector_size=vectors.shape[1], dtype=np.float32)
             kv.add_vectors(words, vectors)
             kv.save_word2vec_format(str(tmp), binary=True, write_header=True)
         else:
             _write_text(tmp, vectors, words)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def _write_text(path: Path, vectors: np.ndarray, words: list[str]) -> None:

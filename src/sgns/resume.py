@@ -18,16 +18,14 @@ equal an uninterrupted run's (tests/reliability/test_resume.py).
 from __future__ import annotations
 
 import logging
-import pickle
-import zipfile
 from pathlib import Path
 
 import lightning as L
-import torch
 from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
-from sgns.errors import ConfigError, DataError
+from sgns.errors import ConfigError
+from sgns.io import load_checkpoint
 
 log = logging.getLogger(__name__)
 
@@ -90,29 +88,6 @@ class ResumeState(Callback):
         log.warning("%s", self.interrupted)
 
 
-def load_checkpoint(path: str | Path) -> dict:
-    """A checkpoint's contents, loaded with ``weights_only=True``: tensors and plain containers
-    only, so a crafted file cannot run code. Tensors are memory-mapped, not read."""
-    path = Path(path).expanduser()
-    if not path.is_file():
-        raise DataError(f"checkpoint not found: {path}")
-    try:
-        # mmap needs torch's zip format; anything else is read (and refused) by the same
-        # restricted unpickler.
-        mmap = zipfile.is_zipfile(path)
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
-    except pickle.UnpicklingError as err:
-        raise DataError(
-            f"refused to load {path}: it holds objects other than tensors and plain data "
-            f"({_first_line(err)}); it was not written by sgns or has been altered"
-        ) from None
-    except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, ValueError) as err:
-        raise DataError(f"cannot read checkpoint {path}: {_first_line(err)}") from None
-    if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:
-        raise DataError(f"{path} is not a training checkpoint (no state_dict)")
-    return checkpoint
-
-
 def check_resume(path: str | Path, conf: dict, words: list[str]) -> dict:
     """Check that the checkpoint at `path` can continue the run `conf` with vocabulary `words`.
 
@@ -153,8 +128,3 @@ def _lookup(conf: dict, dotted: str):
     for part in dotted.split("."):
         node = node.get(part) if isinstance(node, dict) else None
     return node
-
-
-def _first_line(err: BaseException) -> str:
-    text = str(err).strip()
-    return text.splitlines()[0] if text else type(err).__name__

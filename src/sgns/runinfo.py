@@ -1,8 +1,9 @@
 """What a run ran on: code version, library versions, device and host, for run_info.json.
 
-    >>> write_run_info(run_dir, device=torch.device("cpu"))
-    >>> json.loads((run_dir / "run_info.json").read_text())["git"]
-    {'commit': '905571e...', 'dirty': False}
+    >>> path = write_run_info(".", device=torch.device("cpu"))
+    >>> info = json.loads(path.read_text())
+    >>> sorted(info["git"]), info["device"]            # git: a commit, or null outside a checkout
+    (['commit', 'dirty'], 'cpu')
 
 A run's `seed` fixes its randomness; this file records the rest of what a repeat needs.
 Anything that cannot be found (git missing, not a repository, a package not installed)
@@ -13,7 +14,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import platform
 import socket
 import subprocess
@@ -22,6 +22,8 @@ from importlib import metadata
 from pathlib import Path
 
 import torch
+
+from sgns.io import atomic_write_text
 
 PACKAGES = ("torch", "lightning", "hydra-core", "omegaconf", "numpy", "gensim")
 # The package's own directory: src/sgns in a checkout.
@@ -49,9 +51,7 @@ def run_info(device: torch.device | str | None = None, started: dt.datetime | No
 def write_run_info(run_dir: str | Path, device=None, started: dt.datetime | None = None) -> Path:
     """Write run_info.json into `run_dir` atomically and return its path."""
     path = Path(run_dir) / "run_info.json"
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(run_info(device, started), indent=2) + "\n")
-    os.replace(tmp, path)
+    atomic_write_text(path, json.dumps(run_info(device, started), indent=2) + "\n")
     return path
 
 

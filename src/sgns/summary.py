@@ -1,9 +1,9 @@
 """One table of a Hydra multirun: every run's overrides and final metrics, best first.
 
-    >>> runs = load_runs("outputs/multirun/2026-01-01_12-00-00")
-    >>> metric, ascending = choose_metric(runs)          # analogy_acc if any run has it
-    >>> columns, rows = summary_table(rank_runs(runs, metric, ascending), metric)
-    >>> print(to_markdown(columns, rows))
+    runs = load_runs("outputs/multirun/2026-01-01_12-00-00")
+    metric, ascending = choose_metric(runs)          # analogy_acc if any run has it
+    columns, rows = summary_table(rank_runs(runs, metric, ascending), metric)
+    print(to_markdown(columns, rows))
 
 A run is a directory with ``.hydra/overrides.yaml`` (written by Hydra), ``metrics.json``
 (written by sgns.train.run when training finished) and, if it failed with a user error,
@@ -16,13 +16,13 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import re
 from pathlib import Path
 
 import yaml
 
 from sgns.errors import DataError
+from sgns.io import atomic_path, atomic_write_text
 
 # Metrics that describe the run's bookkeeping rather than its quality: in the CSV, not the
 # printed table (which stays narrow enough to read).
@@ -280,8 +280,10 @@ def write_summary(
     ascending = default_ascending if ascending is None else ascending
     ranked = rank_runs(runs, metric, ascending)
     text = report(multirun_dir, ranked, metric, ascending)
-    write_text(multirun_dir / "summary.md", text)
-    write_text(multirun_dir / "summary.csv", to_csv(*summary_table(ranked, metric, full=True)))
+    atomic_write_text(multirun_dir / "summary.md", text)
+    atomic_write_text(
+        multirun_dir / "summary.csv", to_csv(*summary_table(ranked, metric, full=True))
+    )
     return text, ranked, metric, ascending
 
 
@@ -295,13 +297,6 @@ def write_plots(multirun_dir: str | Path, runs: list[dict], metric: str) -> list
         if path is not None:
             paths.append(path)
     return paths
-
-
-def write_text(path: Path, text: str) -> None:
-    """Write `text` atomically: a temporary file renamed into place."""
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 def plot_metric(runs: list[dict], metric: str, key: str, path: Path) -> Path | None:
@@ -343,10 +338,11 @@ def plot_metric(runs: list[dict], metric: str, key: str, path: Path) -> Path | N
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    fig.savefig(tmp, format="png", dpi=100)
-    plt.close(fig)
-    os.replace(tmp, path)
+    try:
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, format="png", dpi=100)
+    finally:
+        plt.close(fig)
     return path
 
 

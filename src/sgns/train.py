@@ -42,6 +42,7 @@ from sgns.distributed import DistributedRun, check_backend, strategy
 from sgns.errors import ConfigError, DataError, SgnsError
 from sgns.eval.callback import EVAL_SECONDS, EmbeddingEvaluation, final_scores
 from sgns.export import save_word2vec
+from sgns.io import atomic_write_text
 from sgns.model.module import DIVERGENCE_REMEDY, SkipGramModule
 from sgns.resume import ResumeState, check_resume
 from sgns.runinfo import write_run_info
@@ -272,9 +273,4 @@ def _write_outputs(run_dir: Path, module: SkipGramModule, words, export: dict, m
 
 def write_json(path: Path, data: dict) -> None:
     """Write JSON atomically: a temporary file renamed into place."""
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        tmp.write_text(json.dumps(data, indent=2) + "\n")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    atomic_write_text(path, json.dumps(data, indent=2) + "\n")

@@ -3,8 +3,8 @@
 scikit-learn and matplotlib come with the `viz` extra and are imported only when a figure is
 asked for, so the rest of the package works without them.
 
-    >>> fig = tsne_figure(matrix, words, n_words=380)   # matplotlib Figure, 16 x 16 inches
-    >>> fig.savefig("tsne.png", dpi=100)                # 1600 x 1600 pixels
+    fig = tsne_figure(matrix, words, n_words=380)   # matplotlib Figure, 16 x 16 inches
+    fig.savefig("tsne.png", dpi=100)                # 1600 x 1600 pixels
 """
 
 from __future__ import annotations

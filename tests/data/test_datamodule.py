@@ -27,7 +27,8 @@ def test_state_counts_the_batches_trained_behind_lightnings_lookahead():
 def test_restored_loader_continues_the_epoch_then_draws_the_next():
     uninterrupted = loader()
     epoch0, epoch1 = first_pairs(uninterrupted), first_pairs(uninterrupted)
-    assert epoch0 != epoch1 and len(epoch0) > 10
+    assert epoch0 != epoch1
+    assert len(epoch0) > 10
 
     resumed = loader(epoch=5)  # the saved state wins over the epoch it was made with
     resumed.load_state_dict({"epoch": 0, "batches_done": 7})

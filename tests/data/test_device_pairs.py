@@ -66,7 +66,8 @@ def test_batches_hold_every_pair_of_every_block_once(shuffle):
     batches = list(
         device_pairs.iter_pair_batches(iter(blocks), keep_prob, 3, 64, gen(5), shuffle=shuffle)
     )
-    assert all(len(x) == 64 for x, _ in batches[:-1]) and 0 < len(batches[-1][0]) <= 64
+    assert all(len(x) == 64 for x, _ in batches[:-1])
+    assert 0 < len(batches[-1][0]) <= 64
     assert all(x.dtype == torch.int64 for x, _ in batches)
     inputs = torch.cat([x for x, _ in batches]).tolist()
     targets = torch.cat([y for _, y in batches]).tolist()
@@ -93,5 +94,7 @@ def test_pairs_are_made_on_the_gpu():
     ids = torch.arange(10_000, device="cuda")
     keep_prob = torch.ones(10_000, device="cuda")
     x, y = next(device_pairs.iter_pair_batches(iter([ids]), keep_prob, 5, 256, gen(0, "cuda")))
-    assert x.is_cuda and y.is_cuda and len(x) == 256
+    assert x.is_cuda
+    assert y.is_cuda
+    assert len(x) == 256
     assert bool(((x - y).abs() <= 5).all())

@@ -14,7 +14,8 @@ def test_every_pair_lies_within_the_window():
     positions = np.arange(5000)  # ids equal positions, so a pair's distance is visible
     inputs, targets = skipgram_pairs(positions, 5, rng)
     distance = np.abs(inputs - targets)
-    assert distance.min() >= 1 and distance.max() <= 5
+    assert distance.min() >= 1
+    assert distance.max() <= 5
     pairs = np.stack([inputs, targets])
     assert np.unique(pairs, axis=1).shape[1] == len(inputs)  # no duplicate pairs
 
@@ -72,7 +73,8 @@ def test_window_sizes_are_uniform_on_1_to_w():
     window, n = 5, 100_000
     radius = sample_windows(n, window, np.random.default_rng(2))
     observed = np.bincount(radius, minlength=window + 1)
-    assert observed[0] == 0 and radius.max() == window
+    assert observed[0] == 0
+    assert radius.max() == window
     expected = n / window
     chi2 = ((observed[1:] - expected) ** 2 / expected).sum()
     assert chi2 < 18.47  # chi-square(4) 99.9th percentile
@@ -102,7 +104,8 @@ def test_batches_are_full_shuffled_and_complete():
     ids = np.arange(10_000)
     blocks = iter([ids[:3000], ids[3000:7000], ids[7000:]])
     batches = list(iter_pair_batches(blocks, np.ones(10_000), 3, 128, rng))
-    assert all(len(x) == 128 for x, _ in batches[:-1]) and 0 < len(batches[-1][0]) <= 128
+    assert all(len(x) == 128 for x, _ in batches[:-1])
+    assert 0 < len(batches[-1][0]) <= 128
     inputs = np.concatenate([x for x, _ in batches])
     targets = np.concatenate([y for _, y in batches])
     assert np.abs(inputs - targets).max() <= 3

@@ -42,7 +42,8 @@ def test_an_odd_batch_count_shares_the_last_batch_out():
 
 def test_an_epoch_smaller_than_one_batch_per_rank_gives_every_rank_pairs():
     whole = epoch_batches(1, 0, n_tokens=30)
-    assert len(whole) == 1 and len(whole[0][0]) < 97
+    assert len(whole) == 1
+    assert len(whole[0][0]) < 97
     shards = [epoch_batches(4, rank, n_tokens=30) for rank in range(4)]
     assert [len(s) for s in shards] == [1, 1, 1, 1]
     assert sum(len(s[0][0]) for s in shards) == len(whole[0][0])

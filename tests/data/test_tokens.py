@@ -51,14 +51,16 @@ def test_ids_spell_the_corpus_in_vocabulary_order(tmp_path, corpus, monkeypatch)
     assert vocab.words == kept
     np.testing.assert_array_equal(vocab.counts, [counts[w] for w in kept])
     assert [vocab.words[i] for i in ids] == [w for w in words if counts[w] >= 3]
-    assert ids.dtype == np.int32 and isinstance(ids, np.memmap)
+    assert ids.dtype == np.int32
+    assert isinstance(ids, np.memmap)
 
 
 def test_max_vocab_caps_the_vocabulary_after_min_count(tmp_path, corpus):
     ids, vocab = prepare_tokens(corpus, tmp_path / "cache", "lower", min_count=3, max_vocab=10)
     full = prepare_tokens(corpus, tmp_path / "cache", "lower", min_count=3)[1]
     assert vocab.words == full.words[:10]
-    assert ids.max() == 9 and len(ids) == vocab.total
+    assert ids.max() == 9
+    assert len(ids) == vocab.total
 
 
 def test_a_second_run_reuses_the_cache_without_reading_text(tmp_path, corpus, monkeypatch, caplog):
@@ -237,6 +239,7 @@ def test_each_normalisation_of_one_file_is_cached_apart(tmp_path):
     as_written = prepare_tokens([path], cache, "none", min_count=1)[1]
     lowered = prepare_tokens([path], cache, "lower", min_count=1)[1]
     assert sorted(as_written.words) == ["Straße", "Über", "über"]
-    assert lowered.words == ["über", "straße"] and lowered.counts.tolist() == [8, 4]
+    assert lowered.words == ["über", "straße"]
+    assert lowered.counts.tolist() == [8, 4]
     assert prepare_tokens([path], cache, "none", min_count=1)[1].words == as_written.words
     assert len(list(cache.iterdir())) == 2

@@ -116,10 +116,12 @@ def test_empty_section_and_malformed_lines(tmp_path):
     words = ["a", "b", "c", "d", "x"]
     vectors = np.stack([E[0], E[1], E[2], TARGET, E[3]])
     counts = analogy_counts(vectors, words, path=path)
-    assert counts["empty"].total == 0 and math.isnan(section_accuracies(counts)["empty"])
+    assert counts["empty"].total == 0
+    assert math.isnan(section_accuracies(counts)["empty"])
     assert (counts["gram2-x"].correct, counts["gram2-x"].total) == (1, 1)  # 3 and 5 words: skipped
     scores = analogy_scores(counts)
-    assert scores["analogy_syntactic_acc"] == 1.0 and math.isnan(scores["analogy_semantic_acc"])
+    assert scores["analogy_syntactic_acc"] == 1.0
+    assert math.isnan(scores["analogy_semantic_acc"])
 
 
 def test_missing_section_header_is_a_data_error(tmp_path):

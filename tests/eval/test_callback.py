@@ -85,7 +85,8 @@ def test_scores_are_logged_at_every_validation_and_the_last_match_the_final_vect
     run_dir, metrics, events = eval_run
     vectors, words = final_vectors(run_dir)
     expected = evaluate(vectors, words)
-    assert expected["analogy_coverage"] > 0 and math.isfinite(expected["ws353_spearman"])
+    assert expected["analogy_coverage"] > 0
+    assert math.isfinite(expected["ws353_spearman"])
     for name in SCORE_KEYS:
         logged = events.Scalars(f"eval/{name}")
         assert len({e.step for e in logged}) == EPOCHS  # once per validation
@@ -120,8 +121,10 @@ def test_hparams_tab_holds_the_run_config_and_hp_metric(eval_run):
         content["_hparams_/session_start_info"]
     ).session_start_info
     params = {k: v.ListFields()[0][1] for k, v in start.hparams.items()}
-    assert params["model.embed_dim"] == 16 and params["data.window"] == 3
-    assert params["trainer.max_epochs"] == EPOCHS and params["model.optimizer"] == "sgd"
+    assert params["model.embed_dim"] == 16
+    assert params["data.window"] == 3
+    assert params["trainer.max_epochs"] == EPOCHS
+    assert params["model.optimizer"] == "sgd"
     experiment = plugin_data_pb2.HParamsPluginData.FromString(
         content["_hparams_/experiment"]
     ).experiment
@@ -141,7 +144,8 @@ def test_validation_similarities_are_logged_as_text(eval_run):
     assert [line.split(" | ")[0].strip() for line in lines] == val_words
     for line in lines:
         neighbours = line.split(" | ")[1].split(", ")
-        assert len(neighbours) == 8 and set(neighbours) <= set(words)
+        assert len(neighbours) == 8
+        assert set(neighbours) <= set(words)
 
 
 def test_projector_holds_the_most_frequent_words_with_labels(eval_run):
@@ -154,7 +158,8 @@ def test_projector_holds_the_most_frequent_words_with_labels(eval_run):
     labels = (tb / metadata_path).read_text().splitlines()
     vectors, words = final_vectors(run_dir)
     assert labels == words[:PROJECTOR_WORDS]
-    assert len(rows) == PROJECTOR_WORDS and len(words) > PROJECTOR_WORDS
+    assert len(rows) == PROJECTOR_WORDS
+    assert len(words) > PROJECTOR_WORDS
     table = np.array([row.split("\t") for row in rows], dtype=np.float32)
     np.testing.assert_allclose(table, vectors[:PROJECTOR_WORDS].numpy(), rtol=1e-5, atol=1e-6)
 
@@ -176,7 +181,8 @@ def test_a_vocabulary_without_benchmark_words_logs_nan_and_writes_null(tmp_path)
     metrics = run(make_config(overrides), tmp_path)
     saved = json.loads((tmp_path / "metrics.json").read_text())
     assert all(saved[name] is None for name in ("analogy_acc", "ws353_spearman"))
-    assert saved["analogy_coverage"] == 0.0 and saved["ws353_oov"] == 1.0
+    assert saved["analogy_coverage"] == 0.0
+    assert saved["ws353_oov"] == 1.0
     assert metrics["analogy_acc"] is None
     events = EventAccumulator(str(tmp_path / "tb"))
     events.Reload()
@@ -236,4 +242,5 @@ def test_missing_viz_extra_skips_the_tsne_image_with_a_warning(monkeypatch, capl
     experiment = _Experiment()
     with caplog.at_level(logging.WARNING, logger="sgns.eval.callback"):
         log_tsne(experiment, torch.zeros(3, 2), ["a", "b", "c"], 380, seed=0, step=1)
-    assert experiment.figures == [] and "sklearn is missing" in caplog.text
+    assert experiment.figures == []
+    assert "sklearn is missing" in caplog.text

@@ -28,7 +28,7 @@ def test_unknown_word_message_names_word_and_vocabulary_size():
     assert str(err.value) == "'xyzzy' is not in the vocabulary (12,345 words)"
 
 
-@pytest.mark.parametrize("name, binary", [("vectors.txt", False), ("vectors.bin", True)])
+@pytest.mark.parametrize(("name", "binary"), [("vectors.txt", False), ("vectors.bin", True)])
 def test_load_from_run_dir_or_file(tmp_path, name, binary):
     vectors = np.arange(6, dtype=np.float32).reshape(3, 2)
     save_word2vec(tmp_path / name, vectors, ["a", "b", "c"], binary=binary)

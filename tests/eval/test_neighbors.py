@@ -34,7 +34,8 @@ def test_similarities_are_cosines_best_first(groups):
     expected = unit[ids[0].numpy()] @ unit[3]
     np.testing.assert_allclose(sims[0].numpy(), expected, rtol=1e-5)
     assert torch.all(sims[0, :-1] >= sims[0, 1:])
-    assert 3 not in ids[0].tolist() and len(set(ids[0].tolist())) == 14
+    assert 3 not in ids[0].tolist()
+    assert len(set(ids[0].tolist())) == 14
 
 
 def test_k_beyond_vocabulary_is_clipped(groups):
@@ -45,7 +46,8 @@ def test_k_beyond_vocabulary_is_clipped(groups):
 def test_live_parameter_gives_detached_results(groups):
     embed = torch.nn.Embedding.from_pretrained(torch.from_numpy(groups), freeze=False)
     ids, sims = nearest_neighbors(embed.weight, [0], k=3)
-    assert not sims.requires_grad and ids.dtype == torch.long
+    assert not sims.requires_grad
+    assert ids.dtype == torch.long
 
 
 def test_analogy_answer_excludes_question_words():

@@ -25,11 +25,13 @@ def test_benchmark_alternates_trainers_and_reports_consistent_rates(tmp_path):
     lines = result.stdout.splitlines()
     assert [line.split()[2] for line in lines[1:5]] == ["sgns:", "gensim:", "gensim:", "sgns:"]
     report = json.loads(lines[-1])
-    assert report["tokens"] == n_tokens and report["sgns_overrides"] == []
+    assert report["tokens"] == n_tokens
+    assert report["sgns_overrides"] == []
     rows = {row["name"]: row for row in report["rows"]}
     assert set(rows) == {"sgns", "gensim"}
     for row in rows.values():
-        assert row["runs"] == 2 and 0 < row["best_wall_s"] <= row["wall_s"]
+        assert row["runs"] == 2
+        assert 0 < row["best_wall_s"] <= row["wall_s"]
         assert math.isclose(row["words_per_s"], n_tokens * 5 / row["wall_s"])
         assert math.isclose(row["best_words_per_s"], n_tokens * 5 / row["best_wall_s"])
         assert row["peak_rss_mb"] > 50  # the child's own peak, torch or gensim loaded
@@ -42,7 +44,7 @@ def test_benchmark_alternates_trainers_and_reports_consistent_rates(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "args, message",
+    ("args", "message"),
     [
         (["--corpus", "missing.txt"], "error: corpus file not found"),
         (["--trainers", "sgns,fasttext"], "error: --trainers takes sgns and/or gensim"),
@@ -52,4 +54,5 @@ def test_benchmark_alternates_trainers_and_reports_consistent_rates(tmp_path):
 def test_bad_arguments_stop_with_one_line(tmp_path, args, message):
     result = run_script("benchmark.py", *args, cwd=tmp_path)
     assert result.returncode == 2
-    assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1

@@ -58,4 +58,5 @@ def test_too_few_tokens_is_a_one_line_error_and_writes_nothing(tmp_path):
     result = run_script("real_text_corpus.py", *args, cwd=tmp_path)
     assert result.returncode == 2
     assert result.stderr.strip() == "error: found 7 tokens, fewer than --min-tokens 1000"
-    assert not out.exists() and list(tmp_path.iterdir()) == [tmp_path / "docs"]
+    assert not out.exists()
+    assert list(tmp_path.iterdir()) == [tmp_path / "docs"]

@@ -59,15 +59,17 @@ def test_grid_sweep_then_summary(tmp_path, overrides):
     head = _git_head()
     for run_dir, power in zip(runs, ("0.75", "1.0"), strict=True):
         assert f"model.noise_power={power}" in run_dir.name  # from the sweep config
-        assert "model.embed_dim=8" in run_dir.name and "sweep=" not in run_dir.name
+        assert "model.embed_dim=8" in run_dir.name
+        assert "sweep=" not in run_dir.name
         info = json.loads((run_dir / "run_info.json").read_text())
-        assert info["device"] == "cpu" and info["versions"]["torch"]
+        assert info["device"] == "cpu"
+        assert info["versions"]["torch"]
         assert info["git"]["commit"] == head
 
     result = script("summarize.py", str(sweep_dir), cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "ranked by `final_val_loss` (lower is better)" in result.stdout
-    rows = list(csv.DictReader((sweep_dir / "summary.csv").open()))
+    rows = list(csv.DictReader((sweep_dir / "summary.csv").read_text().splitlines()))
     losses = {r.name: json.loads((r / "metrics.json").read_text())["final_val_loss"] for r in runs}
     assert [row["run"] for row in rows] == sorted(losses, key=losses.get)  # best first
     assert {row["model.noise_power"] for row in rows} == {"0.75", "1.0"}

@@ -28,7 +28,8 @@ def trained(tmp_path_factory):
 
 
 def assert_same_module(loaded: SkipGramModule, trained: SkipGramModule) -> None:
-    assert loaded.words == trained.words and len(loaded.words) == 30
+    assert loaded.words == trained.words
+    assert len(loaded.words) == 30
     assert dict(loaded.hparams) == dict(trained.hparams)
     state, expected = loaded.state_dict(), trained.state_dict()
     assert list(state) == list(expected)

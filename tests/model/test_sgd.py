@@ -65,7 +65,8 @@ def test_only_rows_in_the_batch_change():
     changed_out = (model.out_embed.weight != before_out).any(1).nonzero().flatten()
     assert set(changed_in.tolist()) <= set(inputs.tolist())
     assert set(changed_out.tolist()) <= set(targets.tolist()) | set(noise.flatten().tolist())
-    assert len(changed_in) > 0 and len(changed_out) > 0
+    assert len(changed_in) > 0
+    assert len(changed_out) > 0
 
 
 def test_a_workspace_reused_across_steps_changes_nothing_but_allocations():
@@ -95,7 +96,8 @@ def test_rows_under_the_bound_take_word2vec_sgd_unchanged():
     apply_bounded(table, [update], lr=0.1)  # row 1: lr * L = STEP_BOUND, row 2: half of it
     torch.testing.assert_close(table[1], torch.full((3,), 2.0))
     torch.testing.assert_close(table[2], torch.ones(3))
-    assert table[0].eq(0).all() and table[3].eq(0).all()
+    assert table[0].eq(0).all()
+    assert table[3].eq(0).all()
 
 
 @pytest.mark.parametrize("repeats", [1, 10, 1000, 100_000])

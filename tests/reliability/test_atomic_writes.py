@@ -4,6 +4,8 @@ Each artefact is written to a temporary file beside it and renamed into place; t
 is simulated by a writer that stops halfway through and raises.
 """
 
+import importlib.util
+from datetime import datetime
 from pathlib import Path
 
 import fsspec.implementations.local
@@ -12,12 +14,16 @@ import pytest
 import torch
 from lightning.fabric.utilities.cloud_io import _atomic_save
 
+import sgns.io
 from sgns import export
 from sgns.data import tokens
 from sgns.data.tokens import prepare_tokens
 from sgns.data.vocab import Vocab
 from sgns.export import load_word2vec, save_word2vec
+from sgns.runinfo import write_run_info
 from sgns.train import write_json
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def half_then_fail(write):
@@ -46,28 +52,56 @@ def test_interrupted_vectors_write_keeps_the_previous_file(tmp_path, monkeypatch
     monkeypatch.setattr(export, "_write_text", torn)
     with pytest.raises(OSError, match="No space left"):
         save_word2vec(path, np.zeros((3, 3)), ["a", "b", "c"])
-    assert path.read_bytes() == before and files_in(tmp_path) == ["vectors.txt"]
+    assert path.read_bytes() == before
+    assert files_in(tmp_path) == ["vectors.txt"]
     assert load_word2vec(path)[1] == ["a", "b"]
 
 
-def test_interrupted_metrics_write_keeps_the_previous_file(tmp_path, monkeypatch):
-    path = tmp_path / "metrics.json"
-    write_json(path, {"epochs": 5})
-    monkeypatch.setattr(Path, "write_text", half_then_fail(Path.write_text))
+class HalfWritten:
+    """A file that takes half of its first write, then finds the disk full."""
+
+    def __init__(self, *args, **kwargs):
+        self.file = open(*args, **kwargs)  # noqa: SIM115  (closed by __exit__)
+
+    def write(self, data):
+        self.file.write(data[: len(data) // 2])
+        self.file.flush()  # the torn half is really on disk, under the temporary name
+        raise OSError(28, "No space left on device")
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.file.close()
+
+
+def write_failed_json(run_dir: Path, error: str) -> None:
+    """scripts/train.py's record of a failed run (as in a multirun, so it does not exit)."""
+    spec = importlib.util.spec_from_file_location("train_script", ROOT / "scripts" / "train.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    script._fail(run_dir, ValueError(error), f"error: {error}", 2, multirun=True)
+
+
+WRITERS = {
+    "metrics.json": lambda folder, n: write_json(folder / "metrics.json", {"epochs": n}),
+    "vocab.json": lambda folder, n: Vocab(["a"] * n, [3] * n).save(folder / "vocab.json"),
+    "run_info.json": lambda folder, n: write_run_info(folder, started=datetime(2000 + n, 1, 1)),
+    "failed.json": lambda folder, n: write_failed_json(folder, f"error {n}"),
+}
+
+
+@pytest.mark.parametrize("name", WRITERS)
+def test_interrupted_write_keeps_the_previous_file_and_no_temporary(tmp_path, monkeypatch, name):
+    WRITERS[name](tmp_path, 1)
+    before = (tmp_path / name).read_bytes()
+    # Every file that sgns.io opens fails halfway through its first write.
+    monkeypatch.setattr(sgns.io, "open", HalfWritten, raising=False)
     with pytest.raises(OSError, match="No space left"):
-        write_json(path, {"epochs": 6, "steps": 123456})
+        WRITERS[name](tmp_path, 2)
     monkeypatch.undo()
-    assert path.read_text() == '{\n  "epochs": 5\n}\n' and files_in(tmp_path) == ["metrics.json"]
-
-
-def test_interrupted_vocabulary_write_keeps_the_previous_file(tmp_path, monkeypatch):
-    path = tmp_path / "vocab.json"
-    Vocab(["a"], [3]).save(path)
-    monkeypatch.setattr(Path, "write_text", half_then_fail(Path.write_text))
-    with pytest.raises(OSError):
-        Vocab(["a", "b"], [3, 2]).save(path)
-    monkeypatch.undo()
-    assert Vocab.load(path).words == ["a"]
+    assert (tmp_path / name).read_bytes() == before
+    assert files_in(tmp_path) == [name]
 
 
 def test_interrupted_token_cache_build_leaves_no_entry_and_is_redone(tmp_path, monkeypatch):
@@ -80,12 +114,13 @@ def test_interrupted_token_cache_build_leaves_no_entry_and_is_redone(tmp_path, m
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(tokens, "_write_raw_ids", torn_ids)
-    with pytest.raises(OSError):
+    with pytest.raises(OSError, match="No space left"):
         prepare_tokens([corpus], cache, "lower", min_count=1)
     monkeypatch.undo()
     assert files_in(cache) == []  # neither a half-built entry nor its temporary folder
     ids, vocab = prepare_tokens([corpus], cache, "lower", min_count=1)
-    assert len(ids) == 120 and vocab.words == ["a", "b", "c"]
+    assert len(ids) == 120
+    assert vocab.words == ["a", "b", "c"]
 
 
 def test_interrupted_checkpoint_write_keeps_the_previous_checkpoint(tmp_path, monkeypatch):

@@ -41,7 +41,8 @@ def test_sweep_value_cannot_place_a_run_outside_the_sweep_folder(tmp_path):
     result = train("-m", "data.sha256=x/../../../escaped", f"hydra.sweep.dir={sweep}", cwd=tmp_path)
     assert result.returncode == 2
     assert result.stderr.startswith("error: run directory "), result.stderr
-    assert "lies outside" in result.stderr and result.stderr.count("\n") == 1
+    assert "lies outside" in result.stderr
+    assert result.stderr.count("\n") == 1
     # Hydra records the job's config and log there before any of our code runs; we add nothing.
     escaped = tmp_path / "a" / "escaped"
     assert {p.name for p in escaped.iterdir()} <= {".hydra", "train.log"}

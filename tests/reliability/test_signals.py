@@ -54,7 +54,8 @@ def test_killed_then_stopped_run_resumes_each_time_and_completes(tmp_path, comma
         process.kill()
         process.wait(timeout=60)
     assert process.returncode == -signal.SIGKILL
-    assert not (first / "metrics.json").exists() and not (first / "vectors.txt").exists()
+    assert not (first / "metrics.json").exists()
+    assert not (first / "vectors.txt").exists()
     killed_at = torch.load(killed, weights_only=True)["global_step"]
 
     # 2. Resumed, then sent SIGTERM: it saves after the current batch and says how to go on.
@@ -76,7 +77,8 @@ def test_killed_then_stopped_run_resumes_each_time_and_completes(tmp_path, comma
         f"stopped: SIGTERM at step {stopped_at}: saved {stopped}; "
         f"to continue, run the same command with resume={stopped}"
     )
-    assert not (second / "vectors.txt").exists() and not (second / "metrics.json").exists()
+    assert not (second / "vectors.txt").exists()
+    assert not (second / "metrics.json").exists()
     assert json.loads((second / "failed.json").read_text())["type"] == "Interrupted"
 
     # 3. Resumed again (checkpoint settings may change: rarer saves), it completes.

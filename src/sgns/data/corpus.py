@@ -2,8 +2,8 @@
 
 Every source yields text in chunks, so no corpus is ever held whole in memory:
 
-    >>> for chunk in read_text(["corpus.txt.gz"]):
-    ...     words = normalize(chunk, "none").split()
+    for chunk in read_text(["corpus.txt.gz"]):
+        words = normalize(chunk, "none").split()
 
 Normalisations (every one is followed by ``str.split()``, which splits on any Unicode
 whitespace, as gensim's readers do):
@@ -36,6 +36,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from sgns.errors import DataError
+from sgns.io import atomic_write
 
 log = logging.getLogger(__name__)
 
@@ -246,13 +247,8 @@ def wiki_sample_file(cache_dir: str | Path) -> Path:
     if out.is_file():
         return out
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
-    try:
-        with bz2.open(datapath(WIKI_SAMPLE)) as dump, open(tmp, "w", encoding="utf-8") as f:
-            for _title, text, _page_id in extract_pages(dump):
-                f.write(filter_wiki(text))
-                f.write("\n")
-        os.replace(tmp, out)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with bz2.open(datapath(WIKI_SAMPLE)) as dump, atomic_write(out) as f:
+        for _title, text, _page_id in extract_pages(dump):
+            f.write(filter_wiki(text))
+            f.write("\n")
     return out

@@ -1,10 +1,10 @@
 """SkipGramDataModule: corpus -> vocabulary -> cached token ids -> batches of (input, target) pairs.
 
-    >>> dm = SkipGramDataModule(source="text_file", path="corpus.txt", cache_dir="/tmp/sgns",
-    ...                         normalization="none", subsample_t=1e-3, subsample_rule="word2vec")
-    >>> dm.describe()   # "data: text_file corpus.txt, normalization=none (tokens as written, ..."
-    >>> dm.prepare_data(); dm.setup("fit")
-    >>> inputs, targets = next(iter(dm.train_dataloader()))   # int64 tensors, (batch_size,)
+    dm = SkipGramDataModule(source="text_file", path="corpus.txt", cache_dir="/tmp/sgns",
+                            normalization="none", subsample_t=1e-3, subsample_rule="word2vec")
+    dm.describe()   # "data: text_file corpus.txt, normalization=none (tokens as written, ..."
+    dm.prepare_data(); dm.setup("fit")
+    inputs, targets = next(iter(dm.train_dataloader()))   # int64 tensors, (batch_size,)
 
 Every epoch draws a fresh subsample and fresh window sizes from (seed, epoch), so a run is
 reproducible and a resumed run sees the same data as an uninterrupted one: a run resumed

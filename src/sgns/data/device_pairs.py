@@ -5,10 +5,10 @@ shuffle, fixed-size batches), written with torch ops: on a GPU a block of token 
 shuffled batches without a round trip through the CPU, and one CPU core (about 30M pairs/s
 with numpy) no longer has to keep up with a GPU step.
 
-    >>> gen = torch.Generator("cuda").manual_seed(0)
-    >>> keep = torch.as_tensor(vocab.keep_prob(1e-5), device="cuda")
-    >>> blocks = (torch.from_numpy(np.asarray(b)).to("cuda") for b in id_blocks)
-    >>> for inputs, targets in iter_pair_batches(blocks, keep, 5, 4096, gen): ...
+    gen = torch.Generator("cuda").manual_seed(0)
+    keep = torch.as_tensor(vocab.keep_prob(1e-5), device="cuda")
+    blocks = (torch.from_numpy(np.asarray(b)).to("cuda") for b in id_blocks)
+    for inputs, targets in iter_pair_batches(blocks, keep, 5, 4096, gen): ...
 
 The random streams differ from numpy's, so the same seed gives different (equally valid)
 pairs on the two paths; and here a shuffle permutes the pairs themselves (one randperm on the

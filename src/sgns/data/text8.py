@@ -1,9 +1,8 @@
 """Fetch text8 (the first 10^8 bytes of cleaned English Wikipedia, Mahoney 2006) into a cache.
 
-    >>> from sgns.data.text8 import default_cache_dir, fetch_text8
-    >>> path = fetch_text8(default_cache_dir())  # downloads ~31 MB on first use only
-    >>> path.stat().st_size
-    100000000
+    from sgns.data.text8 import default_cache_dir, fetch_text8
+    path = fetch_text8(default_cache_dir())  # downloads ~31 MB on first use only
+    path.stat().st_size                      # 100000000
 
 Each step is checked before the next one starts, and every file appears under its final name
 only through ``os.replace``, so a crash leaves either nothing usable-looking or a resumable part:
@@ -22,7 +21,6 @@ import logging
 import os
 import re
 import shutil
-import tempfile
 import urllib.error
 import urllib.request
 import zipfile
@@ -32,6 +30,7 @@ from pathlib import Path, PurePosixPath
 from tqdm import tqdm  # installed with Lightning, which requires it
 
 from sgns.errors import DataError
+from sgns.io import atomic_write
 
 log = logging.getLogger(__name__)
 
@@ -212,20 +211,16 @@ def _check_members(names: list[str], zip_path: Path) -> None:
 
 def _extract(zip_path: Path, text_path: Path, text_bytes: int) -> None:
     """Extract the ``text8`` member through a temporary file; a bad archive is removed."""
-    tmp = None
     try:
         with zipfile.ZipFile(zip_path) as archive:
             _check_members(archive.namelist(), zip_path)
-            fd, tmp = tempfile.mkstemp(dir=text_path.parent, prefix="text8.", suffix=".tmp")
-            with archive.open(MEMBER) as src, os.fdopen(fd, "wb") as dst:
+            with archive.open(MEMBER) as src, atomic_write(text_path, "wb") as dst:
                 shutil.copyfileobj(src, dst, _CHUNK)
-        size = os.path.getsize(tmp)
-        if size != text_bytes:
-            raise DataError(
-                f"{zip_path} holds {size} bytes of text, expected {text_bytes}; removed it"
-            )
-        os.replace(tmp, text_path)
-        tmp = None
+                size = dst.tell()
+                if size != text_bytes:  # raised inside the block: text_path stays absent
+                    raise DataError(
+                        f"{zip_path} holds {size} bytes of text, expected {text_bytes}; removed it"
+                    )
     except (zipfile.BadZipFile, zlib.error, EOFError) as e:
         zip_path.unlink(missing_ok=True)
         reason = " ".join(str(e).split())
@@ -233,7 +228,4 @@ def _extract(zip_path: Path, text_path: Path, text_bytes: int) -> None:
     except DataError:
         zip_path.unlink(missing_ok=True)
         raise
-    finally:
-        if tmp is not None:
-            Path(tmp).unlink(missing_ok=True)
     log.info("extracted %s", text_path)

@@ -101,6 +101,8 @@ def _load_entry(entry: Path) -> tuple[np.ndarray, Vocab] | None:
 def _build_entry(entry: Path, files, normalization, min_count, max_vocab) -> None:
     """Tokenise `files` into a private temporary entry, then publish it as `entry`."""
     # One private folder per builder (process and thread): builders never share files.
+    # Not sgns.io.atomic_path: that publishes one file, and an entry is a folder of three
+    # whose publication must also settle a race with another builder (_publish).
     tmp = entry.with_name(f".{entry.name}.tmp-{os.getpid()}-{threading.get_ident()}")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)

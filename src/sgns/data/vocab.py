@@ -1,4 +1,4 @@
-"""Vocabulary: word <-> id, counts, and the two distributions derived from counts.
+"""Vocabulary: word <-> id, counts, and the keep-probabilities derived from the counts.
 
 Ids are sorted by frequency, most frequent first (ties broken alphabetically, so a corpus
 always yields the same ids), as in the notebook and in word2vec's output files.
@@ -7,7 +7,6 @@ always yields the same ids), as in the notebook and in word2vec's output files.
 from __future__ import annotations
 
 import json
-import os
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from sgns.errors import DataError
+from sgns.io import atomic_write_text
 
 SUBSAMPLE_RULES = ("mikolov", "word2vec")
 
@@ -69,14 +69,6 @@ class Vocab:
             )
         return np.minimum(keep, 1.0)
 
-    def noise_dist(self, power: float = 0.75) -> np.ndarray:
-        """Unigram distribution raised to `power` and renormalised, shape (V,).
-
-        0.75 is Mikolov et al.'s choice; Levy et al. (2015) found it helps consistently.
-        """
-        weights = self.counts.astype(np.float64) ** power
-        return weights / weights.sum()
-
     def to_dict(self) -> dict:
         return {"words": self.words, "counts": self.counts.tolist()}
 
@@ -89,10 +81,7 @@ class Vocab:
 
     def save(self, path: str | Path) -> None:
         """Write as JSON, atomically (temporary file, then rename)."""
-        path = Path(path)
-        tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-        tmp.write_text(json.dumps(self.to_dict()), encoding="utf-8")
-        os.replace(tmp, path)
+        atomic_write_text(path, json.dumps(self.to_dict()))
 
     @classmethod
     def load(cls, path: str | Path) -> Vocab:

@@ -3,11 +3,9 @@
 Needs only a (V, D) matrix (tensor on any device, or array) and the V words in id order, most
 frequent first, so it scores a live module, a checkpoint or a vectors file alike.
 
-    >>> from sgns.eval import evaluate, evaluate_sections
-    >>> evaluate(model.in_embed.weight, vocab.words)
-    {'analogy_acc': 0.31, 'analogy_semantic_acc': 0.27, ..., 'simlex_oov': 0.01}
-    >>> evaluate_sections(matrix, words)["capital-common-countries"]
-    0.62
+    from sgns.eval import evaluate, evaluate_sections
+    evaluate(model.in_embed.weight, vocab.words)   # {'analogy_acc': 0.31, ..., 'simlex_oov': 0.01}
+    evaluate_sections(matrix, words)["capital-common-countries"]   # 0.62
 """
 
 from __future__ import annotations

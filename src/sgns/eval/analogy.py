@@ -5,9 +5,9 @@ Scores the same questions, with the same answers, as gensim's
 questions with a word outside the first `restrict_vocab` words skipped), but scores thousands of
 questions per matmul instead of one `most_similar` call each.
 
-    >>> counts = analogy_counts(matrix, words)        # {"family": SectionCount(...), ...}
-    >>> analogy_scores(counts)["analogy_acc"]         # fraction of answerable questions solved
-    >>> section_accuracies(counts)["gram8-plural"]
+    counts = analogy_counts(matrix, words)        # {"family": SectionCount(...), ...}
+    analogy_scores(counts)["analogy_acc"]         # fraction of answerable questions solved
+    section_accuracies(counts)["gram8-plural"]
 """
 
 from __future__ import annotations

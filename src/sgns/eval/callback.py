@@ -12,10 +12,9 @@ the embedding projector, and, when asked, a t-SNE map as an image. The final sco
 `trainer.callback_metrics` (which ddp_spawn carries back to the launching process), and
 `final_scores` turns those into the entries of metrics.json.
 
-    >>> trainer = L.Trainer(callbacks=[EmbeddingEvaluation({"model.embed_dim": 100})], ...)
-    >>> # ... the trainer fits a SkipGramModule ...
-    >>> final_scores(trainer.callback_metrics)["analogy_acc"]
-    0.31
+    trainer = L.Trainer(callbacks=[EmbeddingEvaluation({"model.embed_dim": 100})], ...)
+    # ... the trainer fits a SkipGramModule ...
+    final_scores(trainer.callback_metrics)["analogy_acc"]   # 0.31
 
 Open the event files with ``tensorboard --logdir RUN_DIR/tb`` (a sweep: its directory).
 """

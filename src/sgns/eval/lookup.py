@@ -1,8 +1,13 @@
 """How evaluation and queries read a (matrix, words) pair: tensors, unit rows, word lookup, files.
 
->>> vectors, words = load_vectors("outputs/2024-05-01/12-00-00")   # run dir or vectors file
->>> ids = word_ids(words, ["paris", "France"])                     # case-insensitive fallback
->>> unit = unit_rows(vectors)                                      # (V, D) float32, norm 1
+>>> from sgns.export import save_word2vec
+>>> save_word2vec("vectors.txt", np.array([[3.0, 4.0], [0.0, 2.0]]), ["Paris", "france"])
+>>> vectors, words = load_vectors("vectors.txt")           # a run dir or a vectors file
+>>> word_ids(words, ["paris", "France"])                    # case-insensitive fallback
+[0, 1]
+>>> unit_rows(vectors)                                      # (V, D) float32, norm 1
+tensor([[0.6000, 0.8000],
+        [0.0000, 1.0000]])
 """
 
 from __future__ import annotations

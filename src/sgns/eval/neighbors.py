@@ -3,9 +3,16 @@
 Everything runs in torch on the matrix's device, batched over queries, so training can call
 `nearest_neighbors` on its live `in_embed.weight` for validation without copying it to the CPU.
 
-    >>> ids, sims = nearest_neighbors(matrix, torch.tensor([words.index("king")]), k=5)
-    >>> ids, sims = analogy_neighbors(matrix, [man], [king], [woman], k=1)   # man:king :: woman:?
-    >>> pair_similarity(matrix, [a_id], [b_id])                              # cosine, shape (1,)
+    >>> words = ["man", "woman", "king", "queen"]           # axes: royalty, gender
+    >>> matrix = torch.tensor([[0.0, 1.0], [0.0, -1.0], [1.0, 1.0], [1.0, -1.0]])
+    >>> ids, sims = nearest_neighbors(matrix, torch.tensor([2]), k=1)   # closest to king
+    >>> words[ids[0, 0]], round(sims[0, 0].item(), 4)
+    ('man', 0.7071)
+    >>> ids, sims = analogy_neighbors(matrix, [0], [2], [1], k=1)   # man:king :: woman:?
+    >>> words[ids[0, 0]]
+    'queen'
+    >>> pair_similarity(matrix, [0], [1])                   # cosine, shape (1,)
+    tensor([-1.])
 """
 
 from __future__ import annotations

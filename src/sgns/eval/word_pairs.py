@@ -1,10 +1,15 @@
-"""Word similarity benchmarks: Spearman correlation of cosine similarity with human judgements.
+r"""Word similarity benchmarks: Spearman correlation of cosine similarity with human judgements.
 
 Matches gensim's `KeyedVectors.evaluate_word_pairs` with its defaults (case-insensitive,
 `restrict_vocab=300000`, `dummy4unknown=False`: pairs with an unknown word are left out and
-counted in the OOV share), without scipy.
+counted in the OOV share).
 
-    >>> rho, oov = word_pair_scores(matrix, words, WORDSIM353)
+    >>> _ = Path("pairs.tsv").write_text("cat\tdog\t9\ncat\tcar\t1\ndog\tcar\t2\ncat\tyak\t4\n")
+    >>> matrix = np.array([[1.0, 0.0], [1.0, 0.1], [0.0, 1.0]])
+    >>> word_pair_scores(matrix, ["cat", "dog", "car"], "pairs.tsv")   # (rho, OOV share)
+    (1.0, 0.25)
+
+`path` may also name a file bundled with gensim: WORDSIM353, SIMLEX999.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from scipy import stats
 
 from sgns.errors import DataError
 from sgns.eval.lookup import as_matrix, upper_index
@@ -54,27 +60,18 @@ def read_word_pairs(path: str, delimiter: str = "\t") -> tuple[tuple[str, str, f
     return tuple(pairs)
 
 
-def average_ranks(x: torch.Tensor) -> torch.Tensor:
-    """1-based ranks of `x` (N,), tied values sharing the mean of their ranks (float64)."""
-    values, inverse, counts = torch.unique(x, sorted=True, return_inverse=True, return_counts=True)
-    first = torch.cumsum(counts, 0) - counts  # 0-based position of each distinct value's first
-    return (first + (counts + 1) / 2).double()[inverse]
-
-
 def spearman(x: torch.Tensor | np.ndarray, y: torch.Tensor | np.ndarray) -> float:
-    """Spearman's rho of two (N,) samples: Pearson correlation of their average ranks.
+    """Spearman's rho of two (N,) samples: Pearson correlation of their ranks, tied values
+    sharing the mean of their ranks (scipy.stats.spearmanr, as gensim uses).
 
-    nan when fewer than two points or when either sample is constant (as scipy's spearmanr).
+    nan when fewer than two points or when either sample is constant, without scipy's warning.
     """
-    x, y = torch.as_tensor(x).double().cpu(), torch.as_tensor(y).double().cpu()
+    x, y = (torch.as_tensor(v).double().cpu().numpy() for v in (x, y))
     if x.shape != y.shape or x.ndim != 1:
         raise ValueError(f"expected two samples of the same length, got {x.shape} and {y.shape}")
-    if x.numel() < 2:
+    if x.size < 2 or np.all(x == x[0]) or np.all(y == y[0]):
         return math.nan
-    rx, ry = average_ranks(x), average_ranks(y)
-    rx, ry = rx - rx.mean(), ry - ry.mean()
-    denom = (rx.norm() * ry.norm()).item()
-    return (rx @ ry).item() / denom if denom > 0 else math.nan
+    return float(stats.spearmanr(x, y).statistic)
 
 
 def word_pair_scores(

@@ -7,7 +7,7 @@ the tables with index_add_ skips autograd's graph, the sparse gradient tensors a
 optimiser's pass over them: on a CPU the step is several times faster than
 ``loss.backward(); SGD.step()`` and touches only the rows of the batch.
 
-    >>> loss = sgd_step(model, inputs, targets, n_samples=5, lr=0.025)   # updates in place
+    loss = sgd_step(model, inputs, targets, n_samples=5, lr=0.025)   # updates in place
 
 Bounded rows. word2vec applies its updates pair by pair, so a word that occurs 500 times in
 a stretch of text moves, saturates and stops; a batched step sums all 500 updates from the

@@ -1,10 +1,11 @@
 """SkipGramNeg: the skip-gram model with negative sampling, as plain PyTorch.
 
->>> model = SkipGramNeg(n_vocab=10_000, n_embed=100, noise_dist=vocab.noise_dist(0.75))
->>> u = model.forward_input(inputs)                 # (batch, n_embed)
->>> v = model.forward_output(targets)               # (batch, n_embed)
->>> n = model.forward_noise(len(inputs), 5)         # (batch, 5, n_embed)
->>> loss = NegativeSamplingLoss()(u, v, n)
+noise = counts**0.75 / (counts**0.75).sum()     # (V,): unigram counts to the 3/4
+model = SkipGramNeg(n_vocab=len(counts), n_embed=100, noise_dist=noise)
+u = model.forward_input(inputs)                 # (batch, n_embed)
+v = model.forward_output(targets)               # (batch, n_embed)
+n = model.forward_noise(len(inputs), 5)         # (batch, 5, n_embed)
+loss = NegativeSamplingLoss()(u, v, n)
 """
 
 from __future__ import annotations
