@@ -12,7 +12,6 @@ resume from).
 
 import json
 import os
-import re
 import sys
 from pathlib import Path
 
@@ -20,10 +19,9 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.errors import HydraException
 from hydra.types import RunMode
-from omegaconf import DictConfig, OmegaConf
-from omegaconf.errors import OmegaConfBaseException
+from omegaconf import DictConfig
 
-from sgns.config import check_inside, unknown_key, validate
+from sgns.config import check_inside, checked, composition_error
 from sgns.errors import ConfigError, SgnsError
 from sgns.io import atomic_write_text
 
@@ -42,15 +40,15 @@ def main(cfg: DictConfig) -> float | None:
             print(f"error: {err}", file=sys.stderr)
             sys.exit(EXIT_BAD_INPUT)
     try:
-        _check(cfg)
+        conf = checked(cfg)  # the run's one check, before any work starts
     except SgnsError as err:
         return _fail(run_dir, err, f"error: {err}", EXIT_BAD_INPUT, multirun)
     # Imported only now: torch and Lightning take seconds to load.
     from sgns.resume import Interrupted
-    from sgns.train import run
+    from sgns.train import run_checked
 
     try:
-        metrics = run(cfg, run_dir)
+        metrics = run_checked(conf, run_dir)
     except SgnsError as err:
         return _fail(run_dir, err, f"error: {err}", EXIT_BAD_INPUT, multirun)
     except Interrupted as err:
@@ -60,15 +58,6 @@ def main(cfg: DictConfig) -> float | None:
     return metrics.get(cfg.get("objective", "final_val_loss"))
 
 
-def _check(cfg: DictConfig) -> None:
-    """Every check that needs no data, before any work starts."""
-    try:
-        conf = OmegaConf.to_container(cfg, resolve=True)
-    except OmegaConfBaseException as err:
-        raise ConfigError(_one_line(str(err))) from None
-    validate(conf)
-
-
 def _fail(run_dir: Path, err: Exception, line: str, code: int, multirun: bool) -> None:
     print(line, file=sys.stderr)
     record = {"error": str(err), "type": type(err).__name__}
@@ -76,31 +65,6 @@ def _fail(run_dir: Path, err: Exception, line: str, code: int, multirun: bool) -
     if multirun:
         return None  # the sweep goes on; summaries list this run as failed
     sys.exit(code)
-
-
-def _hydra_error(err: HydraException) -> str:
-    """Hydra's multi-line composition errors as one line."""
-    found = re.match(r"Could not override '([^']+)'", str(err))
-    cause = str(err.__cause__ or "")
-    if found and "not in struct" in cause:
-        return str(unknown_key(found.group(1)))
-    return _one_line(f"{err}\n{cause}")
-
-
-def _one_line(text: str) -> str:
-    """Join a message's lines; the lines under a 'heading:' become a comma-separated list."""
-    out, listing = "", False
-    for line in (raw.strip() for raw in text.splitlines()):
-        if line.startswith("Config search path"):
-            break
-        if not line or line.startswith(("full_key:", "object_type=")):
-            continue
-        if listing:
-            out += (" " if out.endswith(":") else ", ") + line
-            continue
-        out += ("; " if out else "") + line
-        listing = line.endswith(":")
-    return out
 
 
 if __name__ == "__main__":
@@ -113,5 +77,5 @@ if __name__ == "__main__":
     except HydraException as err:
         if full_traces:
             raise
-        print(f"error: {_hydra_error(err)}", file=sys.stderr)
+        print(f"error: {composition_error(err)}", file=sys.stderr)
         sys.exit(EXIT_BAD_INPUT)

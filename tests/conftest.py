@@ -11,6 +11,8 @@ import numpy as np
 import pytest
 from hydra import compose, initialize_config_dir
 
+import sgns.config  # noqa: F401  (registers train_schema, which conf/train.yaml extends)
+
 ROOT = Path(__file__).resolve().parents[1]
 CONF_DIR = str(ROOT / "conf")
 

@@ -15,10 +15,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from sgns.choices import VECTORS
 from sgns.errors import DataError
 from sgns.io import load_checkpoint
 
-VECTORS = ("in", "in+out")
 IN_KEY, OUT_KEY = "model.in_embed.weight", "model.out_embed.weight"
 
 

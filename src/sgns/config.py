@@ -1,38 +1,202 @@
-"""Checks a composed run configuration before any work starts.
+"""The run configuration: every key with its type, default, allowed values and meaning.
 
-Works on a plain nested dict (``OmegaConf.to_container(cfg, resolve=True)``), so the checks
-need no Hydra:
+conf/train.yaml extends `RunConfig` (stored as ``train_schema``; Hydra's schema pattern), so
+Hydra rejects an unknown key or a wrongly typed value while composing, whether it comes from a
+YAML file or the command line. The files under conf/ set only what differs from the defaults
+here; ``python scripts/train.py --cfg job`` prints the composed whole. Ranges and choices are
+field metadata, checked by `validate` on the composed, resolved config:
 
     >>> validate({"model": {"embed_dim": 0}})
     Traceback (most recent call last):
     sgns.errors.ConfigError: model.embed_dim=0 is invalid: it must be an integer in [1, 100000]
 
-Every key of conf/ has a rule in SCHEMA (a new key needs one: a test checks that the two
-agree). Every problem is reported as one line that names the key and what is allowed.
+Every problem is reported as one line that names the key and what is allowed.
 """
 
 from __future__ import annotations
 
-import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+from hydra.core.config_store import ConfigStore
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import MissingMandatoryValue, OmegaConfBaseException
+
+from sgns.choices import EXPORT_FORMATS, INITS, OPTIMIZERS, SOURCES, VECTORS
+from sgns.config_rules import flag, lightning_devices, number, one_of, rules_of, text
 from sgns.data.corpus import NORMALIZATIONS
 from sgns.data.vocab import SUBSAMPLE_RULES
 from sgns.errors import ConfigError
 
-INF = math.inf
-# The same tuples live beside the code that uses them (tests check they agree); they are
-# repeated here so that checking a config never imports torch or Lightning.
-SOURCES = ("wiki_sample", "text_file", "text8")
-OPTIMIZERS = ("sgd", "sparse_adam", "adam")
-INITS = ("word2vec", "uniform")
-EXPORT_VECTORS = ("in", "in+out")
-EXPORT_FORMATS = ("text", "binary")
+# Lightning's own values, checked here so that a typo fails before Lightning is loaded.
 ACCELERATORS = ("auto", "cpu", "gpu", "cuda", "mps", "tpu")
 PRECISIONS = ("64-true", "32-true", "16-mixed", "bf16-mixed", "16-true", "bf16-true")
 PRECISIONS += ("64", "32", "16", "bf16", 64, 32, 16)  # Lightning's short aliases
+BACKENDS = ("gloo", "nccl", "mpi")
+
+
+@dataclass
+class CheckpointConfig:
+    """checkpoints/last.ckpt is rewritten during training, so a killed run loses at most one
+    interval; SIGTERM and Ctrl-C save it too. Resume: the same command plus
+    resume=RUN_DIR/checkpoints/last.ckpt"""
+
+    # Save every this many minutes of training (null: only at the end).
+    every_n_minutes: float | None = number(10.0, 0.0, 1e6, open_low=True)
+    # Or every N optimiser steps; when set, replaces every_n_minutes.
+    every_n_train_steps: int | None = number(None, 1)
+
+
+@dataclass
+class ExportConfig:
+    # in | in+out (input + output vectors summed; Levy et al. 2015)
+    vectors: str = one_of("in", VECTORS)
+    # text (vectors.txt) | binary (vectors.bin)
+    format: str = one_of("text", EXPORT_FORMATS)
+
+
+@dataclass
+class EvalConfig:
+    """Benchmarks in TensorBoard: at every validation, Google analogies, WordSim-353 and
+    SimLex-999 (sgns.eval); at the end, hyper-parameters with the final scores (HPARAMS tab)
+    and the projector."""
+
+    enabled: bool = True
+    # Most frequent words in the embedding projector; 0: none.
+    projector_words: int = number(5000, 0)
+    # Also a t-SNE map as a TensorBoard image (needs the viz extra).
+    tsne: bool = False
+    # Most frequent words in that map (the notebook's 380).
+    tsne_words: int = number(380, 2, 100_000)
+
+
+@dataclass
+class DataConfig:
+    """conf/data: the corpus, its vocabulary and the pairs drawn from it (SkipGramDataModule)."""
+
+    # wiki_sample: the English Wikipedia sample shipped inside gensim's wheel (~470k words, no
+    # download) | text_file: your own text, data.path | text8: downloaded on first use.
+    source: str = one_of("wiki_sample", SOURCES)
+    # text_file: a file, a folder or a glob, or a list of them; plain, .gz or .bz2.
+    path: Any | None = text(None, "a file, folder or glob", lists=True)
+    # text8: pin the archive's SHA-256.
+    sha256: str | None = text(None, "64 hex digits", pattern="[0-9a-fA-F]{64}")
+    # Downloads and token caches.
+    cache_dir: str = text("${oc.env:SGNS_CACHE,'~/.cache/sgns'}", "a folder")
+    # none (words as written, split on whitespace) | lower (the same, lower-cased) |
+    # text8 (a-z only, digits spelled out: English only) | punct (the notebook's <PERIOD>
+    # tokens). text8 for English Wikipedia, prepared the way text8 was (data=text_file: none).
+    normalization: str = one_of("text8", NORMALIZATIONS)
+    # Keep words seen at least this often...
+    min_count: int = number(5, 1)
+    # ...then keep at most this many of the most frequent.
+    max_vocab: int | None = number(None, 1)
+    # Subsampling threshold t, the notebook's; 0 disables (data=text_file: 1e-3).
+    subsample_t: float = number(1e-5, 0.0, 1.0)
+    # mikolov: drop with 1 - sqrt(t/f) | word2vec: the C tool's / gensim's rule.
+    subsample_rule: str = one_of("mikolov", SUBSAMPLE_RULES)
+    # Context window W; each centre word draws R ~ U[1, W].
+    window: int = number(5, 1, 1000)
+    # Pairs per optimiser step and rank (sgd applies them in model.sgd_chunk pieces).
+    batch_size: int = number(65536, 1, 1 << 26)
+    # Pairs only inside consecutive chunks of this many kept words (null: no chunks).
+    context_chunk: int | None = number(None, 2)
+    # Shuffle pairs within each block of text.
+    shuffle: bool = True
+    # Tail of the corpus held out for the validation loss.
+    val_fraction: float = number(0.01, 0.0, 0.5)
+    # DataLoader worker processes generating pairs.
+    num_workers: int = number(0, 0, 256)
+    # Tokens subsampled and paired at a time (bounds memory).
+    block_tokens: int = number(1 << 20, 1024, 1 << 31)
+
+
+@dataclass
+class ModelConfig:
+    """conf/model: SkipGramModule's arguments, one for one."""
+
+    # D, size of each word vector.
+    embed_dim: int = number(100, 1, 100_000)
+    # Negative samples per (input, target) pair.
+    n_samples: int = number(5, 1, 10_000)
+    # Noise distribution = unigram counts ^ noise_power, normalised.
+    noise_power: float = number(0.75, 0.0, 2.0)
+    # sgd (sparse, linear decay) | sparse_adam | adam (dense, the notebook's).
+    optimizer: str = one_of("sgd", OPTIMIZERS)
+    # sgd: word2vec's per-pair step size; adam/sparse_adam: the usual lr.
+    lr: float = number(0.025, 0.0, 100.0, open_low=True)
+    # sgd decays linearly to lr * min_lr_ratio.
+    min_lr_ratio: float = number(1e-4, 0.0, 1.0)
+    # sgd: pairs per group sharing one set of negatives (Ji et al. 2016).
+    shared_negatives: int = number(32, 1, 1 << 20)
+    # sgd: a batch is applied as consecutive steps of this many pairs; a speed setting:
+    # every row's step is bounded at any size (null: the whole batch at once).
+    sgd_chunk: int | None = number(4096, 1, 1 << 26)
+    # word2vec (input +-0.5/D, output 0) | uniform (both U(-1, 1), the notebook's).
+    init: str = one_of("word2vec", INITS)
+    # Validation words: half frequent, half rarer.
+    n_val_words: int = number(16, 0, 1000)
+    # Neighbours shown per validation word.
+    n_neighbors: int = number(8, 1, 1000)
+
+
+@dataclass
+class TrainerConfig:
+    """conf/trainer: passed to lightning.Trainer as keyword arguments. Any other Trainer
+    argument can be added, e.g. +trainer.max_steps=100; Lightning checks it."""
+
+    # auto: a GPU when there is one.
+    accelerator: str = one_of("auto", ACCELERATORS)
+    # Devices per node (GPUs; on CPU, processes): a count, auto, -1 (all) or a list of indices.
+    devices: Any = lightning_devices(1)
+    num_nodes: int = number(1, 1, 1 << 16)
+    # auto | ddp (re-runs this script per device) | ddp_spawn | ddp_fork, or any name
+    # Lightning knows (sgns.distributed).
+    strategy: str = text("auto", "a strategy name")
+    # null: gloo when the gradients are sparse (model.optimizer=sparse_adam, since NCCL cannot
+    # all-reduce sparse tensors), else Lightning's default (nccl on GPUs, gloo on CPU). sgd
+    # exchanges dense row updates, which NCCL carries.
+    process_group_backend: str | None = one_of(None, BACKENDS)
+    max_epochs: int = number(5, 1, 1_000_000)
+    precision: Any = one_of("32-true", PRECISIONS)
+    log_every_n_steps: int = number(50, 1)
+    # null: validate at each epoch end; an int: every N training steps. Epoch length is
+    # unknown in advance (pairs are drawn on the fly): steps, not fractions.
+    val_check_interval: int | None = number(None, 1)
+    num_sanity_val_steps: int = number(0, -1)
+    enable_model_summary: bool = False
+    enable_progress_bar: bool = True
+    deterministic: Any = flag(False, also=("warn",))
+
+
+@dataclass
+class RunConfig:
+    """conf/train.yaml: one training run."""
+
+    seed: int = number(0, 0, 2**32 - 1)
+    # torch's intra-op CPU threads. null: one per core, shared out among the processes of a
+    # CPU DDP run. Fastest on an otherwise idle machine; where other processes keep the cores
+    # busy, threads that wait for each other slow the small ops of a step badly: use 1 there.
+    cpu_threads: int | None = number(None, 1, 4096)
+    # Checkpoint path to resume from, e.g. resume=outputs/runs/RUN/checkpoints/last.ckpt
+    resume: str | None = text(None, "a checkpoint path")
+    # Value returned to sweepers (Optuna maximises or minimises it).
+    objective: str = text("final_val_loss", "a metric name")
+    checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
+    export: ExportConfig = field(default_factory=ExportConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    trainer: TrainerConfig = field(default_factory=TrainerConfig)
+
+
+# conf/train.yaml's defaults list starts with it; importing this module registers it.
+ConfigStore.instance().store(name="train_schema", node=RunConfig)
+
+RULES = rules_of(RunConfig)  # {"model.embed_dim": Number(...), ...}: every key's rule
+SECTIONS = sorted({key.split(".")[0] for key in RULES if "." in key})
 # Keys run() passes to lightning.Trainer itself; a config value would clash with them.
 TRAINER_RESERVED = (
     "logger",
@@ -44,160 +208,71 @@ TRAINER_RESERVED = (
 )
 
 
-@dataclass(frozen=True)
-class Number:
-    """An int (`kind=int`) or a finite number in [low, high] (low excluded if `open_low`)."""
+def checked(cfg: DictConfig) -> dict:
+    """`cfg` as a plain dict, interpolations resolved, after `validate`.
 
-    kind: type
-    low: float
-    high: float
-    nullable: bool = False
-    open_low: bool = False
-
-    def allowed(self) -> str:
-        what = "an integer" if self.kind is int else "a number"
-        low, high = (_show(bound, self.kind) for bound in (self.low, self.high))
-        span = f"{'(' if self.open_low else '['}{low}, {high}]"
-        return f"{what} in {span}{' or null' if self.nullable else ''}"
-
-    def ok(self, value) -> bool:
-        if isinstance(value, bool):
-            return False
-        if not isinstance(value, int if self.kind is int else (int, float)):
-            return False
-        if not math.isfinite(value):
-            return False
-        return (self.low < value if self.open_low else self.low <= value) and value <= self.high
-
-
-def _show(bound: float, kind: type) -> str:
-    return str(int(bound)) if kind is int and math.isfinite(bound) else f"{bound:g}"
-
-
-@dataclass(frozen=True)
-class Choice:
-    options: tuple
-    nullable: bool = False
-
-    def allowed(self) -> str:
-        listing = ", ".join(dict.fromkeys(map(str, self.options)))
-        return f"one of: {listing}{' or null' if self.nullable else ''}"
-
-    def ok(self, value) -> bool:
-        return not isinstance(value, bool) and value in self.options
-
-
-@dataclass(frozen=True)
-class Flag:
-    also: tuple = ()  # non-boolean values the key accepts too (trainer.deterministic: "warn")
-
-    def allowed(self) -> str:
-        return "true or false" + "".join(f" or {a}" for a in self.also)
-
-    def ok(self, value) -> bool:
-        return isinstance(value, bool) or value in self.also
-
-
-@dataclass(frozen=True)
-class Text:
-    """A string (a path, a name); `pattern` must match it whole when given."""
-
-    nullable: bool = False
-    pattern: str | None = None
-    what: str = "a string"
-    lists: bool = False  # a list of strings is accepted too (data.path: several files)
-
-    def allowed(self) -> str:
-        return f"{self.what}{' or null' if self.nullable else ''}"
-
-    def ok(self, value) -> bool:
-        if self.lists and isinstance(value, list):
-            return bool(value) and all(self.ok(v) for v in value)
-        if not isinstance(value, str) or not value:
-            return False
-        return self.pattern is None or re.fullmatch(self.pattern, value) is not None
-
-
-def _int(low, high=INF, nullable=False):
-    return Number(int, low, high, nullable)
-
-
-def _float(low, high, nullable=False, open_low=False):
-    return Number(float, low, high, nullable, open_low)
-
-
-# Every key a run configuration may hold, with what it may be. Sections are dicts.
-SCHEMA = {
-    "seed": _int(0, 2**32 - 1),
-    "cpu_threads": _int(1, 4096, nullable=True),
-    "resume": Text(nullable=True, what="a checkpoint path"),
-    "objective": Text(what="a metric name"),
-    "checkpoint.every_n_minutes": _float(0, 1e6, nullable=True, open_low=True),
-    "checkpoint.every_n_train_steps": _int(1, nullable=True),
-    "export.vectors": Choice(EXPORT_VECTORS),
-    "export.format": Choice(EXPORT_FORMATS),
-    "model.embed_dim": _int(1, 100_000),
-    "model.n_samples": _int(1, 10_000),
-    "model.noise_power": _float(0.0, 2.0),
-    "model.optimizer": Choice(OPTIMIZERS),
-    "model.lr": _float(0.0, 100.0, open_low=True),
-    "model.min_lr_ratio": _float(0.0, 1.0),
-    "model.init": Choice(INITS),
-    "model.shared_negatives": _int(1, 1 << 20),
-    "model.sgd_chunk": _int(1, 1 << 26, nullable=True),
-    "model.n_val_words": _int(0, 1000),
-    "model.n_neighbors": _int(1, 1000),
-    "data.source": Choice(SOURCES),
-    "data.path": Text(nullable=True, lists=True, what="a file, folder or glob"),
-    "data.sha256": Text(nullable=True, pattern="[0-9a-fA-F]{64}", what="64 hex digits"),
-    "data.cache_dir": Text(what="a folder"),
-    "data.normalization": Choice(NORMALIZATIONS),
-    "data.min_count": _int(1),
-    "data.max_vocab": _int(1, nullable=True),
-    "data.subsample_t": _float(0.0, 1.0),
-    "data.subsample_rule": Choice(SUBSAMPLE_RULES),
-    "data.window": _int(1, 1000),
-    "data.batch_size": _int(1, 1 << 26),
-    "data.context_chunk": _int(2, nullable=True),
-    "data.shuffle": Flag(),
-    "data.val_fraction": _float(0.0, 0.5),
-    "data.num_workers": _int(0, 256),
-    "data.block_tokens": _int(1024, 1 << 31),
-    "trainer.accelerator": Choice(ACCELERATORS),
-    "trainer.devices": Number(int, 1, 1 << 16),  # or "auto" / -1 / a list: see _devices_ok
-    "trainer.num_nodes": _int(1, 1 << 16),
-    # ddp / ddp_spawn / ddp_fork (sgns.distributed) or any other name Lightning knows.
-    "trainer.strategy": Text(what="a strategy name"),
-    "trainer.process_group_backend": Choice(("gloo", "nccl", "mpi"), nullable=True),
-    "trainer.max_epochs": _int(1, 1_000_000),
-    "trainer.precision": Choice(PRECISIONS),
-    "trainer.log_every_n_steps": _int(1),
-    # Epoch length is unknown in advance (pairs are drawn on the fly): steps, not fractions.
-    "trainer.val_check_interval": _int(1, nullable=True),
-    "trainer.num_sanity_val_steps": _int(-1),
-    "trainer.enable_model_summary": Flag(),
-    "trainer.enable_progress_bar": Flag(),
-    "trainer.deterministic": Flag(also=("warn",)),
-    "eval.enabled": Flag(),
-    "eval.projector_words": _int(0),
-    "eval.tsne": Flag(),
-    "eval.tsne_words": _int(2, 100_000),
-}
-SECTIONS = sorted({key.split(".")[0] for key in SCHEMA if "." in key})
+    Raises ConfigError (one line) for an unset ``???`` key, a failing interpolation or any
+    problem `validate` finds.
+    """
+    try:
+        conf = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
+    except MissingMandatoryValue as err:
+        rule = RULES.get(err.full_key)
+        allowed = f": it must be {rule.allowed()}" if rule else ""
+        raise ConfigError(f"{err.full_key} is not set{allowed}") from None
+    except OmegaConfBaseException as err:
+        raise ConfigError(one_line(str(err))) from None
+    validate(conf)
+    return conf
 
 
 def validate(conf: dict) -> None:
-    """Raise ConfigError for the first unknown key or invalid value in `conf`."""
+    """Raise ConfigError for the first unknown key or invalid value in `conf` (a plain dict)."""
     _check_known_keys(conf)
-    for key, rule in SCHEMA.items():
+    for key, rule in RULES.items():
         found, value = _lookup(conf, key)
-        if not found or (value is None and getattr(rule, "nullable", False)):
-            continue
-        if key == "trainer.devices" and _devices_ok(value):
+        if not found or (value is None and rule.nullable):
             continue
         if not rule.ok(value):
-            allowed = rule.allowed() + (", or auto" if key == "trainer.devices" else "")
-            raise ConfigError(f"{key}={value!r} is invalid: it must be {allowed}")
+            raise ConfigError(f"{key}={value!r} is invalid: it must be {rule.allowed()}")
+
+
+def composition_error(err: Exception) -> ConfigError:
+    """Hydra's multi-line composition error as one line. An unknown key is named with the keys
+    known beside it, and a value of the wrong type with what its key allows."""
+    message = f"{err}\n{err.__cause__ or ''}"
+    where = re.match(r"In '([^']+)': ", message)  # a file under conf/, not the command line
+    prefix = f"In '{where[1]}': " if where else ""
+    found = re.search(r"full_key: (\S+)", message)
+    key = found[1] if found else None
+    if key and re.search(r"Key '[^']+' not in '", message):
+        return ConfigError(prefix + str(unknown_key(key)))
+    if key in RULES:  # OmegaConf refused the value's type
+        return ConfigError(
+            f"{prefix}{key}{_shown_value(message)} is invalid: it must be {RULES[key].allowed()}"
+        )
+    return ConfigError(one_line(message))
+
+
+def _shown_value(message: str) -> str:
+    """'=VALUE' as validate() would show it, from OmegaConf's type error ('' if not found)."""
+    if "is not Optional" in message:
+        return "=None"
+    found = re.search(
+        r"Value '(.*)' (?:of type '(\w+)' could not|is not a valid \w+ \(type (\w+)\))", message
+    )
+    if not found:
+        return ""
+    value, kind = found[1], found[2] or found[3]
+    return f"={value!r}" if kind == "str" else f"={value}"
+
+
+def unknown_key(key: str) -> ConfigError:
+    """The error for a key RunConfig does not know, listing the keys known beside it."""
+    section = key.split(".")[0] if "." in key else None
+    known = _known_keys(section)
+    listing = f"; known keys here: {', '.join(known)}" if known else ""
+    return ConfigError(f"unknown config key '{key}'{listing}")
 
 
 def check_inside(path: str | Path, root: str | Path, what: str) -> None:
@@ -211,21 +286,30 @@ def check_inside(path: str | Path, root: str | Path, what: str) -> None:
         raise ConfigError(f"{what} {path} lies outside {root}; override values must not hold '..'")
 
 
-def unknown_key(key: str) -> ConfigError:
-    """The error for a key SCHEMA does not know, listing the keys known beside it."""
-    section = key.split(".")[0] if "." in key else None
-    known = _known_keys(section)
-    listing = f"; known keys here: {', '.join(known)}" if known else ""
-    return ConfigError(f"unknown config key '{key}'{listing}")
+def one_line(text: str) -> str:
+    """Join a message's lines; the lines under a 'heading:' become a comma-separated list."""
+    out, listing = "", False
+    for line in (raw.strip() for raw in text.splitlines()):
+        if line.startswith("Config search path"):
+            break
+        if not line or line.startswith(("full_key:", "object_type=", "reference_type=")):
+            continue
+        if listing:
+            out += (" " if out.endswith(":") else ", ") + line
+            continue
+        out += ("; " if out else "") + line
+        listing = line.endswith(":")
+    return out
 
 
 def _known_keys(section: str | None) -> list[str]:
     if section is None:
-        return sorted({key.split(".")[0] for key in SCHEMA})
-    return sorted(key.split(".", 1)[1] for key in SCHEMA if key.startswith(section + "."))
+        return sorted({key.split(".")[0] for key in RULES})
+    return sorted(key.split(".", 1)[1] for key in RULES if key.startswith(section + "."))
 
 
 def _check_known_keys(conf: dict) -> None:
+    """Keys added with ``+`` pass Hydra's struct check; only Lightning's may stay."""
     for name in sorted(set(conf) - set(_known_keys(None))):
         raise unknown_key(name)
     for section in SECTIONS:
@@ -248,15 +332,6 @@ def _is_trainer_argument(name: str) -> bool:
     import lightning as L
 
     return name not in TRAINER_RESERVED and name in inspect.signature(L.Trainer).parameters
-
-
-def _devices_ok(value) -> bool:
-    """Lightning's `devices`: a count, "auto", -1 (all) or a list of device indices."""
-    if value in ("auto", -1):
-        return True
-    if isinstance(value, list):
-        return bool(value) and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
-    return False
 
 
 def _lookup(conf: dict, dotted: str):

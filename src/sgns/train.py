@@ -33,9 +33,9 @@ from lightning.fabric.plugins.environments import SLURMEnvironment, TorchElastic
 from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
 from lightning.pytorch.loggers import TensorBoardLogger
 from lightning.pytorch.utilities.exceptions import MisconfigurationException, SIGTERMException
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
-from sgns.config import validate
+from sgns.config import checked
 from sgns.console import EpochProgressBar, quiet_library_noise
 from sgns.data.datamodule import SkipGramDataModule
 from sgns.distributed import DistributedRun, check_backend, strategy
@@ -56,10 +56,15 @@ HPARAM_DATA_KEYS = ("source", "window", "min_count", "subsample_t", "subsample_r
 
 
 def run(cfg: DictConfig, run_dir: str | Path) -> dict:
-    """Train as `cfg` says, write vectors and metrics into `run_dir`, return the metrics."""
+    """Check `cfg` (sgns.config.checked), train as it says, write vectors and metrics into
+    `run_dir`, return the metrics."""
+    return run_checked(checked(cfg), run_dir)
+
+
+def run_checked(conf: dict, run_dir: str | Path) -> dict:
+    """`run` for a config already through sgns.config.checked (scripts/train.py checks it
+    before loading torch, so a bad command line fails fast)."""
     start, started_at = time.perf_counter(), dt.datetime.now().astimezone()
-    conf = OmegaConf.to_container(cfg, resolve=True)
-    validate(conf)
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(cpu_threads(conf))

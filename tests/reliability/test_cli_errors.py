@@ -3,6 +3,7 @@
 Config errors fail before torch and Lightning are imported: about a second per subprocess.
 """
 
+import json
 import re
 
 import pytest
@@ -16,15 +17,19 @@ pytestmark = pytest.mark.slow
 @pytest.mark.parametrize(
     ("override", "message"),
     [
-        # Hydra rejects a key missing from conf/ while composing, before our code runs.
+        # Hydra rejects a key missing from the schema (sgns.config.RunConfig) while composing,
+        # before our code runs.
         ("model.foo=1", "error: unknown config key 'model.foo'; known keys here: embed_dim, "),
+        ("model.embed_dimm=3", "error: unknown config key 'model.embed_dimm'; known keys here: "),
         ("foo=1", "error: unknown config key 'foo'; known keys here: checkpoint, cpu_threads, "),
         # "+" adds the key; validate() rejects it.
         ("+model.foo=1", "error: unknown config key 'model.foo'; known keys here: embed_dim, "),
         ("data=nope", "error: In 'train': Could not find 'data/nope'; Available options in "),
         ("model.embed_dim=[", "error: no viable alternative at input '['"),
-        # validate()'s messages, one per kind (test_config_validation.py checks every key).
+        # A wrong type, from Hydra; a value out of range or not a choice, from validate()
+        # (test_config_validation.py checks every key).
         ("model.embed_dim=abc", "error: model.embed_dim='abc' is invalid: it must be an integer"),
+        ("model.embed_dim=0", "error: model.embed_dim=0 is invalid: it must be an integer"),
         ("model.optimizer=rmsprop", "error: model.optimizer='rmsprop' is invalid: it must be one"),
     ],
 )
@@ -34,6 +39,40 @@ def test_bad_override_is_one_line_and_exit_2(tmp_path, override, message):
     assert result.stderr.count("\n") == 1, result.stderr  # exactly one line
     assert result.stderr.startswith(message), result.stderr
     assert not (tmp_path / "run" / "vectors.txt").exists()
+
+
+EMBED_DIM_RANGE = "is invalid: it must be an integer in [1, 100000]"
+MODEL_KEYS = (
+    "embed_dim, init, lr, min_lr_ratio, n_neighbors, n_samples, n_val_words, noise_power, "
+    "optimizer, sgd_chunk, shared_negatives"
+)
+
+
+@pytest.mark.parametrize(
+    ("override", "message", "composed"),
+    [
+        # Found after composition: the run directory exists and records the error.
+        ("model.embed_dim=0", f"model.embed_dim=0 {EMBED_DIM_RANGE}", True),
+        # Found while composing: Hydra stops before it creates the run directory.
+        ("model.embed_dim=abc", f"model.embed_dim='abc' {EMBED_DIM_RANGE}", False),
+        (
+            "model.embed_dimm=3",
+            f"unknown config key 'model.embed_dimm'; known keys here: {MODEL_KEYS}",
+            False,
+        ),
+    ],
+)
+def test_config_error_is_the_whole_line_and_recorded_once_there_is_a_run(
+    tmp_path, override, message, composed
+):
+    run_dir = tmp_path / "run"
+    result = train(override, f"hydra.run.dir={run_dir}", cwd=tmp_path)
+    assert (result.returncode, result.stderr) == (2, f"error: {message}\n")
+    if composed:
+        failed = json.loads((run_dir / "failed.json").read_text())
+        assert failed == {"error": message, "type": "ConfigError"}
+    else:
+        assert not run_dir.exists()
 
 
 def test_sweep_value_cannot_place_a_run_outside_the_sweep_folder(tmp_path):

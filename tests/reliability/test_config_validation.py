@@ -1,23 +1,28 @@
-"""Config validation: every key has a rule, and every bad value is one line naming key and range."""
+"""The config schema: every key has a type, a default and a rule, and every bad value or key
+is one line naming the key and what is allowed, whether Hydra or validate() finds it."""
 
 import copy
+import dataclasses
 import functools
 import math
+import shutil
+import typing
 
 import pytest
+from hydra import compose, initialize_config_dir
+from hydra.errors import HydraException
 from omegaconf import OmegaConf
 
-from conftest import make_config, small_run_overrides
+from conftest import CONF_DIR, make_config, small_run_overrides
 from sgns.config import (
-    INITS,
-    OPTIMIZERS,
-    SCHEMA,
-    SOURCES,
-    Choice,
-    Number,
+    RULES,
+    RunConfig,
     check_inside,
+    checked,
+    composition_error,
     validate,
 )
+from sgns.config_rules import Choice, Number
 from sgns.errors import ConfigError
 from sgns.train import run
 
@@ -63,9 +68,33 @@ def with_value(conf: dict, dotted: str, value) -> dict:
     return conf
 
 
-def test_every_config_key_has_a_rule_and_every_rule_a_key():
+def schema_fields(schema, prefix=""):
+    """(dotted key, annotation, default) of every leaf field of the dataclass `schema`."""
+    hints = typing.get_type_hints(schema)
+    for field in dataclasses.fields(schema):
+        hint = hints[field.name]
+        if dataclasses.is_dataclass(hint):
+            assert field.default_factory is hint, field.name
+            yield from schema_fields(hint, f"{prefix}{field.name}.")
+        else:
+            yield prefix + field.name, hint, field.default
+
+
+def test_every_key_of_every_shipped_config_has_a_type_a_default_and_a_rule():
+    fields = {key: (hint, default) for key, hint, default in schema_fields(RunConfig)}
     keys = set().union(*(leaf_keys(default_conf(*groups)) for groups in PRESETS))
-    assert keys == set(SCHEMA)
+    assert keys == set(fields) == set(RULES)
+    assert [key for key, (_, default) in fields.items() if default is dataclasses.MISSING] == []
+    # Hydra checks every other key's type; these take what Lightning takes, checked by validate.
+    untyped = {
+        key for key, (hint, _) in fields.items() if typing.Any in (hint, *typing.get_args(hint))
+    }
+    assert untyped == {"data.path", "trainer.devices", "trainer.precision", "trainer.deterministic"}
+
+
+def test_the_yaml_files_hold_no_second_copy_of_the_defaults():
+    schema_defaults = OmegaConf.to_container(OmegaConf.structured(RunConfig), resolve=True)
+    assert default_conf() == schema_defaults
 
 
 @pytest.mark.parametrize("groups", PRESETS, ids=lambda groups: " ".join(groups) or "defaults")
@@ -74,7 +103,7 @@ def test_shipped_configs_are_valid(groups):
 
 
 def number_cases():
-    for key, rule in SCHEMA.items():
+    for key, rule in RULES.items():
         if not isinstance(rule, Number):
             continue
         low = rule.low if rule.open_low else rule.low - (1 if rule.kind is int else 1e-3)
@@ -89,7 +118,7 @@ def number_cases():
 @pytest.mark.parametrize(("key", "value"), list(number_cases()))
 def test_out_of_range_or_mistyped_number_names_key_and_range(key, value):
     conf = with_value(default_conf(), key, value)
-    rule = SCHEMA[key]
+    rule = RULES[key]
     with pytest.raises(ConfigError) as err:
         validate(conf)
     message = str(err.value)
@@ -102,11 +131,11 @@ def test_out_of_range_or_mistyped_number_names_key_and_range(key, value):
     assert "\n" not in message
 
 
-@pytest.mark.parametrize("key", [k for k, r in SCHEMA.items() if isinstance(r, Choice)])
+@pytest.mark.parametrize("key", [k for k, r in RULES.items() if isinstance(r, Choice)])
 def test_unknown_choice_lists_the_choices(key):
     with pytest.raises(ConfigError) as err:
         validate(with_value(default_conf(), key, "no-such-choice"))
-    rule = SCHEMA[key]
+    rule = RULES[key]
     options = ", ".join(dict.fromkeys(map(str, rule.options))) + " or null" * rule.nullable
     assert str(err.value) == f"{key}='no-such-choice' is invalid: it must be one of: {options}"
 
@@ -159,14 +188,6 @@ def test_other_lightning_trainer_arguments_are_allowed():
     validate(default_conf("+trainer.max_steps=100", "+trainer.gradient_clip_val=1.0"))
 
 
-def test_choices_agree_with_the_code_that_uses_them():
-    from sgns.data.datamodule import SOURCES as data_sources
-    from sgns.model.module import OPTIMIZERS as module_optimizers
-    from sgns.model.skipgram import INITS as model_inits
-
-    assert (data_sources, module_optimizers, model_inits) == (SOURCES, OPTIMIZERS, INITS)
-
-
 def test_paths_must_stay_inside_their_folder(tmp_path):
     sweep = tmp_path / "sweep"
     check_inside(sweep / "0_model.embed_dim=8", sweep, "run directory")
@@ -182,3 +203,86 @@ def test_lightning_rejecting_an_added_trainer_argument_is_one_line(tmp_path):
     with pytest.raises(ConfigError, match=r"^Lightning rejects the trainer settings: .*max_steps"):
         run(make_config(overrides), tmp_path)
     assert not (tmp_path / "vectors.txt").exists()
+
+
+def composition_message(*overrides, config_dir=CONF_DIR) -> str:
+    """The one line a Hydra composition error becomes (what scripts/train.py prints)."""
+    with (
+        pytest.raises(HydraException) as err,
+        initialize_config_dir(config_dir=str(config_dir), version_base="1.3"),
+    ):
+        compose(config_name="train", overrides=list(overrides))
+    return str(composition_error(err.value))
+
+
+def mistyped_cases():
+    for key, rule in RULES.items():
+        if isinstance(rule, Number):
+            yield f"{key}=ten", f"{key}='ten'"
+            if rule.kind is int:
+                yield f"{key}=2.5", f"{key}=2.5"
+            if not rule.nullable:
+                yield f"{key}=null", f"{key}=None"
+    yield "data.shuffle=maybe", "data.shuffle='maybe'"
+
+
+@pytest.mark.parametrize(("override", "shown"), list(mistyped_cases()))
+def test_hydra_rejects_a_mistyped_override_naming_key_and_range(override, shown):
+    key = override.split("=")[0]
+    message = composition_message(override)
+    assert message == f"{shown} is invalid: it must be {RULES[key].allowed()}"
+
+
+MODEL_KEYS = ", ".join(sorted(key[len("model.") :] for key in RULES if key.startswith("model.")))
+
+
+def test_hydra_rejects_an_unknown_key_naming_the_known_ones():
+    message = composition_message("model.embed_dimm=3")
+    assert message == f"unknown config key 'model.embed_dimm'; known keys here: {MODEL_KEYS}"
+    assert MODEL_KEYS.startswith("embed_dim, init, lr, ")
+
+
+def test_an_out_of_range_override_is_named_with_its_range():
+    with pytest.raises(ConfigError) as err:
+        checked(make_config(["model.embed_dim=0"]))
+    assert str(err.value) == "model.embed_dim=0 is invalid: it must be an integer in [1, 100000]"
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (
+            "model:\n  embed_dimm: 3\n",
+            "In 'experiment/bad': unknown config key 'model.embed_dimm'; known keys here: "
+            + MODEL_KEYS,
+        ),
+        (
+            "data:\n  window: wide\n",
+            "In 'experiment/bad': data.window='wide' is invalid: it must be "
+            + RULES["data.window"].allowed(),
+        ),
+    ],
+)
+def test_a_bad_yaml_file_is_named_with_the_key(tmp_path, body, expected):
+    conf = tmp_path / "conf"
+    shutil.copytree(CONF_DIR, conf)
+    (conf / "experiment" / "bad.yaml").write_text("# @package _global_\n" + body)
+    message = composition_message("experiment=bad", config_dir=conf)
+    assert message == expected
+
+
+def test_run_rejects_a_bad_config_before_creating_anything(tmp_path):
+    with pytest.raises(ConfigError, match=r"^model.n_samples=0 is invalid: it must be an integer"):
+        run(make_config(["model.n_samples=0"]), tmp_path / "run")
+    assert not (tmp_path / "run").exists()
+
+
+def test_an_unset_key_or_a_broken_interpolation_is_one_line(monkeypatch):
+    cfg = OmegaConf.structured(RunConfig)
+    cfg.data.cache_dir = "???"
+    with pytest.raises(ConfigError, match=r"^data.cache_dir is not set: it must be a folder$"):
+        checked(cfg)
+    monkeypatch.delenv("SGNS_NO_SUCH_VARIABLE", raising=False)
+    with pytest.raises(ConfigError) as err:
+        checked(make_config(["data.cache_dir=${oc.env:SGNS_NO_SUCH_VARIABLE}"]))
+    assert "SGNS_NO_SUCH_VARIABLE" in str(err.value) and "\n" not in str(err.value)

@@ -21,20 +21,14 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
-from sgns.data.corpus import (
-    NORMALIZATION_MEANINGS,
-    NORMALIZATIONS,
-    expand_paths,
-    wiki_sample_file,
-)
+from sgns.choices import SOURCES
+from sgns.data.corpus import NORMALIZATION_MEANINGS, expand_paths, wiki_sample_file
 from sgns.data.pairs import expected_pairs, iter_pair_batches
 from sgns.data.tokens import prepare_tokens
-from sgns.data.vocab import SUBSAMPLE_RULES
 from sgns.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
-SOURCES = ("wiki_sample", "text_file", "text8")
 # Where the usual subsampling settings come from, named in the run's log (conf/data/*.yaml
 # says which source uses which).
 SUBSAMPLE_ORIGINS = {
@@ -130,9 +124,9 @@ class SkipGramPairs(IterableDataset):
 
 
 class SkipGramDataModule(L.LightningDataModule):
-    """Skip-gram pairs from a text source; see conf/data/*.yaml for every argument's meaning.
+    """Skip-gram pairs from a text source; sgns.config.DataConfig says what each argument means.
 
-    The defaults are conf/data/wiki_sample.yaml's; conf/data/text_file.yaml's differ
+    The defaults are DataConfig's (data=wiki_sample); conf/data/text_file.yaml's differ
     (normalization "none", word2vec's subsampling), so pass those for your own text.
     """
 
@@ -157,9 +151,6 @@ class SkipGramDataModule(L.LightningDataModule):
         sha256=None,
     ):
         super().__init__()
-        _check_choice("data.source", source, SOURCES)
-        _check_choice("data.normalization", normalization, NORMALIZATIONS)
-        _check_choice("data.subsample_rule", subsample_rule, SUBSAMPLE_RULES)
         self.source, self.path, self.cache_dir = source, path, Path(cache_dir).expanduser()
         self.normalization, self.min_count, self.max_vocab = normalization, min_count, max_vocab
         self.subsample_t, self.subsample_rule = subsample_t, subsample_rule
@@ -175,6 +166,8 @@ class SkipGramDataModule(L.LightningDataModule):
             from sgns.data.text8 import fetch_text8
 
             return [fetch_text8(self.cache_dir, sha256=self.sha256)]
+        if self.source != "text_file":
+            raise ConfigError(f"data.source={self.source!r} is not one of: {', '.join(SOURCES)}")
         if self.path is None:
             raise ConfigError(
                 "data.path must name a file, folder or glob when data.source=text_file"
@@ -326,8 +319,3 @@ def _own_generator(seed: int) -> torch.Generator:
     # Starting a loader draws a seed from its generator; the default is torch's global one,
     # which would shift the negative samples of a resumed run against an uninterrupted one.
     return torch.Generator().manual_seed(seed)
-
-
-def _check_choice(key: str, value, choices) -> None:
-    if value not in choices:
-        raise ConfigError(f"{key}={value!r} is not one of: {', '.join(choices)}")

@@ -14,6 +14,7 @@ import lightning as L
 import numpy as np
 import torch
 
+from sgns.choices import OPTIMIZERS
 from sgns.errors import DataError, SgnsError
 from sgns.eval.neighbors import nearest_neighbors
 from sgns.model.loss import NegativeSamplingLoss
@@ -22,7 +23,6 @@ from sgns.model.skipgram import SkipGramNeg
 
 log = logging.getLogger(__name__)
 
-OPTIMIZERS = ("sgd", "sparse_adam", "adam")
 # The batch rule bounds every row's step (sgd_step), so a diverged loss means a step size
 # far too large for the data, whatever the batch or chunk size.
 DIVERGENCE_REMEDY = "lower model.lr"

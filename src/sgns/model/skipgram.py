@@ -15,7 +15,7 @@ import torch
 from torch import nn
 from torch.nn.utils import skip_init
 
-INITS = ("word2vec", "uniform")
+from sgns.choices import INITS
 
 
 class SkipGramNeg(nn.Module):
