@@ -24,10 +24,9 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import MissingMandatoryValue, OmegaConfBaseException
 
-from sgns.choices import EXPORT_FORMATS, INITS, OPTIMIZERS, SOURCES, VECTORS
+from sgns.choices import EXPORT_FORMATS, INITS, OPTIMIZERS, SOURCES, SUBSAMPLE_RULES, VECTORS
 from sgns.config_rules import flag, lightning_devices, number, one_of, rules_of, text
 from sgns.data.corpus import NORMALIZATIONS
-from sgns.data.vocab import SUBSAMPLE_RULES
 from sgns.errors import ConfigError
 
 # Lightning's own values, checked here so that a typo fails before Lightning is loaded.

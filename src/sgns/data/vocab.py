@@ -13,10 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
+from sgns.choices import SUBSAMPLE_RULES
 from sgns.errors import DataError
 from sgns.io import atomic_write_text
-
-SUBSAMPLE_RULES = ("mikolov", "word2vec")
 
 
 @dataclass(frozen=True)
