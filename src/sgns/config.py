@@ -50,6 +50,8 @@ class CheckpointConfig:
 
 @dataclass
 class ExportConfig:
+    """The vectors file a finished run writes into its run directory."""
+
     # in | in+out (input + output vectors summed; Levy et al. 2015)
     vectors: str = one_of("in", VECTORS)
     # text (vectors.txt) | binary (vectors.bin)

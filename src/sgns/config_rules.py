@@ -1,7 +1,9 @@
 """What a config key may hold: rules kept as dataclass field metadata, read back per key.
 
-A field's annotation gives its type (int, float, str, bool, ``X | None``); its metadata adds
-the range or the choices:
+A field's annotation gives its type (int, float, str, bool, ``X | None``; Any where Lightning
+takes several types), which OmegaConf enforces while Hydra composes; its metadata adds the
+range or the choices, which `sgns.config.validate` checks. Every rule's `kind` and `nullable`
+are filled in from the annotation by `rules_of`:
 
     >>> @dataclass
     ... class Model:
@@ -159,8 +161,7 @@ def rules_of(schema: type, prefix: str = "") -> dict:
             if kind is not bool:
                 raise TypeError(f"{key} needs a rule: number(), one_of(), text() or flag()")
             rule = Flag()
-        # An Any field (rule kind object) keeps the kind its rule names.
-        kind = rule.kind if kind is typing.Any else kind
+        kind = rule.kind if kind is typing.Any else kind  # Any: the rule alone decides
         rules[key] = dataclasses.replace(rule, kind=kind, nullable=nullable)
     return rules
 

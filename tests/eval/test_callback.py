@@ -10,10 +10,12 @@ import re
 import numpy as np
 import pytest
 import torch
+from hydra.errors import HydraException
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorboard.plugins.hparams import plugin_data_pb2
 
 from conftest import SCORE_KEYS, make_config, planted_groups_text, small_run_overrides
+from sgns.config import composition_error
 from sgns.errors import ConfigError, SgnsError
 from sgns.eval import evaluate, evaluate_sections
 from sgns.eval.analogy import read_analogies
@@ -205,7 +207,6 @@ def test_eval_disabled_adds_no_scores(tmp_path):
     [
         ("eval.projector_words=-1", "eval.projector_words=-1 is invalid"),
         ("eval.tsne_words=1", "eval.tsne_words=1 is invalid"),
-        ("eval.tsne=maybe", "eval.tsne='maybe' is invalid"),
         ("+eval.every=2", "unknown config key 'eval.every'"),
     ],
 )
@@ -213,6 +214,15 @@ def test_bad_eval_settings_fail_before_training(tmp_path, override, message):
     overrides = small_run_overrides(tmp_path / "none.txt", tmp_path / "cache") + [override]
     with pytest.raises(ConfigError, match=message):
         run(make_config(overrides), tmp_path)
+
+
+def test_a_mistyped_eval_setting_fails_while_composing():
+    with pytest.raises(HydraException) as err:
+        make_config(["eval.tsne=maybe"])
+    assert (
+        str(composition_error(err.value))
+        == "eval.tsne='maybe' is invalid: it must be true or false"
+    )
 
 
 class _Experiment:
