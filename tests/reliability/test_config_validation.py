@@ -285,4 +285,5 @@ def test_an_unset_key_or_a_broken_interpolation_is_one_line(monkeypatch):
     monkeypatch.delenv("SGNS_NO_SUCH_VARIABLE", raising=False)
     with pytest.raises(ConfigError) as err:
         checked(make_config(["data.cache_dir=${oc.env:SGNS_NO_SUCH_VARIABLE}"]))
-    assert "SGNS_NO_SUCH_VARIABLE" in str(err.value) and "\n" not in str(err.value)
+    assert "SGNS_NO_SUCH_VARIABLE" in str(err.value)
+    assert "\n" not in str(err.value)
