@@ -28,6 +28,8 @@ INF = math.inf
 SOURCES = ("wiki_sample", "text_file", "text8")
 OPTIMIZERS = ("sgd", "sparse_adam", "adam")
 INITS = ("word2vec", "uniform")
+TABLE_DTYPES = ("float32", "bfloat16", "float16")
+PAIRS_ON = ("auto", "host", "device")
 EXPORT_VECTORS = ("in", "in+out")
 EXPORT_FORMATS = ("text", "binary")
 ACCELERATORS = ("auto", "cpu", "gpu", "cuda", "mps", "tpu")
@@ -53,14 +55,18 @@ class Number:
     high: float
     nullable: bool = False
     open_low: bool = False
+    also: tuple = ()  # words the key accepts too (data.batch_size: "auto")
 
     def allowed(self) -> str:
         what = "an integer" if self.kind is int else "a number"
         low, high = (_show(bound, self.kind) for bound in (self.low, self.high))
         span = f"{'(' if self.open_low else '['}{low}, {high}]"
-        return f"{what} in {span}{' or null' if self.nullable else ''}"
+        words = "".join(f" or {word}" for word in self.also)
+        return f"{what} in {span}{' or null' if self.nullable else ''}{words}"
 
     def ok(self, value) -> bool:
+        if isinstance(value, str) and value in self.also:
+            return True
         if isinstance(value, bool):
             return False
         if not isinstance(value, int if self.kind is int else (int, float)):
@@ -144,7 +150,9 @@ SCHEMA = {
     "model.min_lr_ratio": _float(0.0, 1.0),
     "model.init": Choice(INITS),
     "model.shared_negatives": _int(1, 1 << 20),
-    "model.sgd_chunk": _int(1, 1 << 26, nullable=True),
+    # auto: the device's own (sgns.accelerator); null: the whole batch in one piece.
+    "model.sgd_chunk": Number(int, 1, 1 << 26, nullable=True, also=("auto",)),
+    "model.table_dtype": Choice(TABLE_DTYPES),
     "model.n_val_words": _int(0, 1000),
     "model.n_neighbors": _int(1, 1000),
     "data.source": Choice(SOURCES),
@@ -157,7 +165,8 @@ SCHEMA = {
     "data.subsample_t": _float(0.0, 1.0),
     "data.subsample_rule": Choice(SUBSAMPLE_RULES),
     "data.window": _int(1, 1000),
-    "data.batch_size": _int(1, 1 << 26),
+    "data.batch_size": Number(int, 1, 1 << 26, also=("auto",)),
+    "data.pairs_on": Choice(PAIRS_ON),
     "data.context_chunk": _int(2, nullable=True),
     "data.shuffle": Flag(),
     "data.val_fraction": _float(0.0, 0.5),

@@ -30,11 +30,12 @@ import lightning as L
 import torch
 import torch.utils.tensorboard  # noqa: F401  (see below)
 from lightning.fabric.plugins.environments import SLURMEnvironment, TorchElasticEnvironment
-from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
+from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint, TQDMProgressBar
 from lightning.pytorch.loggers import TensorBoardLogger
 from lightning.pytorch.utilities.exceptions import MisconfigurationException, SIGTERMException
 from omegaconf import DictConfig, OmegaConf
 
+from sgns.accelerator import resolve_auto, trains_on_cuda
 from sgns.config import validate
 from sgns.data.datamodule import EpochData, SkipGramDataModule
 from sgns.distributed import DistributedRun, check_backend, strategy
@@ -58,6 +59,7 @@ def run(cfg: DictConfig, run_dir: str | Path) -> dict:
     start, started_at = time.perf_counter(), dt.datetime.now().astimezone()
     conf = OmegaConf.to_container(cfg, resolve=True)
     validate(conf)
+    resolve_auto(conf)  # the device's batch size, sgd_chunk and pair generation
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(cpu_threads(conf))
@@ -119,6 +121,13 @@ def _callbacks(conf: dict, run_dir: Path, resume_state: ResumeState) -> list[L.C
         DistributedRun(),
         EpochData(),  # each epoch's data is drawn from (seed, epoch)
     ]
+    trainer = conf["trainer"]
+    if trainer.get("enable_progress_bar", True) and trains_on_cuda(
+        trainer.get("accelerator", "auto")
+    ):
+        # The bar reads the logged loss back from the GPU whenever it redraws: only as often
+        # as the loss is logged, so that the steps in between never wait for the device.
+        callbacks.append(TQDMProgressBar(refresh_rate=trainer["log_every_n_steps"]))
     eval_conf = conf["eval"]
     if eval_conf["enabled"]:
         callbacks.append(

@@ -20,6 +20,7 @@ import torch
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from sgns.data.corpus import NORMALIZATIONS, expand_paths, wiki_sample_file
+from sgns.data.device_batches import DevicePairs
 from sgns.data.pairs import expected_pairs, iter_pair_batches
 from sgns.data.tokens import prepare_tokens
 from sgns.data.vocab import SUBSAMPLE_RULES
@@ -28,6 +29,7 @@ from sgns.errors import ConfigError
 log = logging.getLogger(__name__)
 
 SOURCES = ("wiki_sample", "text_file", "text8")
+PAIRS_ON = ("host", "device")  # numpy in the loader (SkipGramPairs), or torch (DevicePairs)
 _VAL_SEED = 0x5EED
 
 
@@ -138,9 +140,16 @@ class SkipGramDataModule(L.LightningDataModule):
         seed=0,
         block_tokens=1 << 20,
         sha256=None,
+        pairs_on="host",
     ):
         super().__init__()
         _check_choice("data.source", source, SOURCES)
+        _check_choice("data.pairs_on", pairs_on, PAIRS_ON)
+        if pairs_on == "device" and num_workers:
+            raise ConfigError(
+                f"data.num_workers={num_workers} with data.pairs_on=device: device pairs are "
+                "made in the training process; set data.num_workers=0"
+            )
         _check_choice("data.normalization", normalization, NORMALIZATIONS)
         _check_choice("data.subsample_rule", subsample_rule, SUBSAMPLE_RULES)
         self.source, self.path, self.cache_dir = source, path, Path(cache_dir).expanduser()
@@ -149,6 +158,7 @@ class SkipGramDataModule(L.LightningDataModule):
         self.window, self.batch_size, self.context_chunk = window, batch_size, context_chunk
         self.shuffle, self.val_fraction, self.num_workers = shuffle, val_fraction, num_workers
         self.seed, self.block_tokens, self.sha256 = seed, block_tokens, sha256
+        self.pairs_on = pairs_on
         self.vocab = None
 
     def corpus_files(self) -> list[Path]:
@@ -196,6 +206,11 @@ class SkipGramDataModule(L.LightningDataModule):
             self.shuffle,
             self.block_tokens,
         )
+        if self.pairs_on == "device":  # in the device's own blocks (DEVICE_BLOCK_TOKENS)
+            self.train_set = DevicePairs(
+                self.train_ids, self.keep_prob, self.window, self.batch_size, self.seed,
+                self.context_chunk, self.shuffle,
+            )  # fmt: skip
         rng = np.random.default_rng([self.seed, _VAL_SEED])
         self.val_batches = [
             (torch.from_numpy(x), torch.from_numpy(y))
@@ -230,6 +245,8 @@ class SkipGramDataModule(L.LightningDataModule):
         if self.trainer is not None:
             self.train_set.rank = self.trainer.global_rank
             self.train_set.world_size = self.trainer.world_size
+            if self.pairs_on == "device":
+                self.train_set.device = self.trainer.strategy.root_device
         self.start_epoch(self.trainer.current_epoch if self.trainer is not None else 0)
         return ResumableLoader(
             self.train_set,
