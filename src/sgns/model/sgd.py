@@ -149,7 +149,7 @@ def apply_bounded(
 ) -> None:
     """Add `updates` into `table`, each row's sum scaled to at most STEP_BOUND / L (in place;
     the updates' deltas are scaled in place too). The updates are float32 whatever the
-    table's dtype; a reduced-precision table gets each row's sum, rounded once."""
+    table's dtype; a reduced-precision table gets each row's new value rounded once."""
     like = updates[0].curvature
     curvature = (workspace or Workspace()).get("curvature", table.shape[:1], like).zero_()
     for update in updates:
@@ -179,12 +179,13 @@ def gather_rows(table: torch.Tensor, ids: torch.Tensor, out: torch.Tensor | None
 
 
 def add_row_sums(table: torch.Tensor, ids: torch.Tensor, deltas: torch.Tensor) -> None:
-    """``table[ids] += deltas`` with every row's terms summed in float32 and added once.
+    """``table[ids] += deltas`` with every row's terms summed in float32, added to the row
+    in float32 and the result rounded once into the table's dtype.
 
     A bfloat16 row keeps 8 significant bits: added term by term (index_add_ in the table's
     dtype), each of a frequent word's hundreds of small updates would round away on its own.
-    Summed first, the row rounds once per step. The rows get slots by sorting, not by
-    torch.unique, whose output size would make the host wait for the device.
+    The rows get slots by sorting, not by torch.unique, whose output size would make the
+    host wait for the device.
 
     Args:
         ids: (M,) int64 row ids, repeats allowed; deltas: (M, D) float32.
@@ -195,10 +196,11 @@ def add_row_sums(table: torch.Tensor, ids: torch.Tensor, deltas: torch.Tensor) -
     slot = new_row.cumsum(0) - 1  # (M,) each sorted term's row slot, 0..rows-1
     term_slot = torch.empty_like(slot).scatter_(0, order, slot)  # (M,) in the terms' order
     sums = torch.zeros_like(deltas).index_add_(0, term_slot, deltas)  # (M, D) float32
-    # Slot -> row id (repeats write the same id); unused slots point at row 0 with a zero sum,
-    # and adding an exact zero leaves a row as it is.
-    rows = torch.zeros_like(sorted_ids).scatter_(0, slot, sorted_ids)
-    table.index_add_(0, rows, sums.to(table.dtype))
+    rows = torch.zeros_like(sorted_ids).scatter_(0, slot, sorted_ids)  # slot -> row id
+    # Slots past the last row repeat the last row's slot, so every write to a row is the same.
+    used = torch.minimum(torch.arange(len(ids), device=ids.device), slot[-1])
+    rows, sums = rows[used], sums[used]
+    table.index_copy_(0, rows, (table.index_select(0, rows).float() + sums).to(table.dtype))
 
 
 class Workspace:
