@@ -160,7 +160,7 @@ def test_max_vocab_keeps_the_most_frequent_among_min_count_words(tmp_path):
     cfg = make_config(
         ["data=text_file", f"data.path={path}", f"data.cache_dir={tmp_path / 'cache'}"]
     )
-    data = dict(cfg.data, min_count=3, max_vocab=3, pairs_on="host")
+    data = dict(cfg.data, min_count=3, max_vocab=3, pairs_on="host", batch_size=4096)
     dm = SkipGramDataModule(**data)
     dm.setup("fit")
     assert dm.vocab.words == ["a", "b", "c"]  # d passes min_count but max_vocab stops it
