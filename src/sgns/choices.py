@@ -14,3 +14,6 @@ INITS = ("word2vec", "uniform")  # model.init (SkipGramNeg.reset_parameters)
 SUBSAMPLE_RULES = ("mikolov", "word2vec")  # data.subsample_rule (Vocab.keep_prob)
 VECTORS = ("in", "in+out")  # export.vectors: the input table, or input plus output
 EXPORT_FORMATS = ("text", "binary")  # export.format: vectors.txt or vectors.bin
+TABLE_DTYPES = ("float32", "bfloat16", "float16")  # model.table_dtype (SkipGramModule)
+# data.pairs_on: numpy in the loader | torch on the training device | device on a CUDA GPU
+PAIRS_ON = ("auto", "host", "device")

@@ -24,7 +24,16 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import MissingMandatoryValue, OmegaConfBaseException
 
-from sgns.choices import EXPORT_FORMATS, INITS, OPTIMIZERS, SOURCES, SUBSAMPLE_RULES, VECTORS
+from sgns.choices import (
+    EXPORT_FORMATS,
+    INITS,
+    OPTIMIZERS,
+    PAIRS_ON,
+    SOURCES,
+    SUBSAMPLE_RULES,
+    TABLE_DTYPES,
+    VECTORS,
+)
 from sgns.config_rules import flag, lightning_devices, number, one_of, rules_of, text
 from sgns.data.corpus import NORMALIZATIONS
 from sgns.errors import ConfigError
@@ -100,17 +109,22 @@ class DataConfig:
     subsample_rule: str = one_of("mikolov", SUBSAMPLE_RULES)
     # Context window W; each centre word draws R ~ U[1, W].
     window: int = number(5, 1, 1000)
-    # Pairs per optimiser step and rank (sgd applies them in model.sgd_chunk pieces).
-    batch_size: int = number(65536, 1, 1 << 26)
+    # Pairs per optimiser step and rank (sgd applies them in model.sgd_chunk pieces);
+    # auto: the device's default, 65536 on a CPU, 1048576 on a CUDA GPU (sgns.accelerator).
+    batch_size: Any = number("auto", 1, 1 << 26, words=("auto",))
     # Pairs only inside consecutive chunks of this many kept words (null: no chunks).
     context_chunk: int | None = number(None, 2)
     # Shuffle pairs within each block of text.
     shuffle: bool = True
     # Tail of the corpus held out for the validation loss.
     val_fraction: float = number(0.01, 0.0, 0.5)
-    # DataLoader worker processes generating pairs.
+    # DataLoader worker processes generating pairs (host pairs only).
     num_workers: int = number(0, 0, 256)
-    # Tokens subsampled and paired at a time (bounds memory).
+    # host: numpy in the loader | device: torch on the training device, an epoch's ids kept
+    # there (num_workers 0) | auto: device on a CUDA GPU, else host.
+    pairs_on: str = one_of("auto", PAIRS_ON)
+    # Tokens subsampled and paired at a time (bounds memory); host pairs only: device pairs
+    # take 16M-token blocks (sgns/data/device_batches.py).
     block_tokens: int = number(1 << 20, 1024, 1 << 31)
 
 
@@ -133,8 +147,12 @@ class ModelConfig:
     # sgd: pairs per group sharing one set of negatives (Ji et al. 2016).
     shared_negatives: int = number(32, 1, 1 << 20)
     # sgd: a batch is applied as consecutive steps of this many pairs; a speed setting:
-    # every row's step is bounded at any size (null: the whole batch at once).
-    sgd_chunk: int | None = number(4096, 1, 1 << 26)
+    # every row's step is bounded at any size. auto: the device's default, 4096 on a CPU,
+    # the whole batch on a CUDA GPU (sgns.accelerator); null: the whole batch on any device.
+    sgd_chunk: Any | None = number("auto", 1, 1 << 26, words=("auto",))
+    # sgd: storage of both tables: float32 | bfloat16 | float16; updates are computed in
+    # float32 and each row rounded once per step.
+    table_dtype: str = one_of("float32", TABLE_DTYPES)
     # word2vec (input +-0.5/D, output 0) | uniform (both U(-1, 1), the notebook's).
     init: str = one_of("word2vec", INITS)
     # Validation words: half frequent, half rarer.

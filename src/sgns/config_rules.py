@@ -35,14 +35,18 @@ class Number:
     open_low: bool = False
     kind: type = float
     nullable: bool = False
+    also: tuple = ()  # words the key accepts too (data.batch_size: "auto")
 
     def allowed(self) -> str:
         what = "an integer" if self.kind is int else "a number"
         low, high = (_show(bound, self.kind) for bound in (self.low, self.high))
         span = f"{'(' if self.open_low else '['}{low}, {high}]"
-        return f"{what} in {span}{' or null' if self.nullable else ''}"
+        words = "".join(f" or {word}" for word in self.also)
+        return f"{what} in {span}{' or null' if self.nullable else ''}{words}"
 
     def ok(self, value) -> bool:
+        if isinstance(value, str) and value in self.also:
+            return True
         if isinstance(value, bool):
             return False
         if not isinstance(value, int if self.kind is int else (int, float)):
@@ -125,9 +129,12 @@ class Devices:
         return self.count.ok(value)
 
 
-def number(default, low, high=INF, *, open_low=False):
-    """A field in [low, high], or (low, high] with `open_low`; int or float by its annotation."""
-    return field(default=default, metadata={RULE: Number(low, high, open_low)})
+def number(default, low, high=INF, *, open_low=False, words=()):
+    """A field in [low, high], or (low, high] with `open_low`; int or float by its annotation.
+    With `words` (annotated Any, as OmegaConf has no int-or-str type) an integer or a word."""
+    kind = int if words else float
+    rule = Number(low, high, open_low, kind=kind, also=tuple(words))
+    return field(default=default, metadata={RULE: rule})
 
 
 def one_of(default, options):

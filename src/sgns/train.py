@@ -35,6 +35,7 @@ from lightning.pytorch.loggers import TensorBoardLogger
 from lightning.pytorch.utilities.exceptions import MisconfigurationException, SIGTERMException
 from omegaconf import DictConfig
 
+from sgns.accelerator import resolve_auto, trains_on_cuda
 from sgns.config import checked
 from sgns.console import EpochProgressBar, quiet_library_noise
 from sgns.data.datamodule import SkipGramDataModule
@@ -65,6 +66,7 @@ def run_checked(conf: dict, run_dir: str | Path) -> dict:
     """`run` for a config already through sgns.config.checked (scripts/train.py checks it
     before loading torch, so a bad command line fails fast)."""
     start, started_at = time.perf_counter(), dt.datetime.now().astimezone()
+    resolve_auto(conf)  # the device's batch size, sgd_chunk and pair generation
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(cpu_threads(conf))
@@ -127,8 +129,14 @@ def _callbacks(conf: dict, run_dir: Path, resume_state: ResumeState) -> list[L.C
         LearningRateMonitor(logging_interval="step"),
         DistributedRun(),
     ]
-    if conf["trainer"].get("enable_progress_bar", True):
-        callbacks.insert(0, EpochProgressBar())  # first to see an exception: it ends its line
+    trainer = conf["trainer"]
+    if trainer.get("enable_progress_bar", True):
+        # On a GPU the bar reads the logged loss back from the device whenever it redraws:
+        # only as often as the loss is logged, so that the steps in between never wait.
+        on_cuda = trains_on_cuda(trainer.get("accelerator", "auto"))
+        refresh = trainer["log_every_n_steps"] if on_cuda else 1
+        # First to see an exception: it ends its line.
+        callbacks.insert(0, EpochProgressBar(refresh_rate=refresh))
     eval_conf = conf["eval"]
     if eval_conf["enabled"]:
         callbacks.append(

@@ -3,8 +3,10 @@ import gzip
 import logging
 
 import pytest
+from omegaconf import OmegaConf
 
 from conftest import make_config
+from sgns.accelerator import resolve_auto
 from sgns.data.corpus import expand_paths, normalize, read_text
 from sgns.data.datamodule import SkipGramDataModule
 from sgns.errors import DataError
@@ -212,7 +214,8 @@ def user_text_vocab(tmp_path, text: str, *overrides: str) -> list[str]:
         ["data=text_file", f"data.path={path}", f"data.cache_dir={tmp_path / 'cache'}",
          *overrides]
     )  # fmt: skip
-    dm = SkipGramDataModule(**cfg.data)
+    conf = resolve_auto(OmegaConf.to_container(cfg, resolve=True))
+    dm = SkipGramDataModule(**conf["data"])
     dm.setup("fit")
     return dm.vocab.words
 
@@ -243,8 +246,9 @@ def test_undecodable_bytes_stay_inside_their_word_as_u_fffd(tmp_path, caplog):
     cfg = make_config(
         ["data=text_file", f"data.path={path}", f"data.cache_dir={tmp_path / 'cache'}"]
     )
+    conf = resolve_auto(OmegaConf.to_container(cfg, resolve=True))
     with caplog.at_level(logging.WARNING, logger="sgns.data.corpus"):
-        dm = SkipGramDataModule(**cfg.data)
+        dm = SkipGramDataModule(**conf["data"])
         dm.setup("fit")
     assert sorted(dm.vocab.words) == ["caf\ufffd", "ok"]
     assert "5 invalid UTF-8 bytes replaced by U+FFFD" in caplog.text
@@ -315,7 +319,7 @@ def test_max_vocab_keeps_the_most_frequent_among_min_count_words(tmp_path):
     cfg = make_config(
         ["data=text_file", f"data.path={path}", f"data.cache_dir={tmp_path / 'cache'}"]
     )
-    data = dict(cfg.data, min_count=3, max_vocab=3)
+    data = dict(cfg.data, min_count=3, max_vocab=3, pairs_on="host", batch_size=4096)
     dm = SkipGramDataModule(**data)
     dm.setup("fit")
     assert dm.vocab.words == ["a", "b", "c"]  # d passes min_count but max_vocab stops it

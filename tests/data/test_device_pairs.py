@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from sgns.data import device_pairs, pairs
+from sgns.data.pairs import SHUFFLE_SEGMENT
 
 
 def gen(seed: int, device: str = "cpu") -> torch.Generator:
@@ -72,12 +73,11 @@ def test_batches_hold_every_pair_of_every_block_once(shuffle):
     inputs = torch.cat([x for x, _ in batches]).tolist()
     targets = torch.cat([y for _, y in batches]).tolist()
     got = sorted(zip(inputs, targets, strict=True))
-    # the same stream of draws, block by block, without shuffling
+    # the same stream of draws, block by block
     g, want = gen(5), []
     for block in blocks:
-        x, y = device_pairs.skipgram_pairs(device_pairs.subsample(block, keep_prob, g), 3, g)
-        if shuffle:
-            torch.randperm(len(x), generator=g)
+        kept = device_pairs.subsample(block, keep_prob, g)
+        x, y = device_pairs.skipgram_pairs(kept, 3, g, shuffle=shuffle)
         want += zip(x.tolist(), y.tolist(), strict=True)
     assert got == sorted(want)
     assert all(0 < abs(a - b) <= 3 for a, b in got)
@@ -86,6 +86,67 @@ def test_batches_hold_every_pair_of_every_block_once(shuffle):
 def test_tiny_blocks_give_no_pairs_without_failing():
     x, y = device_pairs.skipgram_pairs(torch.tensor([7]), 5, gen(0))
     assert len(x) == len(y) == 0
+
+
+def window_offsets(inputs, targets) -> np.ndarray:
+    return np.abs(np.asarray(targets) - np.asarray(inputs))
+
+
+@pytest.mark.parametrize("shuffle", [True, False])
+def test_window_sizes_are_uniform_on_one_to_w_as_in_the_numpy_generator(shuffle):
+    """With R ~ U[1, W], an offset o is inside the window with probability (W - o + 1) / W,
+    so pairs at offset o make a share (W - o + 1) / sum_k (W - k + 1) of all pairs. Both
+    generators match it within 5 standard errors of a multinomial share."""
+    ids, window = np.arange(100_000), 5
+    want = np.arange(window, 0, -1) / np.arange(window, 0, -1).sum()  # o = 1..W
+    numpy_pairs = pairs.skipgram_pairs(ids, window, np.random.default_rng(0), shuffle=shuffle)
+    torch_pairs = device_pairs.skipgram_pairs(torch.from_numpy(ids), window, gen(0), None, shuffle)
+    for name, (x, y) in {"numpy": numpy_pairs, "torch": torch_pairs}.items():
+        offsets = window_offsets(x, y)
+        share = np.bincount(offsets, minlength=window + 1)[1:] / len(offsets)
+        stderr = np.sqrt(want * (1 - want) / len(offsets))
+        assert np.all(np.abs(share - want) < 5 * stderr), (name, share, want)
+
+
+def test_subsampling_rates_match_the_numpy_generator():
+    """Each word's kept share on the two paths differs by less than 5 standard errors of the
+    difference of two binomial rates."""
+    n = 200_000
+    ids = np.random.default_rng(1).integers(0, 5, n)
+    keep_prob = np.array([1.0, 0.8, 0.3, 0.05, 0.0])
+    kept_numpy = pairs.subsample(ids, keep_prob, np.random.default_rng(2))
+    kept_torch = device_pairs.subsample(torch.from_numpy(ids), torch.from_numpy(keep_prob), gen(2))
+    for word, p in enumerate(keep_prob):
+        total = int((ids == word).sum())
+        rates = [np.count_nonzero(np.asarray(k) == word) / total for k in (kept_numpy, kept_torch)]
+        assert abs(rates[0] - rates[1]) <= 5 * np.sqrt(2 * p * (1 - p) / total) + 1e-12, word
+
+
+def test_shuffled_pairs_come_offset_by_offset_through_random_centres_as_in_numpy():
+    """Shuffled, both generators take the centres in random order, SHUFFLE_SEGMENT at a
+    time, and emit a segment's +1 pairs, then its -1 pairs, and so on: consecutive pairs have
+    unrelated centres (mean gap n/3 for random positions in [0, n)) and a group of 32
+    consecutive pairs (one set of shared negatives) holds 32 different centres almost always."""
+    n, window = 5 * SHUFFLE_SEGMENT, 3
+    ids = np.arange(n)
+    numpy_pairs = pairs.skipgram_pairs(ids, window, np.random.default_rng(4), shuffle=True)
+    torch_pairs = device_pairs.skipgram_pairs(torch.from_numpy(ids), window, gen(4), None, True)
+    for name, (x, y) in {"numpy": numpy_pairs, "torch": torch_pairs}.items():
+        x, y = np.asarray(x), np.asarray(y)
+        signed = y - x  # +1, -1, +2, -2, ... in blocks, once per segment
+        order = [1, -1, 2, -2, 3, -3] * 5
+        blocks = [k for i, k in enumerate(signed) if i == 0 or signed[i - 1] != k]
+        assert blocks == order, name
+        gap = np.abs(np.diff(x)).mean()
+        assert abs(gap - n / 3) < 0.03 * n, (name, gap)
+        groups = x[: len(x) // 32 * 32].reshape(-1, 32)
+        distinct = np.mean([len(set(g)) == 32 for g in groups])
+        assert distinct > 0.95, (name, distinct)
+
+
+def test_unshuffled_pairs_come_in_text_order_centre_by_centre():
+    x, _ = device_pairs.skipgram_pairs(torch.arange(5000), 4, gen(6), shuffle=False)
+    assert bool((x[1:] >= x[:-1]).all())
 
 
 @pytest.mark.gpu

@@ -15,6 +15,7 @@ import pytest
 import torch
 
 from conftest import make_config, planted_groups_text, run_script, small_run_overrides
+from sgns.accelerator import resolve_auto
 from sgns.data.datamodule import SkipGramDataModule
 from sgns.distributed import weights_digest
 from sgns.model.module import SkipGramModule
@@ -131,7 +132,7 @@ def test_ddp_spawn_trains_the_same_model_and_reports_its_progress(ddp_run):
 def single_process_datamodule(overrides: list[str]) -> SkipGramDataModule:
     from omegaconf import OmegaConf
 
-    conf = OmegaConf.to_container(make_config(overrides), resolve=True)
+    conf = resolve_auto(OmegaConf.to_container(make_config(overrides), resolve=True))
     datamodule = SkipGramDataModule(**conf["data"], seed=conf["seed"])
     datamodule.prepare_data()
     datamodule.setup("fit")

@@ -2,7 +2,14 @@ import pytest
 import torch
 
 from sgns.model.loss import NegativeSamplingLoss
-from sgns.model.sgd import STEP_BOUND, RowUpdates, Workspace, apply_bounded, sgd_step
+from sgns.model.sgd import (
+    STEP_BOUND,
+    RowUpdates,
+    Workspace,
+    add_row_sums,
+    apply_bounded,
+    sgd_step,
+)
 from sgns.model.skipgram import SkipGramNeg
 
 
@@ -134,3 +141,37 @@ def test_the_tiny_vocabulary_that_diverged_now_converges():
         losses.append(float(sgd_step(model, inputs, targets, 20, 0.025, generator=g)))
     assert all(torch.isfinite(torch.tensor(losses)))
     assert losses[-1] < 0.8 * losses[0]
+
+
+def test_a_bfloat16_step_is_the_float32_step_rounded_once_per_row():
+    """From the same (bfloat16-representable) weights, the bfloat16 table ends within one
+    bfloat16 rounding of the float32 step: every update is computed in float32."""
+    inputs, targets, noise = _batch(batch=64)
+    reference, half = _model(), _model()
+    for model in (reference, half):
+        for table in (model.in_embed, model.out_embed):
+            table.weight.data = table.weight.data.to(torch.bfloat16)
+    for table in (reference.in_embed, reference.out_embed):
+        table.weight.data = table.weight.data.float()
+    loss_ref = sgd_step(reference, inputs, targets, n_samples=4, lr=0.05, noise=noise)
+    loss_half = sgd_step(half, inputs, targets, n_samples=4, lr=0.05, noise=noise)
+    torch.testing.assert_close(loss_half, loss_ref)
+    for got, want in ((half.in_embed, reference.in_embed), (half.out_embed, reference.out_embed)):
+        assert got.weight.dtype == torch.bfloat16
+        torch.testing.assert_close(got.weight.float(), want.weight, rtol=2**-7, atol=1e-6)
+
+
+def test_many_small_updates_to_a_bfloat16_row_add_up_instead_of_rounding_away():
+    """1,000 updates of 1e-4 to a row at 1.0: each alone is below half a bfloat16 step there
+    (2^-8), so term-by-term addition would leave 1.0; summed in float32 first they move it."""
+    table = torch.zeros(4, 3, dtype=torch.bfloat16)
+    table[0], table[2] = 0.5, 1.0
+    ids = torch.full((1000,), 2)
+    add_row_sums(table, ids, torch.full((1000, 3), 1e-4))
+    assert table[2].tolist() == [torch.tensor(1.1, dtype=torch.bfloat16).item()] * 3
+    assert table[0].tolist() == [0.5] * 3
+    assert table[[1, 3]].abs().sum() == 0
+    termwise = torch.ones(3, dtype=torch.bfloat16)
+    for _ in range(1000):  # one rounding per term, as atomic adds on a GPU do
+        termwise += torch.full((3,), 1e-4, dtype=torch.bfloat16)
+    assert termwise.tolist() == [1.0] * 3  # what the row sums avoid

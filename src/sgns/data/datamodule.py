@@ -21,8 +21,10 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
+from sgns.accelerator import CPU_BATCH_SIZE
 from sgns.choices import SOURCES
 from sgns.data.corpus import NORMALIZATION_MEANINGS, expand_paths, wiki_sample_file
+from sgns.data.device_batches import DevicePairs
 from sgns.data.pairs import expected_pairs, iter_pair_batches
 from sgns.data.tokens import prepare_tokens
 from sgns.errors import ConfigError
@@ -35,6 +37,7 @@ SUBSAMPLE_ORIGINS = {
     (1e-5, "mikolov"): "the notebook's value, for English Wikipedia",
     (1e-3, "word2vec"): "word2vec's and gensim's default, for user text",
 }
+PAIRS_ON = ("host", "device")  # numpy in the loader (SkipGramPairs), or torch (DevicePairs)
 _VAL_SEED = 0x5EED
 
 
@@ -149,14 +152,29 @@ class SkipGramDataModule(L.LightningDataModule):
         seed=0,
         block_tokens=1 << 20,
         sha256=None,
+        pairs_on="host",
     ):
         super().__init__()
+        # sgns.train resolves "auto" for the training device first (sgns.accelerator); built
+        # directly from a config, the datamodule takes a CPU's settings.
+        pairs_on = "host" if pairs_on == "auto" else pairs_on
+        batch_size = CPU_BATCH_SIZE if batch_size == "auto" else batch_size
+        if pairs_on not in PAIRS_ON:
+            raise ConfigError(
+                f"data.pairs_on={pairs_on!r} is invalid: it must be one of: host, device, auto"
+            )
+        if pairs_on == "device" and num_workers:
+            raise ConfigError(
+                f"data.num_workers={num_workers} with data.pairs_on=device: device pairs are "
+                "made in the training process; set data.num_workers=0"
+            )
         self.source, self.path, self.cache_dir = source, path, Path(cache_dir).expanduser()
         self.normalization, self.min_count, self.max_vocab = normalization, min_count, max_vocab
         self.subsample_t, self.subsample_rule = subsample_t, subsample_rule
         self.window, self.batch_size, self.context_chunk = window, batch_size, context_chunk
         self.shuffle, self.val_fraction, self.num_workers = shuffle, val_fraction, num_workers
         self.seed, self.block_tokens, self.sha256 = seed, block_tokens, sha256
+        self.pairs_on = pairs_on
         self.vocab = None
 
     def corpus_files(self) -> list[Path]:
@@ -218,6 +236,11 @@ class SkipGramDataModule(L.LightningDataModule):
             self.shuffle,
             self.block_tokens,
         )
+        if self.pairs_on == "device":  # in the device's own blocks (DEVICE_BLOCK_TOKENS)
+            self.train_set = DevicePairs(
+                self.train_ids, self.keep_prob, self.window, self.batch_size, self.seed,
+                self.context_chunk, self.shuffle,
+            )  # fmt: skip
         rng = np.random.default_rng([self.seed, _VAL_SEED])
         self.val_batches = [
             (torch.from_numpy(x), torch.from_numpy(y))
@@ -254,6 +277,8 @@ class SkipGramDataModule(L.LightningDataModule):
             self.train_set.rank = self.trainer.global_rank
             self.train_set.world_size = self.trainer.world_size
             epoch = self.trainer.current_epoch
+            if self.pairs_on == "device":
+                self.train_set.device = self.trainer.strategy.root_device
         return ResumableLoader(
             self.train_set,
             epoch=epoch,

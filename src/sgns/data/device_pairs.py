@@ -11,9 +11,9 @@ with numpy) no longer has to keep up with a GPU step.
     for inputs, targets in iter_pair_batches(blocks, keep, 5, 4096, gen): ...
 
 The random streams differ from numpy's, so the same seed gives different (equally valid)
-pairs on the two paths; and here a shuffle permutes the pairs themselves (one randperm on the
-device), where the numpy path shuffles the centres and takes their pairs offset by offset.
-Pure functions of tensors and a torch.Generator on their device.
+pairs on the two paths; the method is the same, a shuffle included (the centres are put in
+random order and their pairs taken offset by offset). Pure functions of tensors and a
+torch.Generator on their device; sgns.data.device_batches deals them out as an epoch.
 """
 
 from __future__ import annotations
@@ -21,6 +21,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import torch
+
+from sgns.data.pairs import SHUFFLE_SEGMENT
 
 
 def subsample(ids: torch.Tensor, keep_prob: torch.Tensor, generator: torch.Generator):
@@ -30,34 +32,55 @@ def subsample(ids: torch.Tensor, keep_prob: torch.Tensor, generator: torch.Gener
 
 
 def skipgram_pairs(
-    ids: torch.Tensor, window: int, generator: torch.Generator, chunk: int | None = None
+    ids: torch.Tensor,
+    window: int,
+    generator: torch.Generator,
+    chunk: int | None = None,
+    shuffle: bool = False,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """All (centre, context) pairs of `ids`, each centre with its own random window R.
 
-    As sgns.data.pairs.skipgram_pairs; every candidate pair is masked first and selected
-    once at the end, so a GPU synchronises once per block, not once per offset.
+    As sgns.data.pairs.skipgram_pairs, in the same order of operations: R drawn in
+    text order; with `shuffle`, the centres in random order, cut into segments of
+    SHUFFLE_SEGMENT and each segment's pairs taken offset by offset (+1, -1, +2, -2, ...);
+    without, centre by centre. Every
+    candidate is masked first and selected once at the end, so a GPU synchronises once per
+    call. Positions are int32 (half the memory of int64) while candidates are masked.
     """
     n, device = len(ids), ids.device
+    reach = max(0, min(window, n - 1))
     radius = torch.randint(1, window + 1, (n,), generator=generator, device=device)
-    position = torch.arange(n, device=device)
-    inputs, targets, keep = [], [], []
-    for offset in range(1, min(window, n - 1) + 1):
-        left, right = ids[:-offset], ids[offset:]
-        same_chunk = True
-        if chunk is not None:
-            start = position[:-offset]
-            same_chunk = start // chunk == (start + offset) // chunk
-        inputs += [left, right]
-        targets += [right, left]
-        keep += [
-            (radius[:-offset] >= offset) & same_chunk,
-            (radius[offset:] >= offset) & same_chunk,
-        ]
-    if not inputs:
-        empty = ids.new_empty(0)
+    if reach == 0:
+        empty = ids.new_empty(0, dtype=torch.int64)
         return empty, empty.clone()
-    mask = torch.cat(keep)
-    return torch.cat(inputs)[mask], torch.cat(targets)[mask]
+    steps = torch.arange(1, reach + 1, dtype=torch.int32, device=device)
+    offsets = torch.stack([steps, -steps], 1).flatten()  # (2 reach,) +1, -1, +2, -2, ...
+    if shuffle:
+        centre = torch.randperm(n, generator=generator, device=device, dtype=torch.int32)
+    else:
+        centre = torch.arange(n, dtype=torch.int32, device=device)
+    context = offsets[:, None] + centre  # (2 reach, n) candidate positions, offset-major
+    keep = (offsets.abs()[:, None] <= radius[centre]) & (context >= 0) & (context < n)
+    if chunk is not None:
+        keep &= context.div(chunk, rounding_mode="floor") == centre.div(
+            chunk, rounding_mode="floor"
+        )
+    centres = centre.expand_as(context)
+    if not shuffle:  # centre-major
+        keep, context, centres = keep.T, context.T, centres.T
+    elif n > SHUFFLE_SEGMENT:  # segment-major, then offset-major within a segment
+        keep, context, centres = (_by_segment(a) for a in (keep, context, centres))
+    return ids[centres[keep].long()].long(), ids[context[keep].long()].long()
+
+
+def _by_segment(a: torch.Tensor) -> torch.Tensor:
+    """(offsets, n) -> (segments, offsets, SHUFFLE_SEGMENT), as sgns.data.pairs does; the
+    last segment is padded with pairs that are never kept (`keep` pads with False)."""
+    n_offsets, n = a.shape
+    segments = -(-n // SHUFFLE_SEGMENT)
+    padded = a.new_zeros((n_offsets, segments * SHUFFLE_SEGMENT))
+    padded[:, :n] = a
+    return padded.view(n_offsets, segments, SHUFFLE_SEGMENT).transpose(0, 1)
 
 
 def iter_pair_batches(
@@ -77,11 +100,7 @@ def iter_pair_batches(
     carry_in = carry_out = None
     for block in blocks:
         kept = subsample(block, keep_prob, generator)
-        inputs, targets = skipgram_pairs(kept, window, generator, chunk)
-        if shuffle:
-            order = torch.randperm(len(inputs), generator=generator, device=inputs.device)
-            inputs, targets = inputs[order], targets[order]
-        inputs, targets = inputs.long(), targets.long()
+        inputs, targets = skipgram_pairs(kept, window, generator, chunk, shuffle)
         if carry_in is not None:
             inputs, targets = torch.cat([carry_in, inputs]), torch.cat([carry_out, targets])
         full = len(inputs) - len(inputs) % batch_size

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from sgns.choices import OPTIMIZERS
-from sgns.errors import DataError, SgnsError
+from sgns.errors import ConfigError, DataError, SgnsError
 from sgns.eval.neighbors import nearest_neighbors
 from sgns.model.loss import NegativeSamplingLoss
 from sgns.model.sgd import ClosedFormSGD, RowUpdates, Workspace, pad_pairs, sgd_step
@@ -23,6 +23,8 @@ from sgns.model.skipgram import SkipGramNeg
 
 log = logging.getLogger(__name__)
 
+# Storage of both tables (model.table_dtype; sgns.choices.TABLE_DTYPES names them).
+TABLE_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 # The batch rule bounds every row's step (sgd_step), so a diverged loss means a step size
 # far too large for the data, whatever the batch or chunk size.
 DIVERGENCE_REMEDY = "lower model.lr"
@@ -43,6 +45,8 @@ class SkipGramModule(L.LightningModule):
         sgd_chunk: with ``sgd``, a batch is applied as consecutive steps of at most this
             many pairs (None: the whole batch at once); a speed setting, since every row's
             step is bounded whatever its size.
+        table_dtype: storage of both tables (``float32``, ``bfloat16``, ``float16``; the
+            last two with ``sgd`` only, which computes every update in float32).
         n_val_words: how many validation words; half frequent, half rarer.
     """
 
@@ -59,6 +63,7 @@ class SkipGramModule(L.LightningModule):
         init: str = "word2vec",
         shared_negatives: int = 1,
         sgd_chunk: int | None = 4096,
+        table_dtype: str = "float32",
         n_val_words: int = 16,
         n_neighbors: int = 8,
         seed: int = 0,
@@ -66,6 +71,15 @@ class SkipGramModule(L.LightningModule):
         super().__init__()
         if optimizer not in OPTIMIZERS:
             raise SgnsError(f"model.optimizer={optimizer!r} is not one of: {', '.join(OPTIMIZERS)}")
+        if table_dtype not in TABLE_DTYPES:
+            raise ConfigError(
+                f"model.table_dtype={table_dtype!r} is not one of: {', '.join(TABLE_DTYPES)}"
+            )
+        if table_dtype != "float32" and optimizer != "sgd":
+            raise ConfigError(
+                f"model.table_dtype={table_dtype} needs model.optimizer=sgd (the closed-form "
+                f"step computes in float32); {optimizer} trains float32 tables only"
+            )
         self.save_hyperparameters(ignore=["words", "counts"])
         self.words: list[str] = []
         if words is not None:
@@ -76,6 +90,7 @@ class SkipGramModule(L.LightningModule):
         self._epoch_loss_sum, self._epoch_batches = 0.0, 0  # mean loss of the epoch so far
         self._workspace = Workspace()  # sgd_step's intermediates, reused step after step
         self._generator: torch.Generator | None = None  # the negatives' (_step_generator)
+        self._divergence: dict[str, torch.Tensor] = {}  # _note_divergence
 
     def _build_network(self, words: list[str], counts) -> None:
         """SkipGramNeg over the vocabulary `words` (id order) with their `counts`."""
@@ -90,13 +105,15 @@ class SkipGramModule(L.LightningModule):
             sparse=hp.optimizer == "sparse_adam", init=hp.init,
             generator=torch.Generator().manual_seed(hp.seed),
         )  # fmt: skip
+        for table in (self.model.in_embed, self.model.out_embed):
+            table.to(TABLE_DTYPES[hp.table_dtype])  # the noise tables stay float32
         self.val_word_ids = validation_word_ids(len(self.words), hp.n_val_words, hp.seed)
 
     def _loss(self, inputs, targets, generator=None) -> torch.Tensor:
-        u = self.model.forward_input(inputs)
-        v = self.model.forward_output(targets)
+        u = self.model.forward_input(inputs).float()  # float32 whatever the tables hold
+        v = self.model.forward_output(targets).float()
         noise = self.model.forward_noise(len(inputs), self.hparams.n_samples, generator)
-        return self.loss_fn(u, v, noise)
+        return self.loss_fn(u, v, noise.float())
 
     def training_step(self, batch, batch_idx):
         inputs, targets = batch
@@ -105,18 +122,39 @@ class SkipGramModule(L.LightningModule):
             loss = self._sgd_step(inputs, targets, generator)
         else:
             loss = self._loss(inputs, targets, generator)
-        if not torch.isfinite(loss):
-            raise SgnsError(
-                f"training stopped: the loss is {loss.item()} at step {self.global_step}; "
-                f"the weights diverged: {DIVERGENCE_REMEDY}"
-            )
+        self._note_divergence(loss.detach())
         # self.log costs more than a fast step, so the step loss is logged only as often
-        # as the logger writes it; the epoch mean is accumulated here.
+        # as the logger writes it; the epoch mean is accumulated here, on the device.
         self._epoch_loss_sum = self._epoch_loss_sum + loss.detach()
         self._epoch_batches += 1
         if batch_idx % self.trainer.log_every_n_steps == 0:
+            self._stop_if_diverged()
             self.log("train/loss", loss, prog_bar=True)
         return loss
+
+    def _note_divergence(self, loss: torch.Tensor) -> None:
+        """Remember the first non-finite loss and its step, on the loss's device.
+
+        Testing the loss on the host would make every step wait for the device; the record
+        is read only where the host waits anyway (logging, the epoch's end).
+        """
+        record = self._divergence
+        if not record or record["diverged"].device != loss.device:
+            record["diverged"] = torch.zeros((), dtype=torch.bool, device=loss.device)
+            record["loss"] = torch.zeros((), dtype=loss.dtype, device=loss.device)
+            record["step"] = torch.zeros((), dtype=torch.long, device=loss.device)
+        first = ~torch.isfinite(loss) & ~record["diverged"]
+        record["loss"] = torch.where(first, loss, record["loss"])
+        record["step"] = torch.where(first, self.global_step, record["step"])
+        record["diverged"] = record["diverged"] | first
+
+    def _stop_if_diverged(self) -> None:
+        record = self._divergence
+        if record and bool(record["diverged"]):  # waits for the device
+            raise SgnsError(
+                f"training stopped: the loss is {record['loss'].item()} at step "
+                f"{int(record['step'])}; the weights diverged: {DIVERGENCE_REMEDY}"
+            )
 
     def on_train_start(self) -> None:
         if self.hparams.optimizer == "sgd" and self.trainer.world_size > 1:
@@ -128,6 +166,7 @@ class SkipGramModule(L.LightningModule):
         self._epoch_loss_sum, self._epoch_batches = 0.0, 0
 
     def on_train_epoch_end(self) -> None:
+        self._stop_if_diverged()
         if self._epoch_batches:
             self.log("train/loss_epoch", self._epoch_loss_sum / self._epoch_batches,
                      sync_dist=True)  # fmt: skip
@@ -157,7 +196,7 @@ class SkipGramModule(L.LightningModule):
 
         def closure() -> torch.Tensor:
             lr = optimizer.param_groups[0]["lr"]
-            total = inputs.new_zeros((), dtype=self.model.in_embed.weight.dtype)
+            total = inputs.new_zeros((), dtype=torch.float32)
             for start in range(0, len(inputs), chunk):
                 valid = min(chunk, max(0, n_real - start))
                 loss = sgd_step(
@@ -217,7 +256,7 @@ class SkipGramModule(L.LightningModule):
     def similarity_report(self) -> str:
         """One line per validation word: ``word | neighbour, neighbour, ...`` by cosine."""
         k = min(self.hparams.n_neighbors, len(self.words) - 1)
-        ids, _ = nearest_neighbors(self.model.in_embed.weight, self.val_word_ids, k)
+        ids, _ = nearest_neighbors(self.embeddings("in"), self.val_word_ids, k)
         return "\n".join(
             f"{self.words[q]} | {', '.join(self.words[i] for i in row)}"
             for q, row in zip(self.val_word_ids.tolist(), ids.tolist(), strict=True)
@@ -265,10 +304,10 @@ class SkipGramModule(L.LightningModule):
             self._build_network(vocab["words"], state["counts"].cpu().numpy())
 
     def embeddings(self, vectors: str = "in") -> torch.Tensor:
-        """The learned word vectors, (V, D): ``in`` or ``in+out`` (Levy et al. 2015)."""
-        weight = self.model.in_embed.weight.detach()
+        """The learned word vectors, (V, D) float32: ``in`` or ``in+out`` (Levy et al. 2015)."""
+        weight = self.model.in_embed.weight.detach().float()  # no copy when float32
         if vectors == "in+out":
-            weight = weight + self.model.out_embed.weight.detach()
+            weight = weight + self.model.out_embed.weight.detach().float()
         return weight
 
 

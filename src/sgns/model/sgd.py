@@ -95,11 +95,12 @@ def sgd_step(
     inputs, targets = pad_pairs(inputs, targets, groups * shared)
     work = workspace or Workspace()
     size = (len(inputs), dim)
-    u = torch.index_select(w_in, 0, inputs, out=work.get("u", size, w_in))  # (N, D) inputs
-    v = torch.index_select(w_out, 0, targets, out=work.get("v", size, w_in))  # (N, D) contexts
-    n = w_out.index_select(0, noise.reshape(-1)).view(groups, n_samples, dim)  # (G, K, D)
+    f32 = w_in.new_empty(0, dtype=torch.float32)  # the step computes in float32 (table_dtype)
+    u = gather_rows(w_in, inputs, work.get("u", size, f32))  # (N, D) inputs
+    v = gather_rows(w_out, targets, work.get("v", size, f32))  # (N, D) contexts
+    n = gather_rows(w_out, noise.reshape(-1)).view(groups, n_samples, dim)  # (G, K, D)
     u_grouped = u.view(groups, shared, dim)
-    scratch = work.get("scratch", size, w_in)
+    scratch = work.get("scratch", size, f32)
     pos_score = torch.mul(u, v, out=scratch).sum(1)  # (N,)
     neg_score = torch.bmm(u_grouped, n.transpose(1, 2))  # (G, shared, K)
     pos_loss = F.logsigmoid(pos_score)[:batch].sum()
@@ -116,7 +117,7 @@ def sgd_step(
         for per_pair in (pos_grad, neg_grad.view(-1, n_samples), u_sq, in_curvature):
             per_pair[batch:] = 0
     pos_part = torch.mul(pos_grad, v, out=scratch).view_as(u_grouped)
-    grad_u = torch.baddbmm(pos_part, neg_grad, n, out=work.get("grad_u", u_grouped.shape, w_in))
+    grad_u = torch.baddbmm(pos_part, neg_grad, n, out=work.get("grad_u", u_grouped.shape, f32))
     grad_n = torch.bmm(neg_grad.transpose(1, 2), u_grouped).view(-1, dim)  # (G * K, D)
     group_u_sq = u_sq.view(groups, shared).sum(1).repeat_interleave(n_samples)  # (G * K,)
     # in_embed's updates, then out_embed's two parts: as contexts and as negatives.
@@ -147,14 +148,59 @@ def apply_bounded(
     table: torch.Tensor, updates: list[RowUpdates], lr: float, workspace: Workspace | None = None
 ) -> None:
     """Add `updates` into `table`, each row's sum scaled to at most STEP_BOUND / L (in place;
-    the updates' deltas are scaled in place too)."""
-    curvature = (workspace or Workspace()).get("curvature", table.shape[:1], table).zero_()
+    the updates' deltas are scaled in place too). The updates are float32 whatever the
+    table's dtype; a reduced-precision table gets each row's new value rounded once."""
+    like = updates[0].curvature
+    curvature = (workspace or Workspace()).get("curvature", table.shape[:1], like).zero_()
     for update in updates:
         curvature.index_add_(0, update.ids, update.curvature)  # (V,) L of every row touched
     # min(1, bound / (lr * L)); rows with L = 0 have zero updates, so their scale is moot.
     scale = curvature.mul_(lr / STEP_BOUND).clamp_(min=1.0).reciprocal_()
     for update in updates:
-        table.index_add_(0, update.ids, update.deltas.mul_(scale[update.ids].unsqueeze(1)))
+        update.deltas.mul_(scale[update.ids].unsqueeze(1))
+    if table.dtype == torch.float32:
+        for update in updates:
+            table.index_add_(0, update.ids, update.deltas)
+        return
+    ids = torch.cat([update.ids for update in updates])
+    add_row_sums(table, ids, torch.cat([update.deltas for update in updates]))
+
+
+def gather_rows(table: torch.Tensor, ids: torch.Tensor, out: torch.Tensor | None = None):
+    """Rows `ids` of `table` as float32, (len(ids), D), written into `out` when given."""
+    if table.dtype == torch.float32:
+        return (
+            table.index_select(0, ids)
+            if out is None
+            else torch.index_select(table, 0, ids, out=out)
+        )
+    rows = table.index_select(0, ids)
+    return rows.float() if out is None else out.copy_(rows)
+
+
+def add_row_sums(table: torch.Tensor, ids: torch.Tensor, deltas: torch.Tensor) -> None:
+    """``table[ids] += deltas`` with every row's terms summed in float32, added to the row
+    in float32 and the result rounded once into the table's dtype.
+
+    A bfloat16 row keeps 8 significant bits: added term by term (index_add_ in the table's
+    dtype), each of a frequent word's hundreds of small updates would round away on its own.
+    The rows get slots by sorting, not by torch.unique, whose output size would make the
+    host wait for the device.
+
+    Args:
+        ids: (M,) int64 row ids, repeats allowed; deltas: (M, D) float32.
+    """
+    sorted_ids, order = torch.sort(ids)
+    new_row = torch.ones_like(sorted_ids, dtype=torch.bool)
+    new_row[1:] = sorted_ids[1:] != sorted_ids[:-1]
+    slot = new_row.cumsum(0) - 1  # (M,) each sorted term's row slot, 0..rows-1
+    term_slot = torch.empty_like(slot).scatter_(0, order, slot)  # (M,) in the terms' order
+    sums = torch.zeros_like(deltas).index_add_(0, term_slot, deltas)  # (M, D) float32
+    rows = torch.zeros_like(sorted_ids).scatter_(0, slot, sorted_ids)  # slot -> row id
+    # Slots past the last row repeat the last row's slot, so every write to a row is the same.
+    used = torch.minimum(torch.arange(len(ids), device=ids.device), slot[-1])
+    rows, sums = rows[used], sums[used]
+    table.index_copy_(0, rows, (table.index_select(0, rows).float() + sums).to(table.dtype))
 
 
 class Workspace:

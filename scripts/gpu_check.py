@@ -1,0 +1,171 @@
+"""The GPU path end to end on one machine: tests, speed on a text8-sized corpus, and quality
+against the CPU. Run by scripts/gpu_check.sh, which prepares the environment first.
+
+    python scripts/gpu_check.py OUT_DIR          # on a CUDA machine: 17M tokens
+    python scripts/gpu_check.py OUT_DIR --cpu    # dry run on the CPU: 1M tokens, GPU settings
+
+1. ``pytest -m gpu`` (the tests that need CUDA);
+2. a generated text8-sized corpus (scripts/zipf_corpus.py) trained with the defaults:
+   training words/s, seconds per step, peak GPU memory (torch.cuda.max_memory_allocated);
+3. the bundled sample (experiment=sample) trained on the device and on the CPU at the
+   device's batch size, with WS353 and analogy accuracy side by side.
+
+Writes OUT_DIR/gpu_check.json and OUT_DIR/gpu_check.md. With --cpu every "device" run trains
+on the CPU with what ``auto`` picks on a GPU set explicitly (pairs made by torch, 1M-pair
+steps in one piece), so the same code runs; its numbers say nothing about GPU speed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf
+from zipf_corpus import write_zipf_corpus
+
+from sgns.accelerator import GPU_BATCH_SIZE, resolve_auto
+from sgns.train import run
+
+ROOT = Path(__file__).resolve().parents[1]
+# What `auto` picks on a CUDA GPU, set explicitly for the dry run on a CPU.
+GPU_LIKE = [
+    "data.pairs_on=device",
+    f"data.batch_size={GPU_BATCH_SIZE}",
+    f"model.sgd_chunk={GPU_BATCH_SIZE}",
+]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("out", type=Path)
+    parser.add_argument("--cpu", action="store_true", help="dry run on the CPU, small corpus")
+    args = parser.parse_args()
+    if not args.cpu and not torch.cuda.is_available():
+        sys.exit("error: no CUDA device visible to torch; use --cpu for a dry run")
+    out = args.out.resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    device = ["trainer.accelerator=cpu", *GPU_LIKE] if args.cpu else ["trainer.accelerator=gpu"]
+    report = {
+        "mode": "cpu" if args.cpu else "gpu",
+        "device": torch.cuda.get_device_name(0) if not args.cpu else "cpu",
+        "torch": torch.__version__,
+        "pytest_gpu": pytest_gpu(),
+    }
+    report["corpus"] = corpus_run(out, 1_000_000 if args.cpu else 17_000_000, device)
+    report["sample"] = sample_runs(out, device)
+    report["wall_seconds"] = time.perf_counter() - start
+    (out / "gpu_check.json").write_text(json.dumps(report, indent=2) + "\n")
+    (out / "gpu_check.md").write_text(markdown(report))
+    print(markdown(report))
+
+
+def pytest_gpu() -> dict:
+    """`pytest -m gpu`: its exit status and counts."""
+    command = [sys.executable, "-m", "pytest", "-q", "-m", "gpu", "-p", "no:cacheprovider"]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+    tail = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else ""
+    counts = {k: 0 for k in ("passed", "failed", "skipped", "errors")}
+    for n, kind in re.findall(r"(\d+) (passed|failed|skipped|errors?)", tail):
+        counts["errors" if kind.startswith("error") else kind] = int(n)
+    if done.returncode not in (0, 5):
+        print(done.stdout[-4000:], done.stderr[-2000:], file=sys.stderr)
+    return {"returncode": done.returncode, **counts, "summary": tail}
+
+
+def train(run_dir: Path, overrides: list[str]) -> dict:
+    """One training run through sgns.train.run; its metrics, settings and peak GPU memory."""
+    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+        cfg = compose("train", overrides=[*overrides, "trainer.enable_progress_bar=false"])
+    conf = resolve_auto(OmegaConf.to_container(cfg, resolve=True))
+    if torch.cuda.is_available():
+        torch.cuda.reset_peak_memory_stats()
+    metrics = run(cfg, run_dir)
+    peak = torch.cuda.max_memory_allocated() / 2**20 if torch.cuda.is_available() else None
+    steps = metrics["steps"]
+    return {
+        "accelerator": conf["trainer"]["accelerator"],
+        "batch_size": conf["data"]["batch_size"],
+        "sgd_chunk": conf["model"]["sgd_chunk"],
+        "pairs_on": conf["data"]["pairs_on"],
+        "table_dtype": conf["model"]["table_dtype"],
+        "steps": steps,
+        "train_seconds": metrics["train_seconds"],
+        "step_seconds": metrics["train_seconds"] / steps if steps else None,
+        "train_words_per_sec": metrics["train_words_per_sec"],
+        "peak_gpu_memory_mb": peak if conf["trainer"]["accelerator"] != "cpu" else None,
+        "final_train_loss": metrics["final_train_loss"],
+        "vocab_size": metrics["vocab_size"],
+        "train_tokens": metrics["train_tokens"],
+        "ws353": metrics.get("ws353_spearman"),
+        "analogy": metrics.get("analogy_acc"),
+    }
+
+
+def corpus_run(out: Path, n_tokens: int, device: list[str]) -> dict:
+    corpus = out / "zipf_corpus.txt"
+    write_zipf_corpus(corpus, n_tokens)
+    overrides = ["data=text_file", f"data.path={corpus}", f"data.cache_dir={out / 'cache'}"]
+    return {"tokens": n_tokens, **train(out / "corpus_run", [*overrides, *device])}
+
+
+def sample_runs(out: Path, device: list[str]) -> dict:
+    """experiment=sample on the device, then on the CPU with the device run's batch settings
+    and numpy pairs: the same batch rule on both, so the scores differ only by device."""
+    cache = f"data.cache_dir={out / 'cache'}"
+    on_device = train(out / "sample_device", ["experiment=sample", cache, *device])
+    same_batches = [
+        f"data.batch_size={on_device['batch_size']}",
+        f"model.sgd_chunk={on_device['sgd_chunk']}",
+        "data.pairs_on=host",
+    ]
+    on_cpu = train(
+        out / "sample_cpu", ["experiment=sample", cache, "trainer.accelerator=cpu", *same_batches]
+    )
+    return {
+        "device": on_device,
+        "cpu": on_cpu,
+        "ws353_diff": _diff(on_device["ws353"], on_cpu["ws353"]),
+        "analogy_diff": _diff(on_device["analogy"], on_cpu["analogy"]),
+    }
+
+
+def _diff(a, b):
+    return None if a is None or b is None else a - b
+
+
+def markdown(report: dict) -> str:
+    corpus, sample = report["corpus"], report["sample"]
+    rows = [
+        ("corpus tokens", f"{corpus['tokens']:,}"),
+        ("corpus vocabulary", f"{corpus['vocab_size']:,}"),
+        ("settings", f"batch {corpus['batch_size']:,}, sgd_chunk {corpus['sgd_chunk']}, "
+                     f"pairs on {corpus['pairs_on']}"),
+        ("training words/s", f"{corpus['train_words_per_sec']:,.0f}"),
+        ("seconds per step", f"{corpus['step_seconds']:.4f} ({corpus['steps']} steps)"),
+        ("peak GPU memory MB", _show(corpus["peak_gpu_memory_mb"], ".0f")),
+        ("sample WS353 device / cpu", f"{_show(sample['device']['ws353'], '.3f')} / "
+                                      f"{_show(sample['cpu']['ws353'], '.3f')}"),
+        ("sample analogy device / cpu", f"{_show(sample['device']['analogy'], '.4f')} / "
+                                        f"{_show(sample['cpu']['analogy'], '.4f')}"),
+        ("pytest -m gpu", report["pytest_gpu"]["summary"]),
+        ("wall seconds", f"{report['wall_seconds']:.0f}"),
+    ]  # fmt: skip
+    lines = [f"GPU check ({report['mode']} mode, {report['device']}, torch {report['torch']})", ""]
+    lines += ["| measure | value |", "|---|---|", *(f"| {k} | {v} |" for k, v in rows)]
+    return "\n".join(lines) + "\n"
+
+
+def _show(value, spec: str) -> str:
+    return "n/a" if value is None else format(value, spec)
+
+
+if __name__ == "__main__":
+    main()

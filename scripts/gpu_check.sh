@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# The GPU path checked end to end (scripts/gpu_check.py says what it runs):
+#   scripts/gpu_check.sh OUT_DIR          # on a CUDA machine, about 8 minutes with a fresh .venv
+#   scripts/gpu_check.sh OUT_DIR --cpu    # dry run on the CPU, a couple of minutes
+# The environment: SGNS_PYTHON if set; else .venv/ when it already has the dependencies
+# (reused as it is: `make .venv/.installed-stamp` pip-installs from the network, which a GPU
+# machine may not reach); else .venv/ is created with `make .venv/.installed-stamp`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out=${1:?usage: scripts/gpu_check.sh OUT_DIR [--cpu]}
+shift
+mkdir -p "$out"
+
+python=${SGNS_PYTHON:-.venv/bin/python}
+if [ -n "${SGNS_PYTHON:-}" ]; then
+    echo "gpu_check: using SGNS_PYTHON=$python"
+elif [ -x .venv/bin/python ] && .venv/bin/python -c "import torch, lightning, hydra, gensim" 2>/dev/null; then
+    echo "gpu_check: reusing the existing .venv (not reinstalled: that needs the network)"
+else
+    echo "gpu_check: creating .venv with make .venv/.installed-stamp (pip needs the network)"
+    if ! timeout 300 make .venv/.installed-stamp; then
+        echo "gpu_check: error: could not install .venv (no network?); copy a .venv here or set SGNS_PYTHON" >&2
+        exit 1
+    fi
+fi
+# This checkout's sources, whichever copy of sgns the environment has installed.
+export PYTHONPATH="$PWD/src${PYTHONPATH:+:$PYTHONPATH}"
+exec timeout 420 "$python" scripts/gpu_check.py "$out" "$@"

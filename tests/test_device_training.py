@@ -1,0 +1,148 @@
+"""Training end to end with pairs made on the device: on the CPU (data.pairs_on=device) and,
+where there is one, on a CUDA GPU with what trainer.accelerator=auto picks there."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import lightning as L
+import numpy as np
+import pytest
+import torch
+from torch.utils.data import DataLoader
+
+from conftest import ROOT, make_config, planted_groups_text, small_run_overrides
+from sgns.data.device_batches import DevicePairs
+from sgns.model.module import SkipGramModule
+from sgns.train import run
+
+needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+
+
+def sample_run(tmp_path: Path, name: str, *overrides: str) -> dict:
+    cfg = make_config(
+        ["experiment=sample", "trainer.accelerator=cpu", "trainer.enable_progress_bar=false",
+         f"data.cache_dir={tmp_path / 'cache'}", *overrides]
+    )  # fmt: skip
+    return run(cfg, tmp_path / name)
+
+
+@pytest.mark.slow
+def test_device_pairs_train_the_sample_as_well_as_host_pairs(tmp_path):
+    """Same settings, pairs from torch instead of numpy: WS353 within 0.05 (seeds alone move
+    the sample's WS353 by ~0.03: docs/benchmarks.md), both well above untrained (~0.1)."""
+    host = sample_run(tmp_path, "host", "data.pairs_on=host")
+    device = sample_run(tmp_path, "device", "data.pairs_on=device")
+    assert device["steps"] == pytest.approx(host["steps"], rel=0.05)
+    assert host["ws353_spearman"] > 0.45
+    assert device["ws353_spearman"] > 0.45
+    assert abs(device["ws353_spearman"] - host["ws353_spearman"]) < 0.05
+
+
+@pytest.mark.slow
+def test_gpu_check_dry_run_writes_sane_numbers(tmp_path):
+    out = tmp_path / "check"
+    done = subprocess.run(
+        [str(ROOT / "scripts" / "gpu_check.sh"), str(out), "--cpu"],
+        env={**os.environ, "SGNS_PYTHON": sys.executable},
+        capture_output=True, text=True, timeout=900,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads((out / "gpu_check.json").read_text())
+    assert report["mode"] == "cpu"
+    assert report["device"] == "cpu"
+    assert report["pytest_gpu"]["returncode"] == 0
+    assert report["pytest_gpu"]["failed"] == 0
+    corpus = report["corpus"]
+    # min_count 5 drops the rarest words, and 1 % is held out for validation.
+    assert corpus["tokens"] == 1_000_000
+    assert 0.8e6 < corpus["train_tokens"] < 0.99e6
+    assert corpus["vocab_size"] > 10_000
+    assert (corpus["batch_size"], corpus["sgd_chunk"], corpus["pairs_on"]) == (
+        1_048_576, 1_048_576, "device",
+    )  # fmt: skip
+    assert corpus["train_words_per_sec"] > 0
+    assert corpus["steps"] >= 5
+    assert corpus["step_seconds"] == pytest.approx(corpus["train_seconds"] / corpus["steps"])
+    assert corpus["peak_gpu_memory_mb"] is None
+    sample = report["sample"]
+    assert sample["cpu"]["pairs_on"] == "host"
+    assert sample["device"]["pairs_on"] == "device"
+    assert sample["cpu"]["batch_size"] == sample["device"]["batch_size"] == 1_048_576
+    for side in ("cpu", "device"):
+        assert 0.1 < sample[side]["ws353"] < 1
+        assert 0 <= sample[side]["analogy"] < 1
+    assert sample["ws353_diff"] == pytest.approx(sample["device"]["ws353"] - sample["cpu"]["ws353"])
+    table = (out / "gpu_check.md").read_text()
+    assert "| training words/s |" in table
+    assert "| peak GPU memory MB | n/a |" in table
+
+
+@pytest.mark.gpu
+@needs_cuda
+def test_device_pairs_are_made_and_dealt_on_the_gpu():
+    ids = np.random.default_rng(0).integers(0, 50, size=30_000).astype(np.int32)
+    pairs = DevicePairs(ids, np.full(50, 0.7), window=5, batch_size=4096, seed=0, device="cuda")
+    got = list(pairs)
+    assert all(x.is_cuda and y.is_cuda and x.dtype == torch.int64 for x, y in got)
+    n_pairs = sum(len(x) for x, _ in got)
+    assert abs(n_pairs / (0.7 * 30_000 * 6) - 1) < 0.03
+    pairs.world_size, pairs.rank = 2, 1
+    assert len(list(pairs)) == -(-len(got) // 2)
+
+
+@pytest.mark.gpu
+@needs_cuda
+def test_training_on_cuda_picks_the_gpu_settings_and_learns(tmp_path):
+    text, groups = planted_groups_text()
+    corpus = tmp_path / "planted.txt"
+    corpus.write_text(text)
+    overrides = small_run_overrides(corpus, tmp_path / "cache", **{"data.window": 3})
+    overrides = [o for o in overrides if not o.startswith(("trainer.accelerator", "data.batch"))]
+    overrides += ["trainer.accelerator=auto", "trainer.max_epochs=20"]  # one step an epoch
+    metrics = run(make_config(overrides), tmp_path / "run")
+    info = json.loads((tmp_path / "run" / "run_info.json").read_text())
+    assert "cuda" in json.dumps(info).lower()
+    assert metrics["steps"] == 20
+    assert np.isfinite(metrics["final_train_loss"])
+    untrained = 6 * np.log(2)  # all-zero vectors, 5 negatives
+    assert metrics["final_train_loss"] < 0.9 * untrained
+
+
+class SyncsAreErrors(L.Callback):
+    """CUDA's sync debug mode set to "error" during every training batch that does not log:
+    any operation that makes the host wait for the device raises there."""
+
+    def __init__(self, log_every: int):
+        self.log_every, self.quiet_batches = log_every, 0
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        if batch_idx % self.log_every:
+            torch.cuda.set_sync_debug_mode("error")
+            self.quiet_batches += 1
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        torch.cuda.set_sync_debug_mode("default")
+
+
+@pytest.mark.gpu
+@needs_cuda
+def test_steps_between_log_points_never_synchronise_with_the_gpu():
+    words, counts = [f"w{i}" for i in range(5000)], np.arange(5000, 0, -1) * 10
+    module = SkipGramModule(words, counts, embed_dim=64, sgd_chunk=None)
+    g = torch.Generator("cuda").manual_seed(0)
+    batch = tuple(torch.randint(5000, (1 << 18,), generator=g, device="cuda") for _ in "xy")
+    guard = SyncsAreErrors(log_every=5)
+    trainer = L.Trainer(
+        accelerator="gpu", devices=1, max_steps=11, logger=False, enable_checkpointing=False,
+        enable_progress_bar=False, enable_model_summary=False, log_every_n_steps=5,
+        callbacks=[guard],
+    )  # fmt: skip
+    try:
+        trainer.fit(module, train_dataloaders=DataLoader([batch] * 11, batch_size=None))
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
+    assert trainer.global_step == 11
+    assert guard.quiet_batches == 8
