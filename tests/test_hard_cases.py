@@ -13,6 +13,8 @@ import numpy as np
 import pytest
 
 from conftest import make_config, planted_groups_text, run_script
+from sgns.data.corpus import normalize, read_text, wiki_sample_file
+from sgns.eval import evaluate
 from sgns.export import load_word2vec
 from sgns.train import run
 
@@ -70,16 +72,36 @@ def test_planted_groups_find_their_group_with_the_text_file_defaults(tmp_path, c
     assert nearest_in_own_group(words, vectors, lambda w: w.split("w")[0]) >= 0.9
 
 
+def gensim_scores(text_file, **settings) -> dict:
+    """gensim's skip-gram on `text_file` (text8-normalised, as sgns reads the sample), scored
+    by the same evaluator as sgns's runs."""
+    from gensim.models import Word2Vec
+
+    words = normalize(" ".join(read_text([text_file])), "text8").split()
+    lines = text_file.with_name("gensim_lines.txt")  # gensim truncates lines at 10,000 words
+    lines.write_text("\n".join(" ".join(words[i : i + 1000]) for i in range(0, len(words), 1000)))
+    model = Word2Vec(
+        corpus_file=str(lines), sg=1, vector_size=100, window=5, negative=5, min_count=5,
+        workers=2, seed=1, **settings,
+    )  # fmt: skip
+    return evaluate(model.wv.vectors, model.wv.index_to_key)
+
+
 @pytest.mark.slow
-def test_the_bundled_sample_without_subsampling_trains(tmp_path):
-    """No subsampling: 'the' is in every 4,096-pair piece ~250 times. It diverged at step 19."""
+def test_the_bundled_sample_without_subsampling_trains_as_well_as_gensim(tmp_path):
+    """No subsampling: 'the' is in every 4,096-pair piece ~250 times. It diverged at step 19;
+    now it matches gensim with the same settings and epochs (WS353 over seeds: sgns 0.291 and
+    0.300, gensim 0.293 and 0.284; the margin allows for that spread)."""
     conf = make_config(
         ["experiment=sample", "data.subsample_t=0", "trainer.max_epochs=3",
          f"data.cache_dir={tmp_path / 'cache'}", "trainer.enable_progress_bar=false"]
     )  # fmt: skip
     metrics = run(conf, tmp_path / "run")
     assert metrics["final_train_loss"] < 2.5  # untrained: 4.16
-    assert metrics["ws353_spearman"] > 0.3
+    gensim = gensim_scores(
+        wiki_sample_file(tmp_path / "cache"), sample=0, epochs=3, alpha=conf.model.lr
+    )
+    assert metrics["ws353_spearman"] > gensim["ws353_spearman"] - 0.03
 
 
 @pytest.mark.slow

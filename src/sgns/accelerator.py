@@ -1,6 +1,11 @@
 """What ``auto`` means for the settings that depend on the training device.
 
-    >>> conf = resolve_auto(conf)   # no "auto" left in batch_size, sgd_chunk, pairs_on
+    >>> conf = {"trainer": {"accelerator": "cpu"}, "data": {"batch_size": "auto",
+    ...         "pairs_on": "auto"}, "model": {"sgd_chunk": "auto"}}
+    >>> resolve_auto(conf)["data"]   # no "auto" left in batch_size, sgd_chunk, pairs_on
+    {'batch_size': 65536, 'pairs_on': 'host'}
+    >>> conf["model"]
+    {'sgd_chunk': 4096}
 
 A CUDA GPU wants large steps and pairs made where it trains: 1,048,576 pairs per step in one
 piece (the batch rule bounds every row's step at any size, sgns.model.sgd) and pairs made on

@@ -44,7 +44,7 @@ def test_bad_override_is_one_line_and_exit_2(tmp_path, override, message):
 EMBED_DIM_RANGE = "is invalid: it must be an integer in [1, 100000]"
 MODEL_KEYS = (
     "embed_dim, init, lr, min_lr_ratio, n_neighbors, n_samples, n_val_words, noise_power, "
-    "optimizer, sgd_chunk, shared_negatives"
+    "optimizer, sgd_chunk, shared_negatives, table_dtype"
 )
 
 

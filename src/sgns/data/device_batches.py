@@ -1,7 +1,7 @@
 """DevicePairs: an epoch of skip-gram batches made on the training device (data.pairs_on=device).
 
-    >>> pairs = DevicePairs(ids, keep_prob, window=5, batch_size=1 << 20, seed=0, device="cuda")
-    >>> inputs, targets = next(iter(pairs))   # int64 tensors on the device, (batch_size,)
+    pairs = DevicePairs(ids, keep_prob, window=5, batch_size=1 << 20, seed=0, device="cuda")
+    inputs, targets = next(iter(pairs))   # int64 tensors on the device, (batch_size,)
 
 The same contract as SkipGramPairs (sgns.data.datamodule): each epoch's subsample, windows and
 shuffle come from (seed, epoch); batches are dealt round-robin to the ``world_size`` ranks, an
