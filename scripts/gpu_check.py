@@ -94,8 +94,8 @@ def train(run_dir: Path, overrides: list[str]) -> dict:
     steps = metrics["steps"]
     return {
         "accelerator": conf["trainer"]["accelerator"],
-        "batch_size": conf["data"]["batch_size"],
-        "sgd_chunk": conf["model"]["sgd_chunk"],
+        "batch_size": metrics["batch_size"],  # auto may cut it to the corpus's size
+        "sgd_chunk": metrics["sgd_chunk"],
         "pairs_on": conf["data"]["pairs_on"],
         "table_dtype": conf["model"]["table_dtype"],
         "steps": steps,

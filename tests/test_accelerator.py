@@ -3,11 +3,12 @@
 import pytest
 from omegaconf import OmegaConf
 
-from conftest import make_config
+from conftest import make_config, planted_groups_text, small_run_overrides
 from sgns import accelerator
 from sgns.accelerator import resolve_auto
 from sgns.config import validate
 from sgns.errors import ConfigError
+from sgns.train import run
 
 
 def conf(*overrides: str) -> dict:
@@ -64,3 +65,49 @@ def test_bad_device_settings_name_what_is_allowed(key, value, allowed):
     with pytest.raises(ConfigError) as err:
         validate(conf(f"{key}={value}"))
     assert str(err.value) == f"{key}={value!r} is invalid: it must be {allowed}"
+
+
+class Epoch:
+    """A datamodule as fit_batch_to_epoch sees it: an epoch's expected pairs."""
+
+    def __init__(self, pairs: float, batch_size: int):
+        self.pairs, self.batch_size = pairs, batch_size
+
+    def expected_pairs_per_epoch(self) -> float:
+        return self.pairs
+
+    def set_batch_size(self, batch_size: int) -> None:
+        self.batch_size = batch_size
+
+
+@pytest.mark.parametrize(
+    ("pairs", "fitted"),
+    [
+        (560_000, 65_536),  # the bundled sample: never below the CPU's batch
+        (36_000_000, 524_288),  # text8 at t = 1e-5: the largest power of two <= pairs / 64
+        (64 * 2**20, 2**20),  # an epoch of 64 GPU steps keeps them
+        (10**10, 2**20),  # never above the GPU's batch
+    ],
+)
+def test_an_automatic_gpu_batch_is_at_most_a_64th_of_an_epoch(pairs, fitted):
+    resolved = {"data": {"batch_size": 2**20}, "model": {"sgd_chunk": 2**20}}
+    epoch = Epoch(pairs, 2**20)
+    assert accelerator.fit_batch_to_epoch(resolved, epoch, chunk_was_auto=True) == fitted
+    assert epoch.batch_size == resolved["data"]["batch_size"] == fitted
+    assert resolved["model"]["sgd_chunk"] == fitted
+    explicit_chunk = {"data": {"batch_size": 2**20}, "model": {"sgd_chunk": 4096}}
+    accelerator.fit_batch_to_epoch(explicit_chunk, Epoch(pairs, 2**20), chunk_was_auto=False)
+    assert explicit_chunk["model"]["sgd_chunk"] == 4096
+
+
+@pytest.mark.slow
+def test_a_small_corpus_on_gpu_settings_trains_in_cut_steps(tmp_path, monkeypatch):
+    """The GPU's automatic settings (forced here on the CPU) on a corpus of ~180k pairs an
+    epoch: 65,536-pair steps in one piece, not one 1M-pair step per epoch."""
+    monkeypatch.setattr(accelerator, "trains_on_cuda", lambda accelerator: True)
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text(planted_groups_text(n_tokens=30_000)[0])
+    overrides = small_run_overrides(corpus, tmp_path / "cache", **{"data.batch_size": "auto"})
+    metrics = run(make_config(overrides), tmp_path / "run")
+    assert (metrics["batch_size"], metrics["sgd_chunk"]) == (65_536, 65_536)
+    assert metrics["steps"] >= 2 * metrics["epochs"]

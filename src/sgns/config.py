@@ -110,7 +110,8 @@ class DataConfig:
     # Context window W; each centre word draws R ~ U[1, W].
     window: int = number(5, 1, 1000)
     # Pairs per optimiser step and rank (sgd applies them in model.sgd_chunk pieces);
-    # auto: the device's default, 65536 on a CPU, 1048576 on a CUDA GPU (sgns.accelerator).
+    # auto: the device's default, 65536 on a CPU, 1048576 on a CUDA GPU cut to at most 1/64
+    # of an epoch but not below 65536 (sgns.accelerator).
     batch_size: Any = number("auto", 1, 1 << 26, words=("auto",))
     # Pairs only inside consecutive chunks of this many kept words (null: no chunks).
     context_chunk: int | None = number(None, 2)

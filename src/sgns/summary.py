@@ -32,6 +32,8 @@ BOOKKEEPING = (
     "epochs",
     "tokens_seen",
     "steps",
+    "batch_size",
+    "sgd_chunk",
     "train_seconds",
     "words_per_sec_incl_setup",
     "eval_seconds",

@@ -35,7 +35,12 @@ from lightning.pytorch.loggers import TensorBoardLogger
 from lightning.pytorch.utilities.exceptions import MisconfigurationException, SIGTERMException
 from omegaconf import DictConfig
 
-from sgns.accelerator import resolve_auto, trains_on_cuda
+from sgns.accelerator import (
+    MIN_STEPS_PER_EPOCH,
+    fit_batch_to_epoch,
+    resolve_auto,
+    trains_on_cuda,
+)
 from sgns.config import checked
 from sgns.console import EpochProgressBar, quiet_library_noise
 from sgns.data.datamodule import SkipGramDataModule
@@ -66,6 +71,8 @@ def run_checked(conf: dict, run_dir: str | Path) -> dict:
     """`run` for a config already through sgns.config.checked (scripts/train.py checks it
     before loading torch, so a bad command line fails fast)."""
     start, started_at = time.perf_counter(), dt.datetime.now().astimezone()
+    batch_was_auto = conf["data"]["batch_size"] == "auto"
+    chunk_was_auto = conf["model"]["sgd_chunk"] == "auto"
     resolve_auto(conf)  # the device's batch size, sgd_chunk and pair generation
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -75,6 +82,14 @@ def run_checked(conf: dict, run_dir: str | Path) -> dict:
     log.info("%s", datamodule.describe())  # before tokenising: a wrong choice shows at once
     datamodule.prepare_data()
     datamodule.setup("fit")
+    if batch_was_auto:
+        batch = conf["data"]["batch_size"]
+        if fit_batch_to_epoch(conf, datamodule, chunk_was_auto) < batch:
+            log.info(
+                "data.batch_size=auto: %d pairs per step, %d steps an epoch (a %d-pair "
+                "step would be over 1/%d of an epoch)", conf["data"]["batch_size"],
+                datamodule.expected_batches_per_epoch(), batch, MIN_STEPS_PER_EPOCH,
+            )  # fmt: skip
     words = datamodule.vocab.words
     resume = conf.get("resume")
     start_step = check_resume(resume, conf, words)["global_step"] if resume else 0
@@ -102,6 +117,9 @@ def run_checked(conf: dict, run_dir: str | Path) -> dict:
         "epochs": epochs_done,
         "tokens_seen": tokens_seen,
         "steps": steps,
+        # What data.batch_size and model.sgd_chunk came to (auto: the device's, sgns.accelerator).
+        "batch_size": conf["data"]["batch_size"],
+        "sgd_chunk": conf["model"]["sgd_chunk"],
         "train_seconds": fit_seconds,
         "eval_seconds": eval_seconds,
         "wall_time_s": wall,

@@ -264,12 +264,20 @@ class SkipGramDataModule(L.LightningDataModule):
     def train_tokens(self) -> int:
         return len(self.train_ids)
 
+    def expected_pairs_per_epoch(self) -> float:
+        """Expected number of training pairs in one epoch, all ranks together."""
+        kept = sum(float(self.keep_prob[block].sum()) for block in self.train_set.blocks())
+        return expected_pairs(kept, self.window)
+
     def expected_batches_per_epoch(self, world_size: int = 1) -> int:
         """Expected number of training batches in one epoch on each of `world_size` ranks
         (the optimiser steps per epoch), for learning-rate schedules."""
-        kept = sum(float(self.keep_prob[block].sum()) for block in self.train_set.blocks())
-        batches = round(expected_pairs(kept, self.window) / self.batch_size)
+        batches = round(self.expected_pairs_per_epoch() / self.batch_size)
         return max(1, -(-batches // world_size))
+
+    def set_batch_size(self, batch_size: int) -> None:
+        """Training batches of `batch_size` pairs from the next epoch on (after setup)."""
+        self.batch_size = self.train_set.batch_size = batch_size
 
     def train_dataloader(self) -> DataLoader:
         epoch = 0
