@@ -8,12 +8,16 @@ on any device, so the CPU profiler can hold it down here.
 
 import lightning as L
 import numpy as np
+import pytest
 import torch
 from torch.profiler import ProfilerActivity, profile
 from torch.utils.data import DataLoader
 
 from sgns.accelerator import GPU_BATCH_SIZE
 from sgns.model.module import SkipGramModule
+
+# These steps are fed by hand, without the validation loader a run has: nothing to validate.
+pytestmark = pytest.mark.filterwarnings("ignore:You defined a `validation_step` but have no")
 
 # One sgd_step piece issues about 300 aten events with the Lightning step around it (nested
 # calls counted; measured: 293 for the whole 1M-pair step). The bound allows three such

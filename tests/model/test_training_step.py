@@ -9,6 +9,9 @@ from torch.utils.data import DataLoader
 from sgns.errors import ConfigError, SgnsError
 from sgns.model.module import SkipGramModule
 
+# These steps are fed by hand, without the validation loader a run has: nothing to validate.
+pytestmark = pytest.mark.filterwarnings("ignore:You defined a `validation_step` but have no")
+
 V = 200
 HOST_READS = ("item", "tolist", "__bool__", "__float__", "__int__")
 
