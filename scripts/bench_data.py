@@ -126,7 +126,7 @@ def bench_tokenise(corpus: Path, cache: Path, normalization: str, min_count: int
 
 def bench_pairs(cache_args: tuple, n_tokens: int, window: int, batch_size: int, t: float) -> dict:
     """Pairs per second from SkipGramPairs (subsample, pairs, shuffle, batches) on one core."""
-    from sgns.data.datamodule import SkipGramPairs
+    from sgns.data.host_batches import SkipGramPairs
     from sgns.data.tokens import prepare_tokens
 
     ids, vocab = prepare_tokens(*cache_args)

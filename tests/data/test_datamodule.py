@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from sgns.data.datamodule import LOOKAHEAD, ResumableLoader, SkipGramPairs
+from sgns.data.datamodule import LOOKAHEAD, ResumableLoader
+from sgns.data.host_batches import SkipGramPairs
 
 
 def loader(epoch=0) -> ResumableLoader:

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from sgns.data.datamodule import SkipGramPairs
+from sgns.data.host_batches import SkipGramPairs
 
 
 def epoch_batches(world_size: int, rank: int, epoch: int = 0, n_tokens=3_000) -> list[tuple]:

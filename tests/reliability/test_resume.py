@@ -17,7 +17,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from conftest import make_config, planted_groups_text, small_run_overrides
-from sgns.data.datamodule import SkipGramPairs
+from sgns.data.host_batches import SkipGramPairs
 from sgns.errors import ConfigError, DataError
 from sgns.export import load_word2vec
 from sgns.model.module import SkipGramModule

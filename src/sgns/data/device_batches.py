@@ -3,7 +3,7 @@
     pairs = DevicePairs(ids, keep_prob, window=5, batch_size=1 << 20, seed=0, device="cuda")
     inputs, targets = next(iter(pairs))   # int64 tensors on the device, (batch_size,)
 
-The same contract as SkipGramPairs (sgns.data.datamodule): each epoch's subsample, windows and
+The same contract as SkipGramPairs (sgns.data.host_batches): each epoch's subsample, windows and
 shuffle come from (seed, epoch); batches are dealt round-robin to the ``world_size`` ranks, an
 incomplete last round split evenly, so every rank takes the same number of steps; the first
 ``skip_batches`` batches of this rank are generated but not yielded (a resumed run trained on
@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from torch.utils.data import IterableDataset
 
 from sgns.data import device_pairs
+from sgns.data.host_batches import SkipGramPairs
 
 # Tokens paired at a time. Pairing n tokens holds about 2 window n int32 candidates and their
 # masks, then up to (window + 1) n int64 pairs: some 150 bytes a token at window 5, so
@@ -31,8 +31,9 @@ DEVICE_BLOCK_TOKENS = 1 << 24
 RESIDENT_TOKENS = 1 << 28
 
 
-class DevicePairs(IterableDataset):
-    """One epoch of shuffled skip-gram batches from a token-id array, made on `device`.
+class DevicePairs(SkipGramPairs):
+    """One epoch of shuffled skip-gram batches from a token-id array, made on `device`
+    (SkipGramPairs' arguments and state; only the making and dealing of batches differ).
 
     Args:
         ids: (N,) int token ids (a memmap is fine); copied to the device once when they fit
@@ -42,30 +43,10 @@ class DevicePairs(IterableDataset):
             trainer's device before each epoch.
     """
 
-    def __init__(
-        self,
-        ids,
-        keep_prob,
-        window,
-        batch_size,
-        seed,
-        chunk=None,
-        shuffle=True,
-        block_tokens=DEVICE_BLOCK_TOKENS,
-        device="cpu",
-    ):
-        self.ids, self.keep_prob = ids, keep_prob
-        self.window, self.batch_size, self.seed = window, batch_size, seed
-        self.chunk, self.shuffle, self.block_tokens = chunk, shuffle, block_tokens
-        self.epoch, self.rank, self.world_size = 0, 0, 1
-        self.skip_batches = 0
+    def __init__(self, *args, block_tokens=DEVICE_BLOCK_TOKENS, device="cpu", **kwargs):
+        super().__init__(*args, block_tokens=block_tokens, **kwargs)
         self.device = torch.device(device)
         self._on_device: dict[tuple[str, str], torch.Tensor] = {}  # ids and keep_prob
-
-    def blocks(self):
-        """The token ids a block at a time, on the host (for counting)."""
-        for start in range(0, len(self.ids), self.block_tokens):
-            yield self.ids[start : start + self.block_tokens]
 
     def generator(self) -> torch.Generator:
         """The epoch's generator on the device, seeded from (seed, epoch) alone: every rank
