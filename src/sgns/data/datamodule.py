@@ -22,7 +22,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from sgns.accelerator import CPU_BATCH_SIZE
-from sgns.choices import SOURCES
+from sgns.choices import PAIRS_ON, SOURCES
 from sgns.data.corpus import NORMALIZATION_MEANINGS, expand_paths, wiki_sample_file
 from sgns.data.device_batches import DevicePairs
 from sgns.data.host_batches import SkipGramPairs
@@ -38,7 +38,6 @@ SUBSAMPLE_ORIGINS = {
     (1e-5, "mikolov"): "the notebook's value, for English Wikipedia",
     (1e-3, "word2vec"): "word2vec's and gensim's default, for user text",
 }
-PAIRS_ON = ("host", "device")  # numpy in the loader (SkipGramPairs), or torch (DevicePairs)
 _VAL_SEED = 0x5EED
 
 
@@ -77,7 +76,7 @@ class SkipGramDataModule(L.LightningDataModule):
         batch_size = CPU_BATCH_SIZE if batch_size == "auto" else batch_size
         if pairs_on not in PAIRS_ON:
             raise ConfigError(
-                f"data.pairs_on={pairs_on!r} is invalid: it must be one of: host, device, auto"
+                f"data.pairs_on={pairs_on!r} is invalid: it must be one of: {', '.join(PAIRS_ON)}"
             )
         if pairs_on == "device" and num_workers:
             raise ConfigError(

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from sgns.choices import OPTIMIZERS
+from sgns.choices import TABLE_DTYPES as TABLE_DTYPE_NAMES
 from sgns.errors import ConfigError, DataError, SgnsError
 from sgns.eval.neighbors import nearest_neighbors
 from sgns.model.loss import NegativeSamplingLoss
@@ -23,8 +24,8 @@ from sgns.model.skipgram import SkipGramNeg
 
 log = logging.getLogger(__name__)
 
-# Storage of both tables (model.table_dtype; sgns.choices.TABLE_DTYPES names them).
-TABLE_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+# Storage of both tables (model.table_dtype): each name is torch's.
+TABLE_DTYPES = {name: getattr(torch, name) for name in TABLE_DTYPE_NAMES}
 # The batch rule bounds every row's step (sgd_step), so a diverged loss means a step size
 # far too large for the data, whatever the batch or chunk size.
 DIVERGENCE_REMEDY = "lower model.lr"
