@@ -90,6 +90,7 @@ class SkipGramDataModule(L.LightningDataModule):
         self.shuffle, self.val_fraction, self.num_workers = shuffle, val_fraction, num_workers
         self.seed, self.block_tokens, self.sha256 = seed, block_tokens, sha256
         self.pairs_on = pairs_on
+        self._pairs_per_epoch: float | None = None  # expected_pairs_per_epoch
         self.vocab = None
 
     def corpus_files(self) -> list[Path]:
@@ -180,9 +181,12 @@ class SkipGramDataModule(L.LightningDataModule):
         return len(self.train_ids)
 
     def expected_pairs_per_epoch(self) -> float:
-        """Expected number of training pairs in one epoch, all ranks together."""
-        kept = sum(float(self.keep_prob[block].sum()) for block in self.train_set.blocks())
-        return expected_pairs(kept, self.window)
+        """Expected number of training pairs in one epoch, all ranks together (one pass over
+        the corpus, then kept: the schedule, the progress bar and `auto` all ask)."""
+        if self._pairs_per_epoch is None:
+            kept = sum(float(self.keep_prob[block].sum()) for block in self.train_set.blocks())
+            self._pairs_per_epoch = expected_pairs(kept, self.window)
+        return self._pairs_per_epoch
 
     def expected_batches_per_epoch(self, world_size: int = 1) -> int:
         """Expected number of training batches in one epoch on each of `world_size` ranks
