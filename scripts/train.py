@@ -24,6 +24,7 @@ from omegaconf import DictConfig
 from sgns.config import check_inside, checked, composition_error
 from sgns.errors import ConfigError, SgnsError
 from sgns.io import atomic_write_text
+from sgns.parallel import prepare as prepare_parallel_runs
 
 EXIT_BAD_INPUT, EXIT_SIGTERM, EXIT_CTRL_C = 2, 143, 130  # 128 + signal number, as shells report
 
@@ -55,19 +56,30 @@ def main(cfg: DictConfig) -> float | None:
         # A scheduler's SIGTERM ends the whole sweep, not only this run.
         code = EXIT_SIGTERM if err.signal == "SIGTERM" else EXIT_CTRL_C
         return _fail(run_dir, err, f"stopped: {err}", code, multirun=False)
+    except Exception as err:
+        # A bug or a crash, not bad input: the traceback follows as usual, and a sweep's
+        # summary still names the reason (Hydra ends the sweep after its other runs).
+        _record_failure(run_dir, err)
+        raise
     return metrics.get(cfg.get("objective", "final_val_loss"))
 
 
 def _fail(run_dir: Path, err: Exception, line: str, code: int, multirun: bool) -> None:
     print(line, file=sys.stderr)
-    record = {"error": str(err), "type": type(err).__name__}
-    atomic_write_text(run_dir / "failed.json", json.dumps(record, indent=2) + "\n")
+    _record_failure(run_dir, err)
     if multirun:
         return None  # the sweep goes on; summaries list this run as failed
     sys.exit(code)
 
 
+def _record_failure(run_dir: Path, err: Exception) -> None:
+    first_line = (str(err).strip().splitlines() or [""])[0]
+    record = {"error": first_line or type(err).__name__, "type": type(err).__name__}
+    atomic_write_text(run_dir / "failed.json", json.dumps(record, indent=2) + "\n")
+
+
 if __name__ == "__main__":
+    prepare_parallel_runs()
     # Let composition errors (an unknown key, a bad override) reach us as exceptions, so they
     # print as one line like every other bad input; a user's own HYDRA_FULL_ERROR=1 wins.
     full_traces = os.environ.get("HYDRA_FULL_ERROR") == "1"

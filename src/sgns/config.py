@@ -196,9 +196,11 @@ class RunConfig:
     """conf/train.yaml: one training run."""
 
     seed: int = number(0, 0, 2**32 - 1)
-    # torch's intra-op CPU threads. null: one per core, shared out among the processes of a
-    # CPU DDP run. Fastest on an otherwise idle machine; where other processes keep the cores
-    # busy, threads that wait for each other slow the small ops of a step badly: use 1 there.
+    # torch's intra-op CPU threads. null: the cores this process was given (OMP_NUM_THREADS,
+    # which Ray sets to a run's num_cpus, else the CPU affinity), shared out among the
+    # processes of a CPU DDP run. Fastest on an otherwise idle machine; where other
+    # processes keep the cores busy, threads that wait for each other slow the small ops of
+    # a step badly: use 1 there.
     cpu_threads: int | None = number(None, 1, 4096)
     # Checkpoint path to resume from, e.g. resume=outputs/runs/RUN/checkpoints/last.ckpt
     resume: str | None = text(None, "a checkpoint path")

@@ -15,11 +15,16 @@ Every artefact (vectors, metrics, vocabularies, run records, summaries) is writt
 temporary file beside its destination and renamed into place with ``os.replace``, which is
 atomic within a file system: a reader never sees half a file, and a crash or a full disk
 leaves the previous file as it was.
+
+Work that concurrent runs would otherwise repeat (tokenising a corpus, downloading text8)
+happens under `exclusive`, a lock file beside its result: one process does it, the others
+wait and then use what it made.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import pickle
 import re
@@ -29,7 +34,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
+from filelock import FileLock, Timeout
+
 from sgns.errors import DataError
+
+log = logging.getLogger(__name__)
 
 PICKLE_PROTO = b"\x80"  # the first byte of every pickle of protocol 2 or later
 
@@ -65,6 +74,27 @@ def atomic_write_text(path: str | Path, text: str, encoding: str = "utf-8") -> N
     """Write `text` to `path` atomically."""
     with atomic_write(path, "w", encoding) as f:
         f.write(text)
+
+
+@contextlib.contextmanager
+def exclusive(lock_path: str | Path, doing: str) -> Iterator[None]:
+    """Hold `lock_path` (created if missing) against every other process and thread that
+    asks for it; says once in the log when it has to wait for one that is `doing` the work.
+
+    A lock file, not a temporary name: the waiters must not start the same work, and a
+    crashed holder releases its lock with its process (flock).
+    """
+    Path(lock_path).parent.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(lock_path)
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        log.info("waiting for another process %s (%s)", doing, lock_path)
+        lock.acquire()
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def load_checkpoint(path: str | Path) -> dict:

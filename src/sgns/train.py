@@ -279,14 +279,29 @@ def _first_line(err: BaseException) -> str:
 
 
 def cpu_threads(conf: dict) -> int:
-    """`cpu_threads`, or the cores shared out among the processes of a CPU DDP run, so
-    that two ranks on two cores do not each start two threads."""
+    """`cpu_threads`, or the cores this process was given, shared out among the processes of
+    a CPU DDP run so that two ranks on two cores do not each start two threads.
+
+    The cores given are OMP_NUM_THREADS where a launcher sets it (Ray sets it to a run's
+    `num_cpus`), else the CPU affinity (taskset, SLURM's cpusets), else every core.
+    """
     if conf.get("cpu_threads"):
         return conf["cpu_threads"]
     trainer = conf["trainer"]
     local = trainer.get("devices") if trainer.get("accelerator") == "cpu" else 1
     local = local if isinstance(local, int) and local > 0 else 1
-    return max(1, (os.cpu_count() or 1) // local)
+    return max(1, cores_given() // local)
+
+
+def cores_given() -> int:
+    """The cores this process may use: OMP_NUM_THREADS, else its CPU affinity."""
+    omp = os.environ.get("OMP_NUM_THREADS", "")
+    if omp.isdigit() and int(omp) > 0:
+        return int(omp)
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS and Windows have no affinity call
+        return os.cpu_count() or 1
 
 
 def _metric(trainer: L.Trainer, name: str) -> float | None:

@@ -19,6 +19,11 @@ from sgns.errors import DataError
 TEXT = " ".join(f"word{i * 7919 % 101}" for i in range(1200)).encode()  # ~8 KB, like text8
 
 
+def contents(folder: Path) -> list[Path]:
+    """What a folder holds besides lock files, which stay by design (sgns.io.exclusive)."""
+    return sorted(p for p in folder.iterdir() if not p.name.endswith(".lock"))
+
+
 def make_zip(members: dict[str, bytes], method: int = zipfile.ZIP_DEFLATED) -> bytes:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", method) as archive:
@@ -117,7 +122,7 @@ def test_downloads_and_extracts_exact_text(server, cache, capsys):
     assert path == cache / "text8"
     assert path.read_bytes() == TEXT
     assert (cache / "text8.zip").read_bytes() == data
-    assert sorted(p.name for p in cache.iterdir()) == ["text8", "text8.zip"]
+    assert sorted(p.name for p in contents(cache)) == ["text8", "text8.zip"]
 
 
 def test_second_call_makes_no_request(server, cache):
@@ -126,6 +131,30 @@ def test_second_call_makes_no_request(server, cache):
     fetch(cache, server.url("/text8.zip"), data)
     fetch(cache, server.url("/text8.zip"), data)
     assert len(server.requests) == 1
+
+
+def test_concurrent_fetches_download_once(server, cache):
+    """Four runs of a parallel sweep asking at once: one downloads, the others wait for it."""
+    data = make_zip({"text8": TEXT})
+    server.files["/text8.zip"] = data
+    paths, errors = [], []
+
+    def fetch_one():
+        try:
+            paths.append(fetch(cache, server.url("/text8.zip"), data))
+        except Exception as err:  # noqa: BLE001 - surfaced by the assertion below
+            errors.append(err)
+
+    threads = [threading.Thread(target=fetch_one) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert not errors
+    assert paths == [cache / "text8"] * 4
+    assert (cache / "text8").read_bytes() == TEXT
+    assert server.requests == [("/text8.zip", None)]  # one whole download, never resumed
+    assert sorted(p.name for p in contents(cache)) == ["text8", "text8.zip"]
 
 
 def test_user_placed_zip_is_verified_and_extracted_offline(cache):
@@ -162,7 +191,7 @@ def test_corrupt_archive_is_rejected_and_removed(server, cache, corrupt):
     server.files["/text8.zip"] = data
     with pytest.raises(DataError, match="corrupt"):
         fetch(cache, server.url("/text8.zip"), data)
-    assert list(cache.iterdir()) == []  # no text8, no zip, no temporary file
+    assert contents(cache) == []  # no text8, no zip, no temporary file
     server.files["/text8.zip"] = make_zip({"text8": TEXT}, zipfile.ZIP_STORED)
     assert fetch(cache, server.url("/text8.zip"), data).read_bytes() == TEXT
     assert len(server.requests) == 2
@@ -213,7 +242,7 @@ def test_bad_member_names_are_rejected(server, cache, tmp_path, names, why):
         fetch(cache, server.url("/text8.zip"), data)
     assert f"member {names[-1]!r}, {why}" in str(err.value)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cache"]  # nothing written outside
-    assert list(cache.iterdir()) == []
+    assert contents(cache) == []
 
 
 def test_member_escaping_through_a_symlink_is_rejected(server, cache, tmp_path):
@@ -232,7 +261,7 @@ def test_sha256_mismatch_is_rejected_and_removed(server, cache):
     server.files["/text8.zip"] = data
     with pytest.raises(DataError, match="SHA-256"):
         fetch(cache, server.url("/text8.zip"), data, sha256="0" * 64)
-    assert list(cache.iterdir()) == []
+    assert contents(cache) == []
 
 
 def test_wrong_archive_size_is_rejected_and_removed(server, cache):
@@ -240,7 +269,7 @@ def test_wrong_archive_size_is_rejected_and_removed(server, cache):
     server.files["/text8.zip"] = data + b"trailing"
     with pytest.raises(DataError, match=f"expected {len(data)}"):
         fetch(cache, server.url("/text8.zip"), data)
-    assert list(cache.iterdir()) == []
+    assert contents(cache) == []
 
 
 def test_text_of_the_wrong_size_is_rejected_and_removed(server, cache):
@@ -250,7 +279,7 @@ def test_text_of_the_wrong_size_is_rejected_and_removed(server, cache):
         DataError, match=f"holds {len(TEXT)} bytes of text, expected {len(TEXT) + 1}"
     ):
         fetch(cache, server.url("/text8.zip"), data, text=TEXT + b" ")
-    assert list(cache.iterdir()) == []  # the temporary file is gone too
+    assert contents(cache) == []  # the temporary file is gone too
 
 
 def test_no_server_gives_one_line_error_naming_the_cache_dir(cache):

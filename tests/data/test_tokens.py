@@ -39,7 +39,8 @@ def same_vocab(a, b) -> bool:
 
 
 def entries(cache: Path) -> list[Path]:
-    return sorted(cache.iterdir())
+    """The cache's entries and leftovers; lock files stay by design (sgns.io.exclusive)."""
+    return sorted(p for p in cache.iterdir() if not p.name.endswith(".lock"))
 
 
 def test_ids_spell_the_corpus_in_vocabulary_order(tmp_path, corpus, monkeypatch):
@@ -162,7 +163,7 @@ def test_an_empty_corpus_or_too_high_min_count_is_a_data_error(tmp_path):
     rare.write_text("a a b")
     with pytest.raises(DataError, match=r"min_count=3 .*most frequent: 2"):
         prepare_tokens([rare], tmp_path / "cache", "lower", 3)
-    assert not list((tmp_path / "cache").iterdir())  # no half-built entries left
+    assert not entries(tmp_path / "cache")  # no half-built entries left
 
 
 def test_concurrent_builders_in_threads_agree_and_leave_one_entry(tmp_path, corpus):
@@ -200,9 +201,10 @@ def test_a_builder_that_finishes_second_keeps_the_published_entry(tmp_path, corp
 
 
 BUILD = """
-import sys, time
+import logging, sys, time
 from pathlib import Path
 from sgns.data.tokens import prepare_tokens
+logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(message)s")
 go = Path(sys.argv[1])
 while not go.exists():
     time.sleep(0.001)
@@ -212,7 +214,9 @@ print(len(ids), len(vocab), int(ids.sum()))
 
 
 @pytest.mark.slow
-def test_concurrent_builders_in_processes_agree(tmp_path, corpus):
+def test_concurrent_runs_tokenise_a_new_corpus_once_and_agree(tmp_path, corpus):
+    """Four processes ask for the same new corpus at once, as the runs of a parallel sweep
+    do: one tokenises it, the others wait for its entry and load it."""
     go, cache = tmp_path / "go", tmp_path / "cache"
     env = {"PYTHONPATH": str(SRC), "PATH": "/usr/bin:/bin"}
     procs = [
@@ -223,12 +227,15 @@ def test_concurrent_builders_in_processes_agree(tmp_path, corpus):
             text=True,
             env=env,
         )
-        for _ in range(3)
+        for _ in range(4)
     ]
     go.touch()
     outs = [p.communicate(timeout=120) for p in procs]
     assert all(p.returncode == 0 for p in procs), [err[-1000:] for _, err in outs]
     assert len({out for out, _ in outs}) == 1
+    logs = "".join(err for _, err in outs)
+    assert logs.count("tokenising 3 file(s) into") == 1
+    assert logs.count("token cache hit") == 3
     assert len(entries(cache)) == 1
 
 
@@ -242,4 +249,4 @@ def test_each_normalisation_of_one_file_is_cached_apart(tmp_path):
     assert lowered.words == ["über", "straße"]
     assert lowered.counts.tolist() == [8, 4]
     assert prepare_tokens([path], cache, "none", min_count=1)[1].words == as_written.words
-    assert len(list(cache.iterdir())) == 2
+    assert len(entries(cache)) == 2

@@ -89,7 +89,7 @@ def test_token_cache_is_json_and_raw_ints_and_a_tampered_one_is_rebuilt(tmp_path
     corpus.write_text("a b c a b a " * 20)
     ids, vocab = prepare_tokens([corpus], tmp_path / "cache", "lower", min_count=1)
     ids = np.array(ids)  # a copy: the cache file is about to change under the memmap
-    (entry,) = (tmp_path / "cache").iterdir()
+    (entry,) = (tmp_path / "cache").glob("tokens-*")
     assert sorted(p.name for p in entry.iterdir()) == ["ids.int32", "meta.json", "vocab.json"]
     assert json.loads((entry / "vocab.json").read_text())["words"] == ["a", "b", "c"]
     np.testing.assert_array_equal(np.fromfile(entry / "ids.int32", dtype=np.int32), ids)

@@ -30,7 +30,7 @@ from pathlib import Path, PurePosixPath
 from tqdm import tqdm  # installed with Lightning, which requires it
 
 from sgns.errors import DataError
-from sgns.io import atomic_write
+from sgns.io import atomic_write, exclusive
 
 log = logging.getLogger(__name__)
 
@@ -79,17 +79,20 @@ def fetch_text8(
     text_path = cache_dir / MEMBER
     if text_path.is_file() and text_path.stat().st_size == text_bytes:
         return text_path
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    zip_path = cache_dir / "text8.zip"
-    if not zip_path.is_file():
-        part = cache_dir / "text8.zip.part"
-        _download(url, part, zip_bytes, timeout, progress)
-        _verify_archive(part, zip_bytes, sha256)
-        os.replace(part, zip_path)
-    else:
-        log.info("using the text8 archive already in %s", cache_dir)
-        _verify_archive(zip_path, zip_bytes, sha256)
-    _extract(zip_path, text_path, text_bytes)
+    # Runs of a parallel sweep share one download: the others wait, then find the file.
+    with exclusive(cache_dir / ".text8.lock", "downloading text8"):
+        if text_path.is_file() and text_path.stat().st_size == text_bytes:
+            return text_path
+        zip_path = cache_dir / "text8.zip"
+        if not zip_path.is_file():
+            part = cache_dir / "text8.zip.part"
+            _download(url, part, zip_bytes, timeout, progress)
+            _verify_archive(part, zip_bytes, sha256)
+            os.replace(part, zip_path)
+        else:
+            log.info("using the text8 archive already in %s", cache_dir)
+            _verify_archive(zip_path, zip_bytes, sha256)
+        _extract(zip_path, text_path, text_bytes)
     return text_path
 
 

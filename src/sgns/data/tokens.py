@@ -13,8 +13,10 @@ first-seen order, written straight to disk while counts accumulate. Once the voc
 known, one pass over that file rewrites it in place into final ids. Memory holds one chunk
 plus one entry per distinct word, never the corpus.
 
-Concurrent builders of one entry (processes or threads) are safe: each writes its own
-temporary folder and the first to finish publishes it with a rename; later ones keep the
+Concurrent runs on one corpus (a parallel sweep) tokenise it once: the first takes the
+entry's lock file and builds, the others wait for it and load the result. Building itself
+stays safe without the lock (a file system where locks do not hold): each builder writes its
+own temporary folder and the first to finish publishes it with a rename; later ones keep the
 published entry and drop their own.
 """
 
@@ -35,6 +37,7 @@ import numpy as np
 from sgns.data.corpus import normalize, read_text
 from sgns.data.vocab import Vocab
 from sgns.errors import DataError
+from sgns.io import exclusive
 
 log = logging.getLogger(__name__)
 
@@ -72,11 +75,16 @@ def prepare_tokens(
     if loaded is not None:
         log.info("token cache hit: %s", entry)
         return loaded
-    log.info("tokenising %d file(s) into %s", len(files), entry)
-    start = time.perf_counter()
-    _build_entry(entry, files, normalization, min_count, max_vocab)
-    log.info("tokenised %s in %.1f s", _describe(files), time.perf_counter() - start)
-    loaded = _load_entry(entry)
+    with exclusive(entry.with_name(f".{entry.name}.lock"), "tokenising this corpus"):
+        loaded = _load_entry(entry)  # built by the process this one waited for
+        if loaded is not None:
+            log.info("token cache hit: %s", entry)
+            return loaded
+        log.info("tokenising %d file(s) into %s", len(files), entry)
+        start = time.perf_counter()
+        _build_entry(entry, files, normalization, min_count, max_vocab)
+        log.info("tokenised %s in %.1f s", _describe(files), time.perf_counter() - start)
+        loaded = _load_entry(entry)
     if loaded is None:
         raise DataError(f"token cache {entry} could not be read back after writing it")
     return loaded
