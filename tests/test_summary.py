@@ -76,6 +76,23 @@ def test_runs_load_in_job_order_with_their_status(sweep):
     assert runs[1]["overrides"]["model.noise_power"] == "0.75"
 
 
+def test_a_run_the_scheduler_killed_gets_the_end_of_its_submitit_log(tmp_path):
+    """submitit's layout: the job's id in the run's hydra.yaml, its logs beside the runs."""
+    root = tmp_path / "multirun"
+    run_dir = fake_run(root, 0, {"model.embed_dim": 300})
+    (run_dir / ".hydra" / "hydra.yaml").write_text("hydra:\n  job:\n    id: '4242_0'\n    num: 0\n")
+    logs = root / ".submitit" / "4242_0"
+    logs.mkdir(parents=True)
+    killed = "slurmstepd: error: *** JOB 4242 ON gpu7 CANCELLED AT 2026-11-30T03:00:00 DUE TO TIME"
+    (logs / "4242_0_0_log.err").write_text(f"Epoch 3: 40%\n{killed}\n\n")
+    (logs / "4242_0_0_log.out").write_text("not this one\n")
+    fake_run(root, 1, {"model.embed_dim": 50}, {"final_val_loss": 2.0})
+    runs = load_runs(root)
+    assert [r["job"] for r in runs] == [0, 1]  # .submitit is not a run
+    assert runs[0]["error"] == f"no metrics.json: the run did not finish; its log ends: {killed}"
+    assert runs[1]["status"] == "ok"
+
+
 def test_failed_json_wins_over_a_metrics_file(tmp_path):
     run_dir = fake_run(tmp_path, 0, {"seed": 1}, {"final_val_loss": 1.0}, failed={"error": "x"})
     assert (load_run(run_dir)["status"], load_run(run_dir)["error"]) == ("failed", "x")

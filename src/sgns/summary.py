@@ -6,8 +6,11 @@
     print(to_markdown(columns, rows))
 
 A run is a directory with ``.hydra/overrides.yaml`` (written by Hydra), ``metrics.json``
-(written by sgns.train.run when training finished) and, if it failed with a user error,
-``failed.json``. Failed or unfinished runs stay in the table, last, with their error.
+(written by sgns.train.run when training finished) and, if it failed, ``failed.json``.
+Failed or unfinished runs stay in the table, last, with their error. Sweeps from Hydra's
+basic launcher, the parallel (Ray) launcher and submitit (SLURM) have this layout; a run
+that a scheduler killed before it could write failed.json gets the last line of its
+submitit log (``.submitit/<job id>/*_log.err``) as its reason.
 Plain functions over paths and dicts; scripts/summarize.py is the command line.
 """
 
@@ -112,7 +115,24 @@ def load_run(run_dir: str | Path) -> dict:
     elif not isinstance(metrics, dict):
         reason = "unreadable metrics.json" if metrics is not None else "no metrics.json"
         run["status"], run["error"] = "failed", f"{reason}: the run did not finish"
+        last_words = _scheduler_log_end(run_dir)
+        if last_words:
+            run["error"] += f"; its log ends: {last_words}"
     return run
+
+
+def _scheduler_log_end(run_dir: Path) -> str | None:
+    """The last line of the submitit log of the job that ran `run_dir` (SLURM's word on a
+    time limit or an out-of-memory kill), or None where there is none."""
+    try:
+        hydra_cfg = yaml.safe_load((run_dir / ".hydra" / "hydra.yaml").read_text())
+        job_id = str(hydra_cfg["hydra"]["job"]["id"])
+    except (OSError, yaml.YAMLError, KeyError, TypeError):
+        return None
+    logs = sorted((run_dir.parent / ".submitit" / job_id).glob("*_log.err"))
+    lines = [ln.strip() for log in logs for ln in log.read_text(errors="replace").splitlines()]
+    lines = [ln for ln in lines if ln]
+    return lines[-1][:300] if lines else None
 
 
 def _read_json(path: Path):

@@ -2,6 +2,7 @@
 
 import csv
 import json
+import re
 import subprocess
 from pathlib import Path
 
@@ -113,3 +114,40 @@ def test_optuna_search_of_two_trials(tmp_path, overrides):
     losses = [json.loads((r / "metrics.json").read_text())["final_val_loss"] for r in runs]
     best = yaml.safe_load((sweep_dir / "optimization_results.yaml").read_text())
     assert best["best_value"] == pytest.approx(min(losses))
+
+
+def test_failed_runs_leave_the_others_intact_and_are_listed_with_their_reason(tmp_path):
+    """submitit's local executor runs each run in its own process, as on SLURM: one run
+    trains, one diverges (sparse Adam at an absurd rate), one has a value out of range."""
+    pytest.importorskip("hydra_plugins.hydra_submitit_launcher")
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text(planted_groups_text(n_tokens=2_000)[0])
+    settings = {"model.optimizer": "sparse_adam", "model.init": "uniform"}
+    sweep_dir = tmp_path / "sweep"
+    result = script(
+        "train.py",
+        "-m",
+        "hydra/launcher=submitit_local",
+        *small_run_overrides(corpus, tmp_path / "cache", **settings),
+        "model.lr=0.01,100,1000",
+        f"hydra.sweep.dir={sweep_dir}",
+        "hydra.sweep.subdir=${hydra.job.num}",  # every override in a name is too long
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    runs = run_dirs(sweep_dir)
+    assert len(runs) == 3
+    assert (runs[0] / "vectors.txt").is_file()
+    for failed in runs[1:]:
+        assert not (failed / "vectors.txt").exists()
+        assert (failed / "failed.json").is_file()
+
+    summary = script("summarize.py", str(sweep_dir), "--no-plots", cwd=tmp_path)
+    assert summary.returncode == 0, summary.stderr[-2000:]
+    rows = {r["model.lr"]: r for r in csv.DictReader((sweep_dir / "summary.csv").open())}
+    assert rows["0.01"]["status"] == "ok"
+    assert rows["0.01"]["rank"] == "1"
+    assert rows["100"]["status"] == rows["1000"]["status"] == "failed"
+    assert re.search(r"Error: training (stopped|diverged).*lower model.lr", rows["100"]["error"])
+    assert rows["1000"]["error"].startswith("ConfigError: model.lr=1000.0 is invalid")
+    assert "| failed |" in summary.stdout
