@@ -96,14 +96,18 @@ def test_optuna_search_maximises_analogy_accuracy():
     assert search.sampler.seed == cfg.seed  # the same seed proposes the same trials
 
 
-def slurm_launcher(overrides: list[str]) -> dict:
+def launcher_config(name: str, overrides: list[str]) -> dict:
     with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
         cfg = compose(
             config_name="train",
-            overrides=["hydra/launcher=slurm", *overrides],
+            overrides=[f"hydra/launcher={name}", *overrides],
             return_hydra_config=True,
         )
     return OmegaConf.to_container(cfg.hydra.launcher, resolve=True)
+
+
+def slurm_launcher(overrides: list[str]) -> dict:
+    return launcher_config("slurm", overrides)
 
 
 def test_slurm_launcher_asks_for_the_trainers_nodes_with_one_task_per_device():
@@ -122,3 +126,59 @@ def test_slurm_launcher_asks_for_the_trainers_nodes_with_one_task_per_device():
     # The default trainer has no num_nodes: one node, one task with one GPU.
     single = slurm_launcher([])
     assert (single["nodes"], single["tasks_per_node"], single["gpus_per_node"]) == (1, 1, 1)
+
+
+@pytest.fixture
+def gpus_per_run_resolver(monkeypatch):
+    from sgns.parallel import RESOLVER, prepare
+
+    monkeypatch.delenv("RAY_worker_niceness", raising=False)  # restored afterwards
+    prepare()  # what scripts/train.py does before Hydra composes
+    yield
+    OmegaConf.clear_resolver(RESOLVER)
+
+
+@pytest.mark.parametrize("has_gpu", [False, True])
+def test_parallel_launcher_gives_each_run_a_core_and_a_quarter_gpu_where_there_are_gpus(
+    gpus_per_run_resolver, monkeypatch, has_gpu
+):
+    pytest.importorskip("hydra_plugins.hydra_ray_launcher")
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: has_gpu)
+    launcher = launcher_config("parallel", [])
+    assert launcher["_target_"].endswith("RayLauncher")
+    ray = launcher["ray"]
+    assert ray["init"]["address"] is None  # Ray starts on this machine
+    assert (ray["init"]["include_dashboard"], ray["init"]["log_to_driver"]) == (False, False)
+    # Without a GPU a run asking for a share would never start; with one, 4 runs share it.
+    assert ray["remote"] == {"num_cpus": 1, "num_gpus": 0.25 if has_gpu else 0.0, "max_calls": 1}
+
+
+def test_parallel_cluster_launcher_joins_a_running_cluster(gpus_per_run_resolver):
+    pytest.importorskip("hydra_plugins.hydra_ray_launcher")
+    ray = launcher_config("parallel_cluster", ["hydra.launcher.ray.remote.num_cpus=4"])["ray"]
+    assert ray["init"]["address"] == "auto"
+    # Ray refuses these when it joins a cluster rather than starting one.
+    for key in ("num_cpus", "num_gpus", "object_store_memory"):
+        assert ray["init"][key] is None
+    assert ray["remote"] == {"num_cpus": 4, "num_gpus": 0.25, "max_calls": 1}
+
+
+def test_ray_workers_run_at_normal_priority_and_threads_follow_the_cores_given(
+    gpus_per_run_resolver, monkeypatch
+):
+    import os
+
+    from sgns.train import cpu_threads
+
+    # Ray spells it so; set by prepare() unless the user did.
+    assert os.environ["RAY_worker_niceness"] == "0"  # noqa: SIM112
+    conf = {"cpu_threads": None, "trainer": {"accelerator": "cpu", "devices": 1}}
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")  # what Ray sets for a run with num_cpus=3
+    assert cpu_threads(conf) == 3
+    monkeypatch.setenv("OMP_NUM_THREADS", "4")
+    assert cpu_threads({**conf, "trainer": {"accelerator": "cpu", "devices": 2}}) == 2
+    assert cpu_threads({**conf, "cpu_threads": 1}) == 1  # an explicit value wins
+    monkeypatch.delenv("OMP_NUM_THREADS")
+    assert cpu_threads(conf) == len(os.sched_getaffinity(0))
