@@ -31,13 +31,15 @@ def sample_run(tmp_path: Path, name: str, *overrides: str) -> dict:
 
 @pytest.mark.slow
 def test_device_pairs_train_the_sample_as_well_as_host_pairs(tmp_path):
-    """Same settings, pairs from torch instead of numpy: WS353 within 0.05 (seeds alone move
-    the sample's WS353 by ~0.03: docs/benchmarks.md), both well above untrained (~0.1)."""
-    host = sample_run(tmp_path, "host", "data.pairs_on=host")
-    device = sample_run(tmp_path, "device", "data.pairs_on=device")
+    """Same settings, pairs from torch instead of numpy: WS353 within 0.05, both well above
+    untrained (~0.1). Half the sample's 30 epochs, to keep the suite quick; measured at 15
+    epochs over seeds 0-3, WS353 host 0.413-0.455, device 0.426-0.457, device minus host
+    -0.029 to +0.026 (at 30 epochs seeds alone move it by ~0.03: docs/benchmarks.md)."""
+    host = sample_run(tmp_path, "host", "data.pairs_on=host", "trainer.max_epochs=15")
+    device = sample_run(tmp_path, "device", "data.pairs_on=device", "trainer.max_epochs=15")
     assert device["steps"] == pytest.approx(host["steps"], rel=0.05)
-    assert host["ws353_spearman"] > 0.45
-    assert device["ws353_spearman"] > 0.45
+    assert host["ws353_spearman"] > 0.35
+    assert device["ws353_spearman"] > 0.35
     assert abs(device["ws353_spearman"] - host["ws353_spearman"]) < 0.05
 
 
@@ -64,7 +66,7 @@ def test_gpu_check_dry_run_writes_sane_numbers(tmp_path):
         1_048_576, 1_048_576, "device",
     )  # fmt: skip
     assert corpus["train_words_per_sec"] > 0
-    assert corpus["steps"] >= 5
+    assert corpus["steps"] == 5  # one epoch of ~5M pairs
     assert corpus["step_seconds"] == pytest.approx(corpus["train_seconds"] / corpus["steps"])
     assert corpus["peak_gpu_memory_mb"] is None
     sample = report["sample"]
