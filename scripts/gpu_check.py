@@ -7,7 +7,10 @@ against the CPU. Run by scripts/gpu_check.sh, which prepares the environment fir
 1. ``pytest -m gpu`` (the tests that need CUDA);
 2. a generated text8-sized corpus (scripts/zipf_corpus.py) trained with the defaults:
    training words/s, seconds per step, peak GPU memory (torch.cuda.max_memory_allocated);
-3. the bundled sample (experiment=sample) trained on the device and on the CPU at the
+3. 4 runs of that corpus sharing the GPU at once, through hydra/launcher=parallel (Ray, a
+   quarter of the GPU each): their aggregate training words/s against the run alone
+   (scripts/gpu_share.py);
+4. the bundled sample (experiment=sample) trained on the device and on the CPU at the
    device's batch size, with WS353 and analogy accuracy side by side.
 
 Writes OUT_DIR/gpu_check.json and OUT_DIR/gpu_check.md. With --cpu every "device" run trains
@@ -26,6 +29,7 @@ import time
 from pathlib import Path
 
 import torch
+from gpu_share import shared_gpu
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 from zipf_corpus import write_zipf_corpus
@@ -63,6 +67,7 @@ def main() -> None:
     # sample runs below go on past the first epoch.
     dry = ["trainer.max_epochs=1"] if args.cpu else []
     report["corpus"] = corpus_run(out, 1_000_000 if args.cpu else 17_000_000, device + dry)
+    report["shared_gpu"] = shared_step(out, device, args.cpu, report["corpus"])
     # The dry run trains the sample for a third of its epochs: it checks the steps, not scores.
     report["sample"] = sample_runs(out, device + (["trainer.max_epochs=10"] if args.cpu else []))
     report["wall_seconds"] = time.perf_counter() - start
@@ -120,6 +125,22 @@ def corpus_run(out: Path, n_tokens: int, device: list[str]) -> dict:
     return {"tokens": n_tokens, **train(out / "corpus_run", [*overrides, *device])}
 
 
+def shared_step(out: Path, device: list[str], cpu: bool, corpus: dict) -> dict:
+    """4 runs of the corpus sharing the GPU (a quarter each) through hydra/launcher=parallel,
+    against the corpus run alone. The dry run checks the steps: 2 runs, a core each, of a
+    100k-token corpus, against that corpus trained alone."""
+    if not cpu:
+        overrides = ["data=text_file", f"data.path={out / 'zipf_corpus.txt'}", *device]
+        overrides.append(f"data.cache_dir={out / 'cache'}")
+        return shared_gpu(out, overrides, 4, corpus["train_words_per_sec"], cpu=False)
+    small = out / "zipf_small.txt"
+    write_zipf_corpus(small, 100_000)
+    overrides = ["data=text_file", f"data.path={small}", f"data.cache_dir={out / 'cache'}"]
+    overrides += [*device, "trainer.max_epochs=1"]
+    alone = train(out / "small_alone", overrides)
+    return shared_gpu(out, overrides, 2, alone["train_words_per_sec"], cpu=True)
+
+
 def sample_runs(out: Path, device: list[str]) -> dict:
     """experiment=sample on the device, then on the CPU with the device run's batch settings
     and numpy pairs: the same batch rule on both, so the scores differ only by device."""
@@ -148,7 +169,7 @@ def _diff(a, b):
 
 
 def markdown(report: dict) -> str:
-    corpus, sample = report["corpus"], report["sample"]
+    corpus, sample, shared = report["corpus"], report["sample"], report["shared_gpu"]
     rows = [
         ("corpus tokens", f"{corpus['tokens']:,}"),
         ("corpus vocabulary", f"{corpus['vocab_size']:,}"),
@@ -157,6 +178,8 @@ def markdown(report: dict) -> str:
         ("training words/s", f"{corpus['train_words_per_sec']:,.0f}"),
         ("seconds per step", f"{corpus['step_seconds']:.4f} ({corpus['steps']} steps)"),
         ("peak GPU memory MB", _show(corpus["peak_gpu_memory_mb"], ".0f")),
+        (f"{shared['runs']} runs sharing it: words/s", f"{shared['aggregate_words_per_sec']:,.0f}"
+         f" in all, {shared['speedup']:.2f}x one run alone ({shared['alone_words_per_sec']:,.0f})"),
         ("sample WS353 device / cpu", f"{_show(sample['device']['ws353'], '.3f')} / "
                                       f"{_show(sample['cpu']['ws353'], '.3f')}"),
         ("sample analogy device / cpu", f"{_show(sample['device']['analogy'], '.4f')} / "

@@ -16,6 +16,15 @@ import sgns.config  # noqa: F401  (registers train_schema, which conf/train.yaml
 ROOT = Path(__file__).resolve().parents[1]
 CONF_DIR = str(ROOT / "conf")
 
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # `make test` runs one pytest worker per core: each keeps to one thread, here and in
+    # every run it starts (sgns.train.cpu_threads follows OMP_NUM_THREADS), or the workers'
+    # threads would wait on each other's cores.
+    import torch
+
+    os.environ["OMP_NUM_THREADS"] = "1"
+    torch.set_num_threads(1)
+
 
 # evaluate()'s keys, in order: the contract loggers, metrics.json and sweeps rely on.
 SCORE_KEYS = (

@@ -69,6 +69,14 @@ def test_gpu_check_dry_run_writes_sane_numbers(tmp_path):
     assert corpus["steps"] == 5  # one epoch of ~5M pairs
     assert corpus["step_seconds"] == pytest.approx(corpus["train_seconds"] / corpus["steps"])
     assert corpus["peak_gpu_memory_mb"] is None
+    shared = report["shared_gpu"]  # 2 runs side by side through Ray, a core each
+    assert shared["runs"] == 2
+    assert len(shared["per_run_words_per_sec"]) == 2
+    assert shared["overlap_seconds"] > 0  # they trained at the same time
+    assert shared["aggregate_words_per_sec"] > 0
+    assert shared["speedup"] == pytest.approx(
+        shared["aggregate_words_per_sec"] / shared["alone_words_per_sec"]
+    )
     sample = report["sample"]
     assert sample["cpu"]["pairs_on"] == "host"
     assert sample["device"]["pairs_on"] == "device"
@@ -80,6 +88,7 @@ def test_gpu_check_dry_run_writes_sane_numbers(tmp_path):
     table = (out / "gpu_check.md").read_text()
     assert "| training words/s |" in table
     assert "| peak GPU memory MB | n/a |" in table
+    assert "| 2 runs sharing it: words/s |" in table
 
 
 @pytest.mark.gpu
