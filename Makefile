@@ -17,11 +17,12 @@ $(STAMP): pyproject.toml Makefile
 train: $(STAMP)  ## make train ARGS="model.embed_dim=200 trainer.max_epochs=10"
 	$(PY) scripts/train.py experiment=sample $(ARGS)
 
+# One pytest worker per core (pytest-xdist), each keeping to one thread (tests/conftest.py).
 test: $(STAMP)
-	$(PY) -m pytest -q $(ARGS)
+	$(PY) -m pytest -q -n auto $(ARGS)
 
 test-fast: $(STAMP)
-	$(PY) -m pytest -q -m "not slow" $(ARGS)
+	$(PY) -m pytest -q -n auto -m "not slow" $(ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src scripts tests

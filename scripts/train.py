@@ -11,6 +11,7 @@ resume from).
 """
 
 import json
+import logging
 import os
 import sys
 from pathlib import Path
@@ -22,11 +23,13 @@ from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from sgns.config import check_inside, checked, composition_error
+from sgns.data.corpus import expand_paths
 from sgns.errors import ConfigError, SgnsError
 from sgns.io import atomic_write_text
 from sgns.parallel import prepare as prepare_parallel_runs
 
 EXIT_BAD_INPUT, EXIT_SIGTERM, EXIT_CTRL_C = 2, 143, 130  # 128 + signal number, as shells report
+log = logging.getLogger("sgns.run")
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="train")
@@ -40,8 +43,11 @@ def main(cfg: DictConfig) -> float | None:
         except ConfigError as err:  # write nothing there; the sweep itself is malformed
             print(f"error: {err}", file=sys.stderr)
             sys.exit(EXIT_BAD_INPUT)
+    log.info("run directory: %s", run_dir)  # first: a sweep's logs say when each run began
     try:
         conf = checked(cfg)  # the run's one check, before any work starts
+        if conf["data"]["source"] == "text_file" and conf["data"]["path"]:
+            expand_paths(conf["data"]["path"])  # a missing corpus: said before seconds of imports
     except SgnsError as err:
         return _fail(run_dir, err, f"error: {err}", EXIT_BAD_INPUT, multirun)
     # Imported only now: torch and Lightning take seconds to load.
