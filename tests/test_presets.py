@@ -155,14 +155,25 @@ def test_parallel_launcher_gives_each_run_a_core_and_a_quarter_gpu_where_there_a
     assert ray["remote"] == {"num_cpus": 1, "num_gpus": 0.25 if has_gpu else 0.0, "max_calls": 1}
 
 
-def test_parallel_cluster_launcher_joins_a_running_cluster(gpus_per_run_resolver):
+@pytest.mark.parametrize(("cluster_gpus", "share"), [(8.0, 0.25), (0.0, 0.0)])
+def test_parallel_cluster_launcher_joins_a_running_cluster_and_asks_it_for_gpus(
+    gpus_per_run_resolver, monkeypatch, cluster_gpus, share
+):
+    ray = pytest.importorskip("ray")
     pytest.importorskip("hydra_plugins.hydra_ray_launcher")
-    ray = launcher_config("parallel_cluster", ["hydra.launcher.ray.remote.num_cpus=4"])["ray"]
-    assert ray["init"]["address"] == "auto"
+    joined = []
+    monkeypatch.setattr(ray, "is_initialized", lambda: bool(joined))
+    monkeypatch.setattr(ray, "init", lambda **kw: joined.append(kw))
+    monkeypatch.setattr(ray, "cluster_resources", lambda: {"CPU": 64.0, "GPU": cluster_gpus})
+    launcher = launcher_config("parallel_cluster", ["hydra.launcher.ray.remote.num_cpus=4"])
+    init, remote = launcher["ray"]["init"], launcher["ray"]["remote"]
+    assert init["address"] == "auto"
     # Ray refuses these when it joins a cluster rather than starting one.
     for key in ("num_cpus", "num_gpus", "object_store_memory"):
-        assert ray["init"][key] is None
-    assert ray["remote"] == {"num_cpus": 4, "num_gpus": 0.25, "max_calls": 1}
+        assert init[key] is None
+    # The share follows the cluster's GPUs, asked once on joining it (the launcher reuses it).
+    assert remote == {"num_cpus": 4, "num_gpus": share, "max_calls": 1}
+    assert joined == [{"address": "auto", "log_to_driver": False}]
 
 
 def test_ray_workers_run_at_normal_priority_and_threads_follow_the_cores_given(

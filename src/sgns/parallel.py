@@ -2,9 +2,9 @@
 
 Ray gives each run its share of the machine: ``num_cpus`` cores, whose count reaches the run
 as OMP_NUM_THREADS (sgns.train.cpu_threads follows it), and ``num_gpus`` GPUs, fractional so
-that several small runs share one. The config's GPU share comes from `gpus_per_run`: on a
-machine without a GPU, a run that asked for a share would wait for ever, and one that asks
-for none on a GPU machine is hidden from its GPUs (Ray empties CUDA_VISIBLE_DEVICES).
+that several small runs share one. The config's GPU share comes from `gpus_per_run`: where
+there is no GPU, a run that asked for a share would wait for ever, and one that asks for
+none on a GPU machine is hidden from its GPUs (Ray empties CUDA_VISIBLE_DEVICES).
 """
 
 from __future__ import annotations
@@ -16,15 +16,22 @@ from omegaconf import OmegaConf
 RESOLVER = "sgns.gpus_per_run"
 
 
-def gpus_per_run(share: float) -> float:
-    """`share` of a GPU per run when this machine has a CUDA GPU, else 0 (runs on the CPU).
+def gpus_per_run(share: float, address: str | None = None) -> float:
+    """`share` of a GPU per run where the runs will find GPUs, else 0 (they run on the CPU).
 
-    Resolved when Hydra sets the launcher up, before Ray starts, so it asks torch, as the
-    runs will; a cluster (parallel_cluster.yaml) states its share instead.
+    Resolved when Hydra sets the launcher up, before the launcher starts Ray: with no
+    `address` (Ray starts here) it asks torch on this machine, as the runs will; with one, it
+    connects to that cluster now (the launcher then finds the connection made) and asks it.
     """
-    import torch  # only a parallel sweep resolves this
+    if not address:
+        import torch  # only a parallel sweep resolves this
 
-    return float(share) if torch.cuda.is_available() else 0.0
+        return float(share) if torch.cuda.is_available() else 0.0
+    import ray
+
+    if not ray.is_initialized():
+        ray.init(address=address, log_to_driver=False)  # as conf/hydra/launcher/parallel.yaml
+    return float(share) if ray.cluster_resources().get("GPU", 0) > 0 else 0.0
 
 
 def prepare() -> None:
