@@ -71,9 +71,15 @@ def test_gpu_check_dry_run_writes_sane_numbers(tmp_path):
     assert corpus["peak_gpu_memory_mb"] is None
     shared = report["shared_gpu"]  # 2 runs side by side through Ray, a core each
     assert shared["runs"] == 2
-    assert len(shared["per_run_words_per_sec"]) == 2
-    assert shared["overlap_seconds"] > 0  # they trained at the same time
-    assert shared["aggregate_words_per_sec"] > 0
+    rates = shared["per_run_words_per_sec"]
+    assert len(rates) == 2
+    assert min(rates) > 0
+    # Whether two one-second trainings overlap on 2 busy cores is up to the scheduler
+    # (tests/integration/test_parallel_sweep.py checks that runs overlap). However they
+    # fall, the aggregate cannot beat both runs at full speed at once (the span covers
+    # each run's training), within the log stamps' millisecond.
+    assert shared["overlap_seconds"] >= 0
+    assert 0 < shared["aggregate_words_per_sec"] <= 1.05 * sum(rates)
     assert shared["speedup"] == pytest.approx(
         shared["aggregate_words_per_sec"] / shared["alone_words_per_sec"]
     )
