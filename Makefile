@@ -17,12 +17,12 @@ $(STAMP): pyproject.toml Makefile
 train: $(STAMP)  ## make train ARGS="model.embed_dim=200 trainer.max_epochs=10"
 	$(PY) scripts/train.py experiment=sample $(ARGS)
 
-# One pytest worker per core (pytest-xdist), each keeping to one thread (tests/conftest.py).
+# One pytest worker per logical CPU (pytest-xdist), each keeping to one thread (tests/conftest.py).
 test: $(STAMP)
-	$(PY) -m pytest -q -n auto $(ARGS)
+	$(PY) -m pytest -q -n logical $(ARGS)
 
 test-fast: $(STAMP)
-	$(PY) -m pytest -q -n auto -m "not slow" $(ARGS)
+	$(PY) -m pytest -q -n logical -m "not slow" $(ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src scripts tests

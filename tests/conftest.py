@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 CONF_DIR = str(ROOT / "conf")
 
 if os.environ.get("PYTEST_XDIST_WORKER"):
-    # `make test` runs one pytest worker per core: each keeps to one thread, here and in
+    # `make test` runs one pytest worker per logical CPU: each keeps to one thread, here and in
     # every run it starts (sgns.train.cpu_threads follows OMP_NUM_THREADS), or the workers'
     # threads would wait on each other's cores.
     import torch
