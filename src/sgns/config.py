@@ -273,7 +273,24 @@ def composition_error(err: Exception) -> ConfigError:
         return ConfigError(
             f"{prefix}{key}{_shown_value(message)} is invalid: it must be {RULES[key].allowed()}"
         )
+    missing = re.search(r"Could not (?:load|find) '([^']+)'", message)
+    extra = PLUGIN_EXTRAS.get(missing[1]) if missing else None
+    if extra:  # a launcher or sweeper whose Hydra plugin is not installed
+        return ConfigError(
+            f"{prefix}{missing[1]} comes with a Hydra plugin that is not installed: "
+            f"pip install -e '.[{extra}]'"
+        )
     return ConfigError(one_line(message))
+
+
+# Configs that Hydra plugins bring, and the extra of pyproject.toml that installs each.
+PLUGIN_EXTRAS = {
+    "hydra/launcher/ray": "parallel",
+    "hydra/launcher/submitit_slurm": "cluster",
+    "hydra/launcher/submitit_local": "cluster",
+    "hydra/sweeper/optuna": "sweep",
+    "hydra/sweeper/sampler/tpe": "sweep",
+}
 
 
 def _shown_value(message: str) -> str:

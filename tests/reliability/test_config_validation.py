@@ -293,3 +293,32 @@ def test_an_unset_key_or_a_broken_interpolation_is_one_line(monkeypatch):
         checked(make_config(["data.cache_dir=${oc.env:SGNS_NO_SUCH_VARIABLE}"]))
     assert "SGNS_NO_SUCH_VARIABLE" in str(err.value)
     assert "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("override", "plugin_config", "extra"),
+    [
+        ("hydra/launcher=parallel", "ray.yaml", "parallel"),
+        ("hydra/launcher=slurm", "submitit_slurm.yaml", "cluster"),
+    ],
+)
+def test_a_launcher_whose_plugin_is_missing_names_the_extra_to_install(
+    monkeypatch, override, plugin_config, extra
+):
+    pytest.importorskip("hydra_plugins.hydra_ray_launcher")
+    pytest.importorskip("hydra_plugins.hydra_submitit_launcher")
+    from hydra.core.config_store import ConfigStore
+    from hydra.core.plugins import Plugins
+
+    Plugins.instance()  # the plugins register their configs once; then one is taken away
+    monkeypatch.delitem(ConfigStore.instance().repo["hydra"]["launcher"], plugin_config)
+    with (
+        pytest.raises(HydraException) as err,
+        initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"),
+    ):
+        compose(config_name="train", overrides=[override], return_hydra_config=True)
+    name = plugin_config.removesuffix(".yaml")
+    assert str(composition_error(err.value)) == (
+        f"In 'hydra/launcher/{override.split('=')[1]}': hydra/launcher/{name} comes with a "
+        f"Hydra plugin that is not installed: pip install -e '.[{extra}]'"
+    )
