@@ -118,11 +118,17 @@ def train(run_dir: Path, overrides: list[str]) -> dict:
     }
 
 
+def corpus_overrides(out: Path, corpus: Path) -> list[str]:
+    return ["data=text_file", f"data.path={corpus}", f"data.cache_dir={out / 'cache'}"]
+
+
 def corpus_run(out: Path, n_tokens: int, device: list[str]) -> dict:
     corpus = out / "zipf_corpus.txt"
     write_zipf_corpus(corpus, n_tokens)
-    overrides = ["data=text_file", f"data.path={corpus}", f"data.cache_dir={out / 'cache'}"]
-    return {"tokens": n_tokens, **train(out / "corpus_run", [*overrides, *device])}
+    return {
+        "tokens": n_tokens,
+        **train(out / "corpus_run", [*corpus_overrides(out, corpus), *device]),
+    }
 
 
 def shared_step(out: Path, device: list[str], cpu: bool, corpus: dict) -> dict:
@@ -130,13 +136,11 @@ def shared_step(out: Path, device: list[str], cpu: bool, corpus: dict) -> dict:
     against the corpus run alone. The dry run checks the steps: 2 runs, a core each, of a
     100k-token corpus, against that corpus trained alone."""
     if not cpu:
-        overrides = ["data=text_file", f"data.path={out / 'zipf_corpus.txt'}", *device]
-        overrides.append(f"data.cache_dir={out / 'cache'}")
+        overrides = [*corpus_overrides(out, out / "zipf_corpus.txt"), *device]
         return shared_gpu(out, overrides, 4, corpus["train_words_per_sec"], cpu=False)
     small = out / "zipf_small.txt"
     write_zipf_corpus(small, 100_000)
-    overrides = ["data=text_file", f"data.path={small}", f"data.cache_dir={out / 'cache'}"]
-    overrides += [*device, "trainer.max_epochs=1"]
+    overrides = [*corpus_overrides(out, small), *device, "trainer.max_epochs=1"]
     alone = train(out / "small_alone", overrides)
     return shared_gpu(out, overrides, 2, alone["train_words_per_sec"], cpu=True)
 

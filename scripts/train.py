@@ -24,7 +24,7 @@ from omegaconf import DictConfig
 
 from sgns.config import check_inside, checked, composition_error
 from sgns.data.corpus import expand_paths
-from sgns.errors import ConfigError, SgnsError
+from sgns.errors import ConfigError, SgnsError, first_line
 from sgns.io import atomic_write_text
 from sgns.parallel import prepare as prepare_parallel_runs
 
@@ -79,8 +79,7 @@ def _fail(run_dir: Path, err: Exception, line: str, code: int, multirun: bool) -
 
 
 def _record_failure(run_dir: Path, err: Exception) -> None:
-    first_line = (str(err).strip().splitlines() or [""])[0]
-    record = {"error": first_line or type(err).__name__, "type": type(err).__name__}
+    record = {"error": first_line(err), "type": type(err).__name__}
     atomic_write_text(run_dir / "failed.json", json.dumps(record, indent=2) + "\n")
 
 

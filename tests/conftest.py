@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -97,3 +98,10 @@ def small_run_overrides(corpus: Path, cache: Path, **extra) -> list[str]:
     }
     base.update(extra)
     return [f"{k}={v}" for k, v in base.items()]
+
+
+def in_threads(fn, n: int = 4) -> list:
+    """`fn()` called from `n` threads at once; their results, or the first one's error."""
+    with ThreadPoolExecutor(max_workers=n) as pool:
+        calls = [pool.submit(fn) for _ in range(n)]
+        return [call.result(timeout=120) for call in calls]

@@ -11,3 +11,10 @@ class ConfigError(SgnsError, ValueError):
 
 class DataError(SgnsError):
     """A corpus, cache, download or vectors file cannot be used."""
+
+
+def first_line(err: BaseException) -> str:
+    """The first line of `err`'s message, or its type's name when it has none: what a one-line
+    report or failed.json says of an error whose message may run to several lines."""
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__

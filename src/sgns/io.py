@@ -36,7 +36,7 @@ from typing import IO
 
 from filelock import FileLock, Timeout
 
-from sgns.errors import DataError
+from sgns.errors import DataError, first_line
 
 log = logging.getLogger(__name__)
 
@@ -126,7 +126,7 @@ def load_checkpoint(path: str | Path) -> dict:
             f"({_unpickler_reason(err)}); it was not written by sgns or has been altered"
         ) from None
     except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, ValueError) as err:
-        raise DataError(f"cannot read checkpoint {path}: {_first_line(err)}") from None
+        raise DataError(f"cannot read checkpoint {path}: {first_line(err)}") from None
     if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:
         raise DataError(f"{path} is not a training checkpoint (no state_dict)")
     return checkpoint
@@ -135,9 +135,4 @@ def load_checkpoint(path: str | Path) -> dict:
 def _unpickler_reason(err: pickle.UnpicklingError) -> str:
     """What torch's restricted unpickler refused, without its paragraph of advice."""
     found = re.search(r"WeightsUnpickler error:\s*(.+?)(?:\.\s|\n|$)", str(err))
-    return found.group(1).strip() if found else _first_line(err)
-
-
-def _first_line(err: BaseException) -> str:
-    text = str(err).strip()
-    return text.splitlines()[0] if text else type(err).__name__
+    return found.group(1).strip() if found else first_line(err)

@@ -45,7 +45,7 @@ from sgns.config import checked
 from sgns.console import EpochProgressBar, quiet_library_noise
 from sgns.data.datamodule import SkipGramDataModule
 from sgns.distributed import DistributedRun, check_backend, strategy
-from sgns.errors import ConfigError, DataError, SgnsError
+from sgns.errors import ConfigError, DataError, SgnsError, first_line
 from sgns.eval.callback import EVAL_SECONDS, EmbeddingEvaluation, final_scores
 from sgns.export import save_word2vec
 from sgns.io import atomic_write_text
@@ -192,7 +192,7 @@ def _trainer(conf, run_dir, module, callbacks) -> L.Trainer:
         )
     except (TypeError, ValueError, MisconfigurationException) as err:
         # Trainer arguments beyond conf/trainer (e.g. +trainer.max_steps) are Lightning's to check.
-        raise ConfigError(f"Lightning rejects the trainer settings: {_first_line(err)}") from None
+        raise ConfigError(f"Lightning rejects the trainer settings: {first_line(err)}") from None
     check_backend(trainer, sparse_grads)
     return trainer
 
@@ -271,11 +271,6 @@ def _check_trained(steps: int, trainer: L.Trainer, module: SkipGramModule) -> No
             f"training diverged: the last epoch's loss is {loss:.4g}, over {DIVERGED}x the "
             f"{untrained:.3g} of untrained all-zero vectors; {remedy}"
         )
-
-
-def _first_line(err: BaseException) -> str:
-    text = str(err).strip()
-    return text.splitlines()[0] if text else type(err).__name__
 
 
 def cpu_threads(conf: dict) -> int:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import make_config
+from conftest import in_threads, make_config
 from sgns.data.text8 import default_cache_dir, fetch_text8
 from sgns.errors import DataError
 
@@ -137,20 +137,7 @@ def test_concurrent_fetches_download_once(server, cache):
     """Four runs of a parallel sweep asking at once: one downloads, the others wait for it."""
     data = make_zip({"text8": TEXT})
     server.files["/text8.zip"] = data
-    paths, errors = [], []
-
-    def fetch_one():
-        try:
-            paths.append(fetch(cache, server.url("/text8.zip"), data))
-        except Exception as err:  # noqa: BLE001 - surfaced by the assertion below
-            errors.append(err)
-
-    threads = [threading.Thread(target=fetch_one) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=30)
-    assert not errors
+    paths = in_threads(lambda: fetch(cache, server.url("/text8.zip"), data))
     assert paths == [cache / "text8"] * 4
     assert (cache / "text8").read_bytes() == TEXT
     assert server.requests == [("/text8.zip", None)]  # one whole download, never resumed

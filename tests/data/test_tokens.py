@@ -2,7 +2,6 @@ import json
 import logging
 import subprocess
 import sys
-import threading
 from collections import Counter
 from pathlib import Path
 
@@ -10,6 +9,7 @@ import numpy as np
 import pytest
 
 import sgns.data.tokens as tokens
+from conftest import in_threads
 from sgns.data.tokens import cache_key, prepare_tokens
 from sgns.errors import DataError
 
@@ -167,20 +167,8 @@ def test_an_empty_corpus_or_too_high_min_count_is_a_data_error(tmp_path):
 
 
 def test_concurrent_builders_in_threads_agree_and_leave_one_entry(tmp_path, corpus):
-    cache, results, errors = tmp_path / "cache", [], []
-
-    def build():
-        try:
-            results.append(prepare_tokens(corpus, cache, "lower", 2))
-        except Exception as err:  # noqa: BLE001 - surfaced by the assertion below
-            errors.append(err)
-
-    threads = [threading.Thread(target=build) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors
+    cache = tmp_path / "cache"
+    results = in_threads(lambda: prepare_tokens(corpus, cache, "lower", 2))
     for ids, vocab in results[1:]:
         np.testing.assert_array_equal(ids, results[0][0])
         assert same_vocab(vocab, results[0][1])

@@ -71,20 +71,22 @@ def prepare_tokens(
     """Token ids (a read-only memmap) and vocabulary of `files`, from the cache when valid."""
     settings = dict(normalization=normalization, min_count=min_count, max_vocab=max_vocab)
     entry = Path(cache_dir).expanduser() / f"tokens-{cache_key(files, **settings)}"
+    loaded = _load_entry(entry)  # a hit needs no lock (nor a writable cache)
+    if loaded is None:
+        with exclusive(entry.with_name(f".{entry.name}.lock"), "tokenising this corpus"):
+            loaded = _load_entry(entry)  # built by the process this one waited for
+            if loaded is None:
+                return _build_and_load(entry, files, normalization, min_count, max_vocab)
+    log.info("token cache hit: %s", entry)
+    return loaded
+
+
+def _build_and_load(entry: Path, files, normalization, min_count, max_vocab):
+    log.info("tokenising %d file(s) into %s", len(files), entry)
+    start = time.perf_counter()
+    _build_entry(entry, files, normalization, min_count, max_vocab)
+    log.info("tokenised %s in %.1f s", _describe(files), time.perf_counter() - start)
     loaded = _load_entry(entry)
-    if loaded is not None:
-        log.info("token cache hit: %s", entry)
-        return loaded
-    with exclusive(entry.with_name(f".{entry.name}.lock"), "tokenising this corpus"):
-        loaded = _load_entry(entry)  # built by the process this one waited for
-        if loaded is not None:
-            log.info("token cache hit: %s", entry)
-            return loaded
-        log.info("tokenising %d file(s) into %s", len(files), entry)
-        start = time.perf_counter()
-        _build_entry(entry, files, normalization, min_count, max_vocab)
-        log.info("tokenised %s in %.1f s", _describe(files), time.perf_counter() - start)
-        loaded = _load_entry(entry)
     if loaded is None:
         raise DataError(f"token cache {entry} could not be read back after writing it")
     return loaded
