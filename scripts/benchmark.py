@@ -3,6 +3,7 @@
     python scripts/benchmark.py                          # bundled Wikipedia sample, 3 rounds
     python scripts/benchmark.py --corpus text8 --rounds 1 --notebook
     python scripts/benchmark.py --set model.optimizer=sgd --set data.batch_size=8192
+    python scripts/benchmark.py --corpus FILE --set trainer.accelerator=gpu   # sgns on a GPU
 
 Each training runs in its own child process (so peak resident memory is its own), sgns and
 gensim alternating round by round so both see the same machine load. Both read the same
@@ -41,9 +42,11 @@ def sgns_overrides(corpus: Path, cache: Path, p: dict, extra: list[str]) -> list
         f"data.cache_dir={cache}",
         "data.val_fraction=0",
         "trainer.enable_progress_bar=false",
-        "trainer.accelerator=cpu",
         "eval.enabled=false",  # both trainers are scored afterwards by the same evaluator
     ]
+    # The CPU unless `--set trainer.accelerator=gpu` asks for the GPU.
+    if not any(o.startswith("trainer.accelerator=") for o in extra):
+        run.append("trainer.accelerator=cpu")
     if not p:
         return run + extra
     return run + [

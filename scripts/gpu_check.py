@@ -11,9 +11,12 @@ against the CPU. Run by scripts/gpu_check.sh, which prepares the environment fir
    quarter of the GPU each): their aggregate training words/s against the run alone
    (scripts/gpu_share.py);
 4. the bundled sample (experiment=sample) trained on the device and on the CPU at the
-   device's batch size, with WS353 and analogy accuracy side by side.
+   device's batch size, with WS353 and analogy accuracy side by side;
+5. on a GPU only: one epoch of the corpus at each of several batch sizes and table dtypes,
+   for the words/s and memory each costs (what GPU_BATCH_SIZE is chosen from).
 
-Writes OUT_DIR/gpu_check.json and OUT_DIR/gpu_check.md. With --cpu every "device" run trains
+Writes OUT_DIR/gpu_check.json and OUT_DIR/gpu_check.md after every step, so a run cut short
+keeps what it measured. With --cpu every "device" run trains
 on the CPU with what ``auto`` picks on a GPU set explicitly (pairs made by torch, 1M-pair
 steps in one piece), so the same code runs; its numbers say nothing about GPU speed.
 """
@@ -67,13 +70,24 @@ def main() -> None:
     # sample runs below go on past the first epoch.
     dry = ["trainer.max_epochs=1"] if args.cpu else []
     report["corpus"] = corpus_run(out, 1_000_000 if args.cpu else 17_000_000, device + dry)
-    report["shared_gpu"] = shared_step(out, device, args.cpu, report["corpus"])
+    save(out, report, start)
     # The dry run trains the sample for a third of its epochs: it checks the steps, not scores.
     report["sample"] = sample_runs(out, device + (["trainer.max_epochs=10"] if args.cpu else []))
+    save(out, report, start)
+    report["shared_gpu"] = shared_step(out, device, args.cpu, report["corpus"])
+    save(out, report, start)
+    if not args.cpu:
+        report["batch_scan"] = []
+        for batch, dtype in SCAN:
+            report["batch_scan"].append(scan_run(out, device, batch, dtype))
+            save(out, report, start)
+    print(markdown(report))
+
+
+def save(out: Path, report: dict, start: float) -> None:
     report["wall_seconds"] = time.perf_counter() - start
     (out / "gpu_check.json").write_text(json.dumps(report, indent=2) + "\n")
     (out / "gpu_check.md").write_text(markdown(report))
-    print(markdown(report))
 
 
 def pytest_gpu() -> dict:
@@ -145,6 +159,19 @@ def shared_step(out: Path, device: list[str], cpu: bool, corpus: dict) -> dict:
     return shared_gpu(out, overrides, 2, alone["train_words_per_sec"], cpu=True)
 
 
+# One corpus epoch each: batch (= sgd_chunk) and table storage against words/s and memory.
+SCAN = [(1 << 18, "float32"), (1 << 20, "float32"), (1 << 22, "float32"), (1 << 20, "bfloat16")]
+
+
+def scan_run(out: Path, device: list[str], batch: int, dtype: str) -> dict:
+    overrides = [
+        *corpus_overrides(out, out / "zipf_corpus.txt"), *device, "trainer.max_epochs=1",
+        "eval.enabled=false", f"data.batch_size={batch}", f"model.sgd_chunk={batch}",
+        f"model.table_dtype={dtype}",
+    ]  # fmt: skip
+    return train(out / f"scan_{batch}_{dtype}", overrides)
+
+
 def sample_runs(out: Path, device: list[str]) -> dict:
     """experiment=sample on the device, then on the CPU with the device run's batch settings
     and numpy pairs: the same batch rule on both, so the scores differ only by device."""
@@ -173,7 +200,7 @@ def _diff(a, b):
 
 
 def markdown(report: dict) -> str:
-    corpus, sample, shared = report["corpus"], report["sample"], report["shared_gpu"]
+    corpus = report["corpus"]
     rows = [
         ("corpus tokens", f"{corpus['tokens']:,}"),
         ("corpus vocabulary", f"{corpus['vocab_size']:,}"),
@@ -182,15 +209,33 @@ def markdown(report: dict) -> str:
         ("training words/s", f"{corpus['train_words_per_sec']:,.0f}"),
         ("seconds per step", f"{corpus['step_seconds']:.4f} ({corpus['steps']} steps)"),
         ("peak GPU memory MB", _show(corpus["peak_gpu_memory_mb"], ".0f")),
-        (f"{shared['runs']} runs sharing it: words/s", f"{shared['aggregate_words_per_sec']:,.0f}"
-         f" in all, {shared['speedup']:.2f}x one run alone ({shared['alone_words_per_sec']:,.0f})"),
-        ("sample WS353 device / cpu", f"{_show(sample['device']['ws353'], '.3f')} / "
-                                      f"{_show(sample['cpu']['ws353'], '.3f')}"),
-        ("sample analogy device / cpu", f"{_show(sample['device']['analogy'], '.4f')} / "
-                                        f"{_show(sample['cpu']['analogy'], '.4f')}"),
+    ]  # fmt: skip
+    if "sample" in report:
+        sample = report["sample"]
+        rows += [
+            ("sample WS353 device / cpu", f"{_show(sample['device']['ws353'], '.3f')} / "
+                                          f"{_show(sample['cpu']['ws353'], '.3f')}"),
+            ("sample analogy device / cpu", f"{_show(sample['device']['analogy'], '.4f')} / "
+                                            f"{_show(sample['cpu']['analogy'], '.4f')}"),
+        ]  # fmt: skip
+    if "shared_gpu" in report:
+        shared = report["shared_gpu"]
+        rows.append((
+            f"{shared['runs']} runs sharing it: words/s",
+            f"{shared['aggregate_words_per_sec']:,.0f} in all, {shared['speedup']:.2f}x one run "
+            f"alone ({shared['alone_words_per_sec']:,.0f}; {shared['launcher']})",
+        ))  # fmt: skip
+    for scan in report.get("batch_scan", []):
+        rows.append((
+            f"1 epoch at batch {scan['batch_size']:,}, {scan['table_dtype']}",
+            f"{scan['train_words_per_sec']:,.0f} words/s, {scan['step_seconds']:.4f} s/step, "
+            f"peak {_show(scan['peak_gpu_memory_mb'], '.0f')} MB, "
+            f"loss {scan['final_train_loss']:.3f}",
+        ))  # fmt: skip
+    rows += [
         ("pytest -m gpu", report["pytest_gpu"]["summary"]),
         ("wall seconds", f"{report['wall_seconds']:.0f}"),
-    ]  # fmt: skip
+    ]
     lines = [f"GPU check ({report['mode']} mode, {report['device']}, torch {report['torch']})", ""]
     lines += ["| measure | value |", "|---|---|", *(f"| {k} | {v} |" for k, v in rows)]
     return "\n".join(lines) + "\n"

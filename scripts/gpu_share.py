@@ -1,5 +1,9 @@
 """Several runs of a sweep on one GPU at once (hydra/launcher=parallel), against one alone.
 
+Where the Ray launcher is not installed (a GPU machine without it, say) the runs are started
+as plain concurrent processes of scripts/train.py instead: the GPU is shared the same way,
+since Ray's fractional `num_gpus` only counts, it does not partition the device.
+
 Used by scripts/gpu_check.py, which has just trained the same corpus with the same settings
 as one run: its training words/s is the "alone" figure. What is compared is training only: a
 run's training is the `train_seconds` of its metrics.json, ending at Lightning's "`Trainer.fit`
@@ -9,6 +13,7 @@ span from the first run's start of training to the last one's end.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
 import subprocess
@@ -32,10 +37,14 @@ def shared_gpu(out: Path, overrides: list[str], runs: int, alone_words_per_sec: 
         ]
     else:
         launcher = [f"hydra.launcher.ray.remote.num_gpus={1 / runs}"]
-    seeds = f"seed={','.join(map(str, range(runs)))}"
-    together = sweep(out / "shared_gpu", [*overrides, seeds], launcher)
+    if has_ray_launcher():
+        seeds = f"seed={','.join(map(str, range(runs)))}"
+        together = sweep(out / "shared_gpu", [*overrides, seeds], launcher)
+    else:
+        together = processes(out / "shared_gpu", overrides, runs)
     return {
         "runs": runs,
+        "launcher": "parallel" if has_ray_launcher() else "processes",
         "aggregate_words_per_sec": together["words_per_sec"],
         "alone_words_per_sec": alone_words_per_sec,
         "speedup": together["words_per_sec"] / alone_words_per_sec,
@@ -54,6 +63,36 @@ def sweep(sweep_dir: Path, overrides: list[str], launcher: list[str]) -> dict:
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
     if done.returncode != 0:
         raise RuntimeError(f"the shared-GPU sweep failed: {done.stderr[-3000:]}")
+    return training_spans(sweep_dir)
+
+
+def processes(sweep_dir: Path, overrides: list[str], runs: int) -> dict:
+    """`runs` concurrent `scripts/train.py` processes (seeds 0..runs-1); their training span."""
+    started = []
+    for seed in range(runs):
+        command = [
+            sys.executable, str(ROOT / "scripts" / "train.py"), *overrides, f"seed={seed}",
+            "trainer.enable_progress_bar=false", "eval.enabled=false",
+            f"hydra.run.dir={sweep_dir / str(seed)}",
+        ]  # fmt: skip
+        started.append(subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL,
+                                        stderr=subprocess.PIPE, text=True))  # fmt: skip
+    failed = [(p.communicate()[1], p.returncode) for p in started]
+    failed = [err for err, code in failed if code != 0]
+    if failed:
+        raise RuntimeError(f"a shared-GPU run failed: {failed[0][-3000:]}")
+    return training_spans(sweep_dir)
+
+
+def has_ray_launcher() -> bool:
+    try:
+        return importlib.util.find_spec("hydra_plugins.hydra_ray_launcher") is not None
+    except ModuleNotFoundError:  # no hydra_plugins package at all
+        return False
+
+
+def training_spans(sweep_dir: Path) -> dict:
+    """The runs under `sweep_dir`: words trained over the span from first start to last end."""
     spans, words, per_run = [], 0, []
     for run_dir in sorted(p for p in sweep_dir.iterdir() if p.name.isdigit()):
         metrics = json.loads((run_dir / "metrics.json").read_text())

@@ -14,6 +14,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from conftest import ROOT, make_config, planted_groups_text, small_run_overrides
+from sgns.accelerator import CPU_BATCH_SIZE
 from sgns.data.device_batches import DevicePairs
 from sgns.model.module import SkipGramModule
 from sgns.train import run
@@ -118,11 +119,15 @@ def test_training_on_cuda_picks_the_gpu_settings_and_learns(tmp_path):
     corpus.write_text(text)
     overrides = small_run_overrides(corpus, tmp_path / "cache", **{"data.window": 3})
     overrides = [o for o in overrides if not o.startswith(("trainer.accelerator", "data.batch"))]
-    overrides += ["trainer.accelerator=auto", "trainer.max_epochs=20"]  # one step an epoch
+    overrides += ["trainer.accelerator=auto", "trainer.max_epochs=20"]
     metrics = run(make_config(overrides), tmp_path / "run")
     info = json.loads((tmp_path / "run" / "run_info.json").read_text())
     assert "cuda" in json.dumps(info).lower()
-    assert metrics["steps"] == 20
+    # The GPU's 1M-pair batch is cut to the 65,536 floor on this small corpus, and the chunk
+    # follows it; ~118k pairs an epoch (30k tokens, about 4 pairs each at window 3) make two
+    # steps an epoch.
+    assert (metrics["batch_size"], metrics["sgd_chunk"]) == (CPU_BATCH_SIZE, CPU_BATCH_SIZE)
+    assert metrics["steps"] == 2 * 20
     assert np.isfinite(metrics["final_train_loss"])
     untrained = 6 * np.log(2)  # all-zero vectors, 5 negatives
     assert metrics["final_train_loss"] < 0.9 * untrained

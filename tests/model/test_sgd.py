@@ -175,3 +175,21 @@ def test_many_small_updates_to_a_bfloat16_row_add_up_instead_of_rounding_away():
     for _ in range(1000):  # one rounding per term, as atomic adds on a GPU do
         termwise += torch.full((3,), 1e-4, dtype=torch.bfloat16)
     assert termwise.tolist() == [1.0] * 3  # what the row sums avoid
+
+
+def test_a_bfloat16_table_smaller_than_its_updates_sums_them_the_same_way():
+    """With more terms than rows (GPU batches), apply_bounded sums into a float32 buffer of
+    the table's shape instead of sorting the terms: the same rows, rounded once each."""
+    g = torch.Generator().manual_seed(0)
+    start = torch.randn(6, 3, generator=g).to(torch.bfloat16)
+    ids = torch.randint(6, (1000,), generator=g)
+    ids[ids == 4] = 5  # row 4 untouched
+    deltas = torch.randn(1000, 3, generator=g) * 1e-3
+    sorted_path, dense_path = start.clone(), start.clone()
+    add_row_sums(sorted_path, ids, deltas)
+    no_bound = torch.zeros(1000)  # L = 0: no row is scaled
+    apply_bounded(dense_path, [RowUpdates(ids, deltas.clone(), no_bound)], lr=0.025)
+    want = (start.float() + torch.zeros(6, 3).index_add_(0, ids, deltas)).to(torch.bfloat16)
+    assert torch.equal(dense_path, want)
+    assert torch.equal(sorted_path, want)
+    assert torch.equal(dense_path[4], start[4])

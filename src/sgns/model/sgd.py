@@ -162,6 +162,14 @@ def apply_bounded(
         for update in updates:
             table.index_add_(0, update.ids, update.deltas)
         return
+    if len(table) <= sum(len(update.ids) for update in updates):
+        # More terms than rows (GPU-sized batches): summing them into a float32 buffer of the
+        # table's shape is cheaper than sorting them, and each row is still rounded once.
+        sums = (workspace or Workspace()).get("row_sums", table.shape, like).zero_()
+        for update in updates:
+            sums.index_add_(0, update.ids, update.deltas)
+        table.add_(sums)  # computed in float32, rounded into the table's dtype
+        return
     ids = torch.cat([update.ids for update in updates])
     add_row_sums(table, ids, torch.cat([update.deltas for update in updates]))
 
