@@ -2,7 +2,7 @@
 against the CPU. Run by scripts/gpu_check.sh, which prepares the environment first.
 
     python scripts/gpu_check.py OUT_DIR          # on a CUDA machine: 17M tokens
-    python scripts/gpu_check.py OUT_DIR --cpu    # dry run on the CPU: 1M tokens, GPU settings
+    python scripts/gpu_check.py OUT_DIR --cpu    # dry run on the CPU: 300k tokens, GPU settings
 
 1. ``pytest -m gpu`` (the tests that need CUDA);
 2. a generated text8-sized corpus (scripts/zipf_corpus.py) trained with the defaults:
@@ -18,7 +18,8 @@ against the CPU. Run by scripts/gpu_check.sh, which prepares the environment fir
 Writes OUT_DIR/gpu_check.json and OUT_DIR/gpu_check.md after every step, so a run cut short
 keeps what it measured. With --cpu every "device" run trains
 on the CPU with what ``auto`` picks on a GPU set explicitly (pairs made by torch, 1M-pair
-steps in one piece), so the same code runs; its numbers say nothing about GPU speed.
+steps in one piece; 65,536 on the sample, as `auto` cuts them there), so the same code runs;
+its numbers say nothing about GPU speed.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 from zipf_corpus import write_zipf_corpus
 
-from sgns.accelerator import GPU_BATCH_SIZE, resolve_auto
+from sgns.accelerator import CPU_BATCH_SIZE, GPU_BATCH_SIZE, resolve_auto
 from sgns.train import run
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -46,6 +47,16 @@ GPU_LIKE = [
     "data.pairs_on=device",
     f"data.batch_size={GPU_BATCH_SIZE}",
     f"model.sgd_chunk={GPU_BATCH_SIZE}",
+]
+# On a GPU `auto` cuts the batch to the sample's size, 65,536 pairs in one piece
+# (sgns.accelerator.fit_batch_to_epoch); the dry run sets that, for a third of the sample's
+# epochs: it checks the steps, not scores.
+SAMPLE_DRY_RUN = [
+    "trainer.accelerator=cpu",
+    "data.pairs_on=device",
+    f"data.batch_size={CPU_BATCH_SIZE}",
+    f"model.sgd_chunk={CPU_BATCH_SIZE}",
+    "trainer.max_epochs=10",
 ]
 
 
@@ -69,10 +80,9 @@ def main() -> None:
     # The dry run checks steps, not speed: one epoch of the corpus (5 steps of 1M pairs); the
     # sample runs below go on past the first epoch.
     dry = ["trainer.max_epochs=1"] if args.cpu else []
-    report["corpus"] = corpus_run(out, 1_000_000 if args.cpu else 17_000_000, device + dry)
+    report["corpus"] = corpus_run(out, 300_000 if args.cpu else 17_000_000, device + dry)
     save(out, report, start)
-    # The dry run trains the sample for a third of its epochs: it checks the steps, not scores.
-    report["sample"] = sample_runs(out, device + (["trainer.max_epochs=10"] if args.cpu else []))
+    report["sample"] = sample_runs(out, SAMPLE_DRY_RUN if args.cpu else device)
     save(out, report, start)
     report["shared_gpu"] = shared_step(out, device, args.cpu, report["corpus"])
     save(out, report, start)

@@ -145,8 +145,10 @@ class ModelConfig:
     lr: float = number(0.025, 0.0, 100.0, open_low=True)
     # sgd decays linearly to lr * min_lr_ratio.
     min_lr_ratio: float = number(1e-4, 0.0, 1.0)
-    # sgd: pairs per group sharing one set of negatives (Ji et al. 2016).
-    shared_negatives: int = number(32, 1, 1 << 20)
+    # sgd: pairs per group sharing one set of negatives (Ji et al. 2016). auto: 32, or 8 on
+    # a vocabulary under 5,000 words (graph walks, ids), where sharing among 32 costs
+    # quality (sgns.model.sgd.auto_shared_negatives).
+    shared_negatives: Any = number("auto", 1, 1 << 20, words=("auto",))
     # sgd: a batch is applied as consecutive steps of this many pairs; a speed setting:
     # every row's step is bounded at any size. auto: the device's default, 4096 on a CPU,
     # the whole batch on a CUDA GPU (sgns.accelerator); null: the whole batch on any device.

@@ -37,6 +37,7 @@ BOOKKEEPING = (
     "steps",
     "batch_size",
     "sgd_chunk",
+    "shared_negatives",
     "train_seconds",
     "words_per_sec_incl_setup",
     "eval_seconds",

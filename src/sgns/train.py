@@ -50,6 +50,7 @@ from sgns.eval.callback import EVAL_SECONDS, EmbeddingEvaluation, final_scores
 from sgns.export import save_word2vec
 from sgns.io import atomic_write_text
 from sgns.model.module import DIVERGENCE_REMEDY, SkipGramModule
+from sgns.model.sgd import auto_shared_negatives
 from sgns.resume import ResumeState, check_resume
 from sgns.runinfo import write_run_info
 
@@ -91,6 +92,12 @@ def run_checked(conf: dict, run_dir: str | Path) -> dict:
                 datamodule.expected_batches_per_epoch(), batch, MIN_STEPS_PER_EPOCH,
             )  # fmt: skip
     words = datamodule.vocab.words
+    if conf["model"]["shared_negatives"] == "auto":
+        conf["model"]["shared_negatives"] = auto_shared_negatives(len(words))
+        log.info(
+            "model.shared_negatives=auto: %d pairs share their negatives (%d-word vocabulary)",
+            conf["model"]["shared_negatives"], len(words),
+        )  # fmt: skip
     resume = conf.get("resume")
     start_step = check_resume(resume, conf, words)["global_step"] if resume else 0
     module = _module(conf, datamodule)
@@ -117,9 +124,11 @@ def run_checked(conf: dict, run_dir: str | Path) -> dict:
         "epochs": epochs_done,
         "tokens_seen": tokens_seen,
         "steps": steps,
-        # What data.batch_size and model.sgd_chunk came to (auto: the device's, sgns.accelerator).
+        # What data.batch_size, model.sgd_chunk and model.shared_negatives came to (auto: the
+        # device's, sgns.accelerator; the vocabulary's, sgns.model.sgd).
         "batch_size": conf["data"]["batch_size"],
         "sgd_chunk": conf["model"]["sgd_chunk"],
+        "shared_negatives": conf["model"]["shared_negatives"],
         "train_seconds": fit_seconds,
         "eval_seconds": eval_seconds,
         "wall_time_s": wall,
