@@ -25,6 +25,7 @@ its numbers say nothing about GPU speed.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import re
 import subprocess
@@ -119,9 +120,16 @@ def train(run_dir: Path, overrides: list[str]) -> dict:
         cfg = compose("train", overrides=[*overrides, "trainer.enable_progress_bar=false"])
     conf = resolve_auto(OmegaConf.to_container(cfg, resolve=True))
     if torch.cuda.is_available():
+        # Earlier runs' tables and buffers, held in reference cycles until collected, would
+        # count in this run's peak.
+        gc.collect()
+        torch.cuda.empty_cache()
         torch.cuda.reset_peak_memory_stats()
+        before = torch.cuda.memory_allocated()
     metrics = run(cfg, run_dir)
-    peak = torch.cuda.max_memory_allocated() / 2**20 if torch.cuda.is_available() else None
+    peak = (
+        (torch.cuda.max_memory_allocated() - before) / 2**20 if torch.cuda.is_available() else None
+    )
     steps = metrics["steps"]
     return {
         "accelerator": conf["trainer"]["accelerator"],
