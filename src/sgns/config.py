@@ -149,9 +149,10 @@ class ModelConfig:
     # a vocabulary under 5,000 words (graph walks, ids), where sharing among 32 costs
     # quality (sgns.model.sgd.auto_shared_negatives).
     shared_negatives: Any = number("auto", 1, 1 << 20, words=("auto",))
-    # sgd: a batch is applied as consecutive steps of this many pairs; a speed setting:
-    # every row's step is bounded at any size. auto: the device's default, 4096 on a CPU,
-    # the whole batch on a CUDA GPU (sgns.accelerator); null: the whole batch on any device.
+    # sgd: a batch is applied as consecutive updates of this many pairs (under DDP, all
+    # ranks together: each rank's piece is its share); every row's step is bounded at any
+    # size. auto: the device's default, 4096 on a CPU, the whole batch on a CUDA GPU
+    # (sgns.accelerator); null: the whole batch (every rank's) in one update.
     sgd_chunk: Any | None = number("auto", 1, 1 << 26, words=("auto",))
     # sgd: storage of both tables: float32 | bfloat16 | float16; updates are computed in
     # float32 and each row rounded once per step.
