@@ -122,9 +122,9 @@ def sgd_step(
     pos_grad = torch.sigmoid(pos_score).neg_().add_(1.0).mul_(lr).unsqueeze(1)  # (N, 1)
     neg_grad = torch.sigmoid(neg_score).mul_(-lr)
     # Each term's share of its row's curvature bound L: |x|^2 / 4 for the other vector x.
-    u_sq = torch.linalg.vecdot(u, u)  # (N,)
-    n_sq = torch.linalg.vecdot(n, n).sum(1).repeat_interleave(shared)  # (N,) all K negatives
-    in_curvature = torch.linalg.vecdot(v, v).add_(n_sq).div_(4)  # (N,)
+    u_sq = squared_norms(u)  # (N,)
+    n_sq = squared_norms(n).sum(1).repeat_interleave(shared)  # (N,) all K negatives
+    in_curvature = squared_norms(v).add_(n_sq).div_(4)  # (N,)
     if len(inputs) > batch:  # padded pairs move nothing
         for per_pair in (pos_grad, neg_grad.view(-1, n_samples), u_sq, in_curvature):
             per_pair[batch:] = 0
@@ -143,6 +143,12 @@ def sgd_step(
     apply_bounded(w_in, updates[:1], lr, work)
     apply_bounded(w_out, updates[1:], lr, work)
     return loss
+
+
+def squared_norms(x: torch.Tensor) -> torch.Tensor:
+    """|x|^2 along the last dimension: one reduction, where vecdot(x, x) writes the product
+    to a temporary of x's size first."""
+    return torch.linalg.vector_norm(x, dim=-1).square_()
 
 
 def pad_pairs(inputs: torch.Tensor, targets: torch.Tensor, size: int):
