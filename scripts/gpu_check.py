@@ -78,7 +78,7 @@ def main() -> None:
         "torch": torch.__version__,
         "pytest_gpu": pytest_gpu(),
     }
-    # The dry run checks steps, not speed: one epoch of the corpus (5 steps of 1M pairs); the
+    # The dry run checks steps, not speed: one epoch of the corpus (2 steps of 1M pairs); the
     # sample runs below go on past the first epoch.
     dry = ["trainer.max_epochs=1"] if args.cpu else []
     report["corpus"] = corpus_run(out, 300_000 if args.cpu else 17_000_000, device + dry)

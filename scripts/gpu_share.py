@@ -68,6 +68,7 @@ def sweep(sweep_dir: Path, overrides: list[str], launcher: list[str]) -> dict:
 
 def processes(sweep_dir: Path, overrides: list[str], runs: int) -> dict:
     """`runs` concurrent `scripts/train.py` processes (seeds 0..runs-1); their training span."""
+    sweep_dir.mkdir(parents=True, exist_ok=True)
     started = []
     for seed in range(runs):
         command = [
@@ -75,12 +76,13 @@ def processes(sweep_dir: Path, overrides: list[str], runs: int) -> dict:
             "trainer.enable_progress_bar=false", "eval.enabled=false",
             f"hydra.run.dir={sweep_dir / str(seed)}",
         ]  # fmt: skip
-        started.append(subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL,
-                                        stderr=subprocess.PIPE, text=True))  # fmt: skip
-    failed = [(p.communicate()[1], p.returncode) for p in started]
-    failed = [err for err, code in failed if code != 0]
-    if failed:
-        raise RuntimeError(f"a shared-GPU run failed: {failed[0][-3000:]}")
+        with open(sweep_dir / f"{seed}.stderr.log", "w") as err:  # a file: no pipe to fill
+            started.append(subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL,
+                                            stderr=err))  # fmt: skip
+    for seed, process in enumerate(started):
+        if process.wait() != 0:
+            tail = (sweep_dir / f"{seed}.stderr.log").read_text()[-3000:]
+            raise RuntimeError(f"a shared-GPU run failed: {tail}")
     return training_spans(sweep_dir)
 
 
