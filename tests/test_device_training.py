@@ -1,7 +1,6 @@
 """Training end to end with pairs made on the device: on the CPU (data.pairs_on=device) and,
 where there is one, on a CUDA GPU with what trainer.accelerator=auto picks there."""
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -14,7 +13,7 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from conftest import ROOT, make_config, planted_groups_text, small_run_overrides
+from conftest import ROOT, import_script, make_config, planted_groups_text, small_run_overrides
 from sgns.accelerator import CPU_BATCH_SIZE
 from sgns.data.device_batches import DevicePairs
 from sgns.model.module import SkipGramModule
@@ -102,13 +101,6 @@ def test_gpu_check_dry_run_writes_sane_numbers(tmp_path):
     assert "| 2 runs sharing it: words/s |" in table
 
 
-def _gpu_share():
-    spec = importlib.util.spec_from_file_location("gpu_share", ROOT / "scripts" / "gpu_share.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.mark.slow
 def test_runs_sharing_a_device_without_ray_start_as_plain_processes(tmp_path):
     """gpu_check's shared-GPU step where the Ray launcher is missing (as on a GPU machine
@@ -117,14 +109,14 @@ def test_runs_sharing_a_device_without_ray_start_as_plain_processes(tmp_path):
     corpus = tmp_path / "corpus.txt"
     corpus.write_text(planted_groups_text(n_tokens=3000)[0])
     overrides = small_run_overrides(corpus, tmp_path / "cache", **{"trainer.max_epochs": 1})
-    together = _gpu_share().processes(tmp_path / "shared", overrides, 2)
+    together = import_script("gpu_share").processes(tmp_path / "shared", overrides, 2)
     assert len(together["per_run"]) == 2
     assert min(together["per_run"]) > 0
     assert 0 < together["words_per_sec"] <= 1.05 * sum(together["per_run"])
     assert sorted(p.name for p in (tmp_path / "shared").iterdir() if p.is_dir()) == ["0", "1"]
     bad = [o for o in overrides if not o.startswith("data.path=")] + ["data.path=MISSING"]
     with pytest.raises(RuntimeError, match="a shared-GPU run failed: .*corpus file not found"):
-        _gpu_share().processes(tmp_path / "bad", bad, 2)
+        import_script("gpu_share").processes(tmp_path / "bad", bad, 2)
 
 
 @pytest.mark.gpu

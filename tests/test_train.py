@@ -7,7 +7,7 @@ import pytest
 import torch
 from gensim.models import KeyedVectors
 
-from conftest import make_config, planted_groups_text, small_run_overrides
+from conftest import import_script, make_config, planted_groups_text, small_run_overrides
 from sgns.errors import SgnsError
 from sgns.train import run
 
@@ -81,13 +81,7 @@ def test_bad_values_fail_before_writing_vectors(tmp_path, planted_corpus, overri
 
 
 def test_query_and_export_work_from_the_checkpoint_alone(trained_run, tmp_path, capsys):
-    import sys
-    from pathlib import Path
-
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
-    import export as export_script
-    import query
-
+    export_script, query = import_script("export"), import_script("query")
     run_dir, _, groups = trained_run
     ckpt = run_dir / "checkpoints" / "last.ckpt"
     kv = KeyedVectors.load_word2vec_format(str(run_dir / "vectors.txt"))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import struct
 import sys
 from pathlib import Path
@@ -10,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import import_script
 from sgns.errors import ConfigError, SgnsError
 from sgns.export import save_word2vec
 
@@ -46,9 +46,7 @@ def test_figure_labels_the_most_frequent_words():
 def test_plot_script_writes_png_of_expected_pixel_size(tmp_path):
     pytest.importorskip("sklearn")
     pytest.importorskip("matplotlib")
-    spec = importlib.util.spec_from_file_location("plot_tsne", ROOT / "scripts" / "plot_tsne.py")
-    plot_tsne = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(plot_tsne)
+    plot_tsne = import_script("plot_tsne")
 
     save_word2vec(tmp_path / "vectors.txt", *_vectors())
     assert plot_tsne.main([str(tmp_path), "--n-words", "30", "--dpi", "20"]) == 0

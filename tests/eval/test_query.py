@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import subprocess
 import sys
@@ -11,12 +10,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import import_script
 from sgns.export import save_word2vec
 
 ROOT = Path(__file__).resolve().parents[2]
-_spec = importlib.util.spec_from_file_location("query_script", ROOT / "scripts" / "query.py")
-query = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(query)
+query = import_script("query")
 
 # Two tight groups and an analogy: king - man + woman lands on queen.
 WORDS = ["man", "woman", "king", "queen", "cat", "dog", "kitten"]
