@@ -30,21 +30,19 @@ def shared_gpu(out: Path, overrides: list[str], runs: int, alone_words_per_sec: 
 
     On the CPU (`cpu`, the dry run) each run takes a core instead: the steps, not the speed.
     """
-    if cpu:
-        launcher = [
-            "hydra.launcher.ray.remote.num_gpus=0",
-            f"hydra.launcher.ray.init.num_cpus={runs}",
-        ]
-    else:
-        launcher = [f"hydra.launcher.ray.remote.num_gpus={1 / runs}"]
-    if has_ray_launcher():
-        seeds = f"seed={','.join(map(str, range(runs)))}"
-        together = sweep(out / "shared_gpu", [*overrides, seeds], launcher)
-    else:
+    if not has_ray_launcher():
+        launcher = "processes"
         together = processes(out / "shared_gpu", overrides, runs)
+    else:
+        launcher = "parallel"
+        ray = [f"hydra.launcher.ray.remote.num_gpus={0 if cpu else 1 / runs}"]
+        if cpu:
+            ray.append(f"hydra.launcher.ray.init.num_cpus={runs}")
+        seeds = f"seed={','.join(map(str, range(runs)))}"
+        together = sweep(out / "shared_gpu", [*overrides, seeds], ray)
     return {
         "runs": runs,
-        "launcher": "parallel" if has_ray_launcher() else "processes",
+        "launcher": launcher,
         "aggregate_words_per_sec": together["words_per_sec"],
         "alone_words_per_sec": alone_words_per_sec,
         "speedup": together["words_per_sec"] / alone_words_per_sec,

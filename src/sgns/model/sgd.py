@@ -168,8 +168,8 @@ def apply_bounded(
     """Add `updates` into `table`, each row's sum scaled to at most STEP_BOUND / L (in place;
     the updates' deltas are scaled in place too). The updates are float32 whatever the
     table's dtype; a reduced-precision table gets each row's new value rounded once."""
-    like = updates[0].curvature
-    curvature = (workspace or Workspace()).get("curvature", table.shape[:1], like).zero_()
+    like, work = updates[0].curvature, workspace or Workspace()
+    curvature = work.get("curvature", table.shape[:1], like).zero_()
     for update in updates:
         curvature.index_add_(0, update.ids, update.curvature)  # (V,) L of every row touched
     # min(1, bound / (lr * L)); rows with L = 0 have zero updates, so their scale is moot.
@@ -183,7 +183,7 @@ def apply_bounded(
     if len(table) <= sum(len(update.ids) for update in updates):
         # More terms than rows (GPU-sized batches): summing them into a float32 buffer of the
         # table's shape is cheaper than sorting them, and each row is still rounded once.
-        sums = (workspace or Workspace()).get("row_sums", table.shape, like).zero_()
+        sums = work.get("row_sums", table.shape, like).zero_()
         for update in updates:
             sums.index_add_(0, update.ids, update.deltas)
         table.add_(sums)  # computed in float32, rounded into the table's dtype
