@@ -27,6 +27,10 @@ per group instead of once per pair.
 
 Under DDP every rank computes its batch's row updates (RowUpdates) and the ranks exchange
 them (``exchange``) before applying, so all ranks apply the same updates to the same tables.
+
+The step below is written in torch operations, which is what a GPU runs. On a CPU, float32
+tables take the same step as compiled loops instead (sgns.model.sgd_cpu, numba), which read
+each pair's rows once rather than making a dozen passes over (batch, dim) temporaries.
 """
 
 from __future__ import annotations
@@ -83,6 +87,7 @@ def sgd_step(
     generator: torch.Generator | None = None,
     n_valid: int | None = None,
     exchange: Callable[[list[RowUpdates]], list[RowUpdates]] | None = None,
+    compiled: bool | None = None,
 ) -> torch.Tensor:
     """One SGD step at per-pair learning rate `lr`; returns the batch's mean loss before it.
 
@@ -95,6 +100,8 @@ def sgd_step(
             under DDP); all when None.
         exchange: under DDP, turns this rank's updates (in_embed's; out_embed's as contexts;
             out_embed's as negatives) into every rank's, each part concatenated.
+        compiled: run sgns.model.sgd_cpu's compiled loops rather than torch operations;
+            by default, for float32 tables on a CPU, the only tables they step.
     Returns the loss NegativeSamplingLoss would report for the first n_valid pairs.
     """
     batch = len(inputs) if n_valid is None else n_valid
@@ -106,6 +113,14 @@ def sgd_step(
     # Complete the last group with pairs that count for nothing (zeroed below).
     inputs, targets = pad_pairs(inputs, targets, groups * shared)
     work = workspace or Workspace()
+    if compiled if compiled is not None else runs_compiled(w_in):
+        from sgns.model import sgd_cpu  # numba: imported only where a CPU steps
+
+        total, updates = sgd_cpu.row_updates(w_in, w_out, inputs, targets, noise, batch, lr, work)
+        if exchange is not None:
+            updates = exchange(updates)
+        sgd_cpu.apply_updates(w_in, w_out, updates, lr, work)
+        return total / max(1, batch)
     size = (len(inputs), dim)
     f32 = w_in.new_empty(0, dtype=torch.float32)  # the step computes in float32 (table_dtype)
     u = gather_rows(w_in, inputs, work.get("u", size, f32))  # (N, D) inputs
@@ -143,6 +158,12 @@ def sgd_step(
     apply_bounded(w_in, updates[:1], lr, work)
     apply_bounded(w_out, updates[1:], lr, work)
     return loss
+
+
+def runs_compiled(table: torch.Tensor) -> bool:
+    """Whether sgd_step steps `table` with sgns.model.sgd_cpu's compiled loops: float32 on
+    a CPU. Elsewhere (a GPU, reduced-precision tables) it uses torch operations."""
+    return table.device.type == "cpu" and table.dtype == torch.float32
 
 
 def squared_norms(x: torch.Tensor) -> torch.Tensor:
@@ -239,6 +260,14 @@ class Workspace:
 
     def __init__(self) -> None:
         self._tensors: dict[str, torch.Tensor] = {}
+        self._made_zero: dict[str, torch.Tensor] = {}
+
+    def zeros(self, name: str, shape, like: torch.Tensor) -> torch.Tensor:
+        """A tensor of `shape` that is zeroed when made; callers return it zeroed."""
+        tensor = self.get(name, shape, like)
+        if self._made_zero.get(name) is not tensor:  # new: zero it once
+            self._made_zero[name] = tensor.zero_()
+        return tensor
 
     def get(self, name: str, shape, like: torch.Tensor) -> torch.Tensor:
         """An uninitialised tensor of `shape`, with `like`'s dtype and device."""

@@ -1,0 +1,107 @@
+"""The compiled CPU step (sgns.model.sgd_cpu) against sgd_step's torch operations."""
+
+import pytest
+import torch
+
+from sgns.model.sgd import RowUpdates, Workspace, runs_compiled, sgd_step
+from sgns.model.skipgram import SkipGramNeg
+
+
+def _pair(n_vocab=50, dim=24, scale=0.5):
+    """Two identical models with non-zero output vectors, so every term of the step moves."""
+    models = []
+    for _ in range(2):
+        g = torch.Generator().manual_seed(0)
+        model = SkipGramNeg(n_vocab, dim, init="uniform", generator=g)
+        with torch.no_grad():
+            model.in_embed.weight.mul_(scale)
+            model.out_embed.weight.mul_(scale)
+        models.append(model)
+    return models
+
+
+def _batches(steps, batch, n_vocab, n_samples, shared, seed=1):
+    g = torch.Generator().manual_seed(seed)
+    groups = -(-batch // shared)
+    return [
+        (
+            torch.randint(n_vocab, (batch,), generator=g),
+            torch.randint(n_vocab, (batch,), generator=g),
+            torch.randint(n_vocab, (groups, n_samples), generator=g),
+        )
+        for _ in range(steps)
+    ]
+
+
+def _assert_same_tables(a: SkipGramNeg, b: SkipGramNeg, atol=1e-6):
+    torch.testing.assert_close(a.in_embed.weight, b.in_embed.weight, rtol=1e-5, atol=atol)
+    torch.testing.assert_close(a.out_embed.weight, b.out_embed.weight, rtol=1e-5, atol=atol)
+
+
+def test_float32_cpu_tables_take_the_compiled_step_and_others_do_not():
+    assert runs_compiled(torch.zeros(3, 2))
+    assert not runs_compiled(torch.zeros(3, 2, dtype=torch.bfloat16))
+    assert not runs_compiled(torch.zeros(3, 2, device="meta"))
+
+
+# n_samples 1, 5, 7 and 12: blocks of 5 negatives that are partial, exact, one and a bit,
+# two and a bit. 301 pairs leave the last group of shared negatives padded.
+@pytest.mark.parametrize("n_samples", [1, 5, 7, 12])
+@pytest.mark.parametrize("shared", [1, 32])
+def test_compiled_step_equals_torch_operations(n_samples, shared):
+    compiled, reference = _pair()
+    for inputs, targets, noise in _batches(4, 301, 50, n_samples, shared):
+        # lr 0.5 on 50 words: most rows repeat and reach the step bound.
+        got = sgd_step(compiled, inputs, targets, n_samples, 0.5, shared, noise, compiled=True)
+        want = sgd_step(reference, inputs, targets, n_samples, 0.5, shared, noise, compiled=False)
+        torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-6)
+    _assert_same_tables(compiled, reference)
+    moved = (compiled.in_embed.weight - _pair()[0].in_embed.weight).abs().max()
+    assert moved > 0.1  # the steps did move the tables
+
+
+def test_padded_pairs_move_nothing_in_the_compiled_step():
+    """n_valid=10 of 32 pairs: the same tables as a step over those 10 pairs alone."""
+    (inputs, targets, noise), = _batches(1, 32, 50, 5, 32)  # fmt: skip
+    padded, alone = _pair()
+    loss_padded = sgd_step(padded, inputs, targets, 5, 0.3, 32, noise, n_valid=10)
+    loss_alone = sgd_step(alone, inputs[:10], targets[:10], 5, 0.3, 32, noise)
+    torch.testing.assert_close(loss_padded, loss_alone)
+    _assert_same_tables(padded, alone, atol=0)
+
+
+def test_compiled_step_is_bit_identical_on_one_thread_and_on_two():
+    results = []
+    threads_before = torch.get_num_threads()
+    try:
+        for threads in (1, 2):
+            torch.set_num_threads(threads)  # the compiled loops use torch's thread count
+            model, _ = _pair(n_vocab=400, dim=40)
+            work = Workspace()
+            for inputs, targets, noise in _batches(5, 2048, 400, 5, 32):
+                sgd_step(model, inputs, targets, 5, 0.05, 32, noise, workspace=work)
+            results.append(model)
+    finally:
+        torch.set_num_threads(threads_before)
+    one, two = results
+    assert torch.equal(one.in_embed.weight, two.in_embed.weight)
+    assert torch.equal(one.out_embed.weight, two.out_embed.weight)
+
+
+def test_compiled_step_applies_what_the_exchange_returns():
+    """Under DDP the ranks' updates are concatenated before they are applied: an exchange
+    that returns every update twice (two ranks with the same batch) gives the same tables
+    as torch operations given the same exchange."""
+
+    def two_identical_ranks(updates: list[RowUpdates]) -> list[RowUpdates]:
+        return [
+            RowUpdates(u.ids.repeat(2), u.deltas.repeat(2, 1), u.curvature.repeat(2))
+            for u in updates
+        ]
+
+    compiled, reference = _pair()
+    for inputs, targets, noise in _batches(3, 256, 50, 5, 32):
+        for model, flag in ((compiled, True), (reference, False)):
+            sgd_step(model, inputs, targets, 5, 0.2, 32, noise, exchange=two_identical_ranks,
+                     compiled=flag)  # fmt: skip
+    _assert_same_tables(compiled, reference)
