@@ -1,9 +1,13 @@
 """The compiled CPU step (sgns.model.sgd_cpu) against sgd_step's torch operations."""
 
+import os
+import subprocess
+import sys
+
 import pytest
 import torch
 
-from sgns.model.sgd import RowUpdates, Workspace, runs_compiled, sgd_step
+from sgns.model.sgd import RowUpdates, runs_compiled, sgd_step
 from sgns.model.skipgram import SkipGramNeg
 
 
@@ -70,22 +74,35 @@ def test_padded_pairs_move_nothing_in_the_compiled_step():
     _assert_same_tables(padded, alone, atol=0)
 
 
+# In its own process: numba's thread pool is sized once per process, from torch's thread
+# count at the first CPU step, and the test workers keep to one thread.
+ONE_AND_TWO_THREADS = """
+import torch
+from sgns.model.sgd import Workspace, sgd_step
+from sgns.model.skipgram import SkipGramNeg
+
+torch.set_num_threads(2)
+tables = []
+for threads in (1, 2):
+    torch.set_num_threads(threads)
+    g = torch.Generator().manual_seed(0)
+    model = SkipGramNeg(400, 40, init="uniform", generator=g)
+    work = Workspace()
+    for _ in range(5):
+        inputs, targets = torch.randint(400, (2, 2048), generator=g)
+        noise = torch.randint(400, (64, 5), generator=g)
+        sgd_step(model, inputs, targets, 5, 0.05, 32, noise, workspace=work)
+    tables.append((model.in_embed.weight.clone(), model.out_embed.weight.clone()))
+import numba
+print(numba.get_num_threads(), all(torch.equal(a, b) for a, b in zip(*tables)))
+"""
+
+
 def test_compiled_step_is_bit_identical_on_one_thread_and_on_two():
-    results = []
-    threads_before = torch.get_num_threads()
-    try:
-        for threads in (1, 2):
-            torch.set_num_threads(threads)  # the compiled loops use torch's thread count
-            model, _ = _pair(n_vocab=400, dim=40)
-            work = Workspace()
-            for inputs, targets, noise in _batches(5, 2048, 400, 5, 32):
-                sgd_step(model, inputs, targets, 5, 0.05, 32, noise, workspace=work)
-            results.append(model)
-    finally:
-        torch.set_num_threads(threads_before)
-    one, two = results
-    assert torch.equal(one.in_embed.weight, two.in_embed.weight)
-    assert torch.equal(one.out_embed.weight, two.out_embed.weight)
+    env = {**os.environ, "NUMBA_NUM_THREADS": "2"}
+    run = subprocess.run([sys.executable, "-c", ONE_AND_TWO_THREADS], env=env,
+                         capture_output=True, text=True, check=True)  # fmt: skip
+    assert run.stdout.split() == ["2", "True"]
 
 
 def test_compiled_step_applies_what_the_exchange_returns():

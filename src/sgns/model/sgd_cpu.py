@@ -17,11 +17,19 @@ gives each table a thread, every row taking its updates in the order they come.
 from __future__ import annotations
 
 import math
+import os
 
-import numba
-import numpy as np
 import torch
-from numba import njit, prange
+
+# numba starts its thread pool once, with NUMBA_NUM_THREADS threads (by default one per core),
+# and threads it does not use still wait actively: two CPU DDP ranks on two cores, each with
+# a pool of two, ran at half speed. This module is imported at the first CPU step, after
+# sgns.train has set torch's thread count for this process: the pool starts at that size.
+os.environ.setdefault("NUMBA_NUM_THREADS", str(torch.get_num_threads()))
+
+import numba  # noqa: E402
+import numpy as np  # noqa: E402
+from numba import njit, prange  # noqa: E402
 
 from sgns.model.sgd import STEP_BOUND, RowUpdates, Workspace
 
