@@ -222,13 +222,31 @@ class SkipGramModule(L.LightningModule):
         return pad_pairs(inputs, targets, int(sizes.max()))
 
     def _exchange(self, updates: list[RowUpdates]) -> list[RowUpdates]:
-        """Every rank's row updates, each part concatenated over ranks (all ranks' pieces have
-        the same size). Two all-gathers: the row ids, and the updates with their curvature."""
+        """Every rank's row updates, in one of two forms that apply the same way (a row's
+        step depends only on the sums of its deltas and curvature over all ranks):
+
+        - a vocabulary no larger than a piece (30 words, graph nodes): each table's updates
+          summed into one row per word and all-reduced, a message the size of the tables;
+        - otherwise each part concatenated over ranks (all ranks' pieces have the same size):
+          two all-gathers, of the row ids and of the updates with their curvature.
+        """
+        vocab, dim = self.model.n_vocab, updates[0].deltas.shape[1]
+        if vocab <= len(updates[0].ids):
+            per_row = updates[0].deltas.new_zeros(2, vocab, dim + 1)
+            for table, part in ((0, updates[:1]), (1, updates[1:])):
+                for u in part:
+                    per_row[table].index_add_(0, u.ids, _with_curvature(u))
+            per_row = self.trainer.strategy.reduce(per_row, reduce_op="sum")
+            every_row = torch.arange(vocab, device=per_row.device)
+            none = RowUpdates(every_row[:0], per_row.new_empty(0, dim), per_row.new_empty(0))
+            return [
+                RowUpdates(every_row, per_row[0, :, :-1], per_row[0, :, -1]),
+                RowUpdates(every_row, per_row[1, :, :-1], per_row[1, :, -1]),
+                none,
+            ]
         lengths = [len(u.ids) for u in updates]
         ids = self.all_gather(torch.cat([u.ids for u in updates]))  # (P, M)
-        rows = self.all_gather(
-            torch.cat([torch.cat([u.deltas, u.curvature.unsqueeze(1)], 1) for u in updates])
-        )  # (P, M, D + 1)
+        rows = self.all_gather(torch.cat([_with_curvature(u) for u in updates]))  # (P, M, D + 1)
         return [
             RowUpdates(part_ids.flatten(), part[..., :-1].flatten(0, 1), part[..., -1].flatten())
             for part_ids, part in zip(
@@ -330,3 +348,8 @@ def validation_word_ids(n_vocab: int, n_words: int, seed: int) -> torch.Tensor:
     if len(rare):
         picked.append(rng.choice(rare, min(n_words - half, len(rare)), replace=False))
     return torch.as_tensor(np.sort(np.concatenate(picked)), dtype=torch.long)
+
+
+def _with_curvature(update: RowUpdates) -> torch.Tensor:
+    """(M, D + 1): each term's delta with its curvature as a last column."""
+    return torch.cat([update.deltas, update.curvature.unsqueeze(1)], 1)
