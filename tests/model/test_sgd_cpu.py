@@ -122,3 +122,20 @@ def test_compiled_step_applies_what_the_exchange_returns():
             sgd_step(model, inputs, targets, 5, 0.2, 32, noise, exchange=two_identical_ranks,
                      compiled=flag)  # fmt: skip
     _assert_same_tables(compiled, reference)
+
+
+def test_scores_far_past_float32_exp_give_the_loss_torch_gives():
+    """Scores of +-100: e^100 overflows float32, yet the loss stays finite and right (a
+    diverging run is then reported with its loss, not inf) and no gradient is NaN."""
+    compiled, reference = _pair(n_vocab=4, dim=4)
+    for model in (compiled, reference):
+        with torch.no_grad():
+            model.in_embed.weight.copy_(torch.eye(4) * 10)
+            model.out_embed.weight.copy_(torch.eye(4) * 10 * torch.tensor([1, -1, 1, -1.0]))
+    inputs, targets = torch.tensor([0, 1, 2, 3]), torch.tensor([0, 1, 3, 2])  # +100, -100, 0, 0
+    noise = torch.tensor([[0, 1, 2, 3, 0]])  # scores of -100 .. +100 against each input
+    got = sgd_step(compiled, inputs, targets, 5, 0.01, 4, noise, compiled=True)
+    want = sgd_step(reference, inputs, targets, 5, 0.01, 4, noise, compiled=False)
+    assert 100 < float(want) < 1000
+    torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)
+    _assert_same_tables(compiled, reference)

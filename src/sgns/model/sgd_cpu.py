@@ -40,6 +40,25 @@ from sgns.model.sgd import STEP_BOUND, RowUpdates, Workspace
 NEGATIVE_BLOCK = 5
 
 
+@njit(fastmath=True, cache=True, inline="always")
+def _softplus(x, exp_minus_x):
+    """log(1 + e^x) as (factor, term) with log(factor) + term equal to it, from
+    exp_minus_x = e^-x computed already: 1 + e^x while that multiplies safely, else x itself
+    (off by under e^-30), so that a diverging score gives a large loss, not inf."""
+    if x > 30.0:
+        return 1.0, np.float64(x)
+    return 1.0 + 1.0 / np.float64(exp_minus_x), 0.0
+
+
+@njit(fastmath=True, cache=True, inline="always")
+def _negative(score, lr):
+    """A negative's gradient step, -lr * s(score) = -lr / (1 + e^-score), and its loss,
+    -log s(-score) = softplus(score), as _softplus's (factor, term)."""
+    e = np.exp(-score)
+    factor, term = _softplus(score, e)
+    return -lr / (np.float32(1.0) + e), factor, term
+
+
 @njit(parallel=True, fastmath=True, cache=True)
 def _row_updates(w_in, w_out, inputs, targets, noise, n_valid, lr,
                  grad_u, grad_v, grad_n, in_curv, out_curv, neg_curv, group_loss):  # fmt: skip
@@ -86,35 +105,31 @@ def _row_updates(w_in, w_out, inputs, targets, noise, n_valid, lr,
                     s2 += x * w_out[c2, d]
                     s3 += x * w_out[c3, d]
                     s4 += x * w_out[c4, d]
-                # d(log-likelihood)/d(score) times lr: lr * (1 - s(pos)) = lr / (1 + e^pos),
-                # -lr * s(score) = -lr / (1 + e^-score). The pair's loss, the sum of
-                # log(1 + e^-pos) and the log(1 + e^score), is the log of one product.
-                terms = 1.0
+                # The pair's loss, a sum of softplus terms, is kept as the log of one product
+                # (one log per pair, not one per score) plus the terms too large to multiply.
+                terms, large = 1.0, 0.0
                 if k0 == 0:
+                    # lr * (1 - s(pos)) = lr / (1 + e^pos); -log s(pos) = softplus(-pos).
                     e = np.exp(pos)
                     pos_grad = lr / (one + e)
-                    terms *= 1.0 + 1.0 / np.float64(e)
-                g0 = g1 = g2 = g3 = g4 = zero
-                e = np.exp(-s0)
-                g0 = -lr / (one + e)
-                terms *= 1.0 + 1.0 / np.float64(e)
+                    factor, term = _softplus(-pos, e)
+                    terms, large = terms * factor, large + term
+                g1 = g2 = g3 = g4 = zero
+                g0, factor, term = _negative(s0, lr)
+                terms, large = terms * factor, large + term
                 if k0 + 1 < n_samples:
-                    e = np.exp(-s1)
-                    g1 = -lr / (one + e)
-                    terms *= 1.0 + 1.0 / np.float64(e)
+                    g1, factor, term = _negative(s1, lr)
+                    terms, large = terms * factor, large + term
                 if k0 + 2 < n_samples:
-                    e = np.exp(-s2)
-                    g2 = -lr / (one + e)
-                    terms *= 1.0 + 1.0 / np.float64(e)
+                    g2, factor, term = _negative(s2, lr)
+                    terms, large = terms * factor, large + term
                 if k0 + 3 < n_samples:
-                    e = np.exp(-s3)
-                    g3 = -lr / (one + e)
-                    terms *= 1.0 + 1.0 / np.float64(e)
+                    g3, factor, term = _negative(s3, lr)
+                    terms, large = terms * factor, large + term
                 if k0 + 4 < n_samples:
-                    e = np.exp(-s4)
-                    g4 = -lr / (one + e)
-                    terms *= 1.0 + 1.0 / np.float64(e)
-                loss += math.log(terms)
+                    g4, factor, term = _negative(s4, lr)
+                    terms, large = terms * factor, large + term
+                loss += math.log(terms) + large
                 if k0 == 0:
                     for d in range(dim):
                         grad_u[i, d] = (pos_grad * w_out[b, d] + g0 * w_out[c0, d]
