@@ -139,3 +139,18 @@ def test_scores_far_past_float32_exp_give_the_loss_torch_gives():
     assert 100 < float(want) < 1000
     torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)
     _assert_same_tables(compiled, reference)
+
+
+def test_without_numba_a_cpu_steps_with_torch_operations(monkeypatch):
+    """A GPU machine given only what its runs need may lack numba: its CPU runs (gpu_check's
+    comparison run) then take the torch step."""
+    from sgns.model import sgd, sgd_cpu
+
+    monkeypatch.setattr(sgd, "_has_numba", lambda: False)
+    monkeypatch.setattr(sgd_cpu, "row_updates", lambda *args: pytest.fail("compiled step ran"))
+    model, reference = _pair()
+    (inputs, targets, noise), = _batches(1, 64, 50, 5, 32)  # fmt: skip
+    loss = sgd_step(model, inputs, targets, 5, 0.1, 32, noise)
+    torch.testing.assert_close(loss, sgd_step(reference, inputs, targets, 5, 0.1, 32, noise,
+                                              compiled=False))  # fmt: skip
+    assert not runs_compiled(model.in_embed.weight)

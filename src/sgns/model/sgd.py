@@ -35,6 +35,8 @@ each pair's rows once rather than making a dozen passes over (batch, dim) tempor
 
 from __future__ import annotations
 
+import functools
+import importlib.util
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -162,8 +164,14 @@ def sgd_step(
 
 def runs_compiled(table: torch.Tensor) -> bool:
     """Whether sgd_step steps `table` with sgns.model.sgd_cpu's compiled loops: float32 on
-    a CPU. Elsewhere (a GPU, reduced-precision tables) it uses torch operations."""
-    return table.device.type == "cpu" and table.dtype == torch.float32
+    a CPU. Elsewhere (a GPU, reduced-precision tables) it uses torch operations, as it does
+    where numba is not installed (a GPU machine given only what its runs need)."""
+    return table.device.type == "cpu" and table.dtype == torch.float32 and _has_numba()
+
+
+@functools.cache
+def _has_numba() -> bool:
+    return importlib.util.find_spec("numba") is not None
 
 
 def squared_norms(x: torch.Tensor) -> torch.Tensor:
