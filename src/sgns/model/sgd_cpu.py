@@ -58,6 +58,14 @@ def _softplus(x):
     return max(x, 0.0) + math.log1p(math.exp(-abs(x)))
 
 
+@njit(fastmath=FASTMATH, cache=True, inline="always")
+def _negative(score, lr):
+    """A negative's step, -lr * s(score) = -lr / (1 + e^-score), and its factor in the pair's
+    loss product, 1 + e^score."""
+    e = np.exp(-score)
+    return -lr / (np.float32(1.0) + e), 1.0 + 1.0 / np.float64(e)
+
+
 @njit(parallel=True, fastmath=FASTMATH, cache=True)
 def _row_updates(w_in, w_out, inputs, targets, noise, n_valid, lr,
                  grad_u, grad_v, grad_n, in_curv, out_curv, neg_curv, group_loss):  # fmt: skip
@@ -111,27 +119,22 @@ def _row_updates(w_in, w_out, inputs, targets, noise, n_valid, lr,
                 if k0 == 0:
                     e = np.exp(pos)
                     pos_grad = lr / (one + e)
-                    terms *= 1.0 + 1.0 / np.float64(e)
-                g1 = g2 = g3 = g4 = zero
-                e = np.exp(-s0)
-                g0 = -lr / (one + e)
-                terms *= 1.0 + 1.0 / np.float64(e)
+                    terms = 1.0 + 1.0 / np.float64(e)
+                g0, factor = _negative(s0, lr)
+                terms *= factor
+                g1 = g2 = g3 = g4 = zero  # slots past the last negative
                 if k0 + 1 < n_samples:
-                    e = np.exp(-s1)
-                    g1 = -lr / (one + e)
-                    terms *= 1.0 + 1.0 / np.float64(e)
+                    g1, factor = _negative(s1, lr)
+                    terms *= factor
                 if k0 + 2 < n_samples:
-                    e = np.exp(-s2)
-                    g2 = -lr / (one + e)
-                    terms *= 1.0 + 1.0 / np.float64(e)
+                    g2, factor = _negative(s2, lr)
+                    terms *= factor
                 if k0 + 3 < n_samples:
-                    e = np.exp(-s3)
-                    g3 = -lr / (one + e)
-                    terms *= 1.0 + 1.0 / np.float64(e)
+                    g3, factor = _negative(s3, lr)
+                    terms *= factor
                 if k0 + 4 < n_samples:
-                    e = np.exp(-s4)
-                    g4 = -lr / (one + e)
-                    terms *= 1.0 + 1.0 / np.float64(e)
+                    g4, factor = _negative(s4, lr)
+                    terms *= factor
                 # A factor over 1e30 may come from an e^-|score| below float32's normal range
                 # (|score| > 87: diverging), too coarse to trust: each term on its own then.
                 if terms < 1e30:
