@@ -115,7 +115,9 @@ def sgd_step(
     # Complete the last group with pairs that count for nothing (zeroed below).
     inputs, targets = pad_pairs(inputs, targets, groups * shared)
     work = workspace or Workspace()
-    if compiled if compiled is not None else runs_compiled(w_in):
+    if compiled is None:
+        compiled = runs_compiled(w_in)
+    if compiled:
         from sgns.model import sgd_cpu  # numba: imported only where a CPU steps
 
         total, updates = sgd_cpu.row_updates(w_in, w_out, inputs, targets, noise, batch, lr, work)
@@ -268,14 +270,12 @@ class Workspace:
 
     def __init__(self) -> None:
         self._tensors: dict[str, torch.Tensor] = {}
-        self._made_zero: dict[str, torch.Tensor] = {}
 
     def zeros(self, name: str, shape, like: torch.Tensor) -> torch.Tensor:
         """A tensor of `shape` that is zeroed when made; callers return it zeroed."""
+        kept = self._tensors.get(name)
         tensor = self.get(name, shape, like)
-        if self._made_zero.get(name) is not tensor:  # new: zero it once
-            self._made_zero[name] = tensor.zero_()
-        return tensor
+        return tensor if tensor is kept else tensor.zero_()
 
     def get(self, name: str, shape, like: torch.Tensor) -> torch.Tensor:
         """An uninitialised tensor of `shape`, with `like`'s dtype and device."""
