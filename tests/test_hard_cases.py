@@ -126,6 +126,22 @@ def block_model_walks(n_nodes=1000, n_communities=10, walks=10, length=40, seed=
     return "\n".join(" ".join(walk) for walk in names[np.stack(steps, 1)]) + "\n"
 
 
+def community(node: str) -> str:
+    """c3_507 -> c3: the community block_model_walks planted the node in."""
+    return node.split("_")[0]
+
+
+def gensim_nearest_in_community(walks_file, epochs: int) -> float:
+    """nearest_in_own_group for gensim's skip-gram on the walks, with sgns's settings."""
+    from gensim.models import Word2Vec
+
+    model = Word2Vec(
+        corpus_file=str(walks_file), sg=1, vector_size=100, window=5, negative=5, min_count=5,
+        sample=0, epochs=epochs, workers=2, seed=1,
+    )  # fmt: skip
+    return nearest_in_own_group(model.wv.index_to_key, model.wv.vectors, community)
+
+
 @pytest.mark.slow
 def test_graph_walks_without_subsampling_find_communities_as_gensim_does(tmp_path):
     """DeepWalk-style walks, data.subsample_t=0, everything else the defaults: node names
@@ -133,43 +149,13 @@ def test_graph_walks_without_subsampling_find_communities_as_gensim_does(tmp_pat
     share negatives, not 32 (0.736 of nodes nearest their own community with 32). Measured
     with the same settings: gensim 0.788-0.801 over seeds 1-4, sgns 0.787-0.793 over
     seeds 0-2."""
-    from gensim.models import Word2Vec
-
-    text = block_model_walks()
-    metrics, words, vectors = train(tmp_path, text, "data.subsample_t=0")
+    metrics, words, vectors = train(tmp_path, block_model_walks(), "data.subsample_t=0")
     assert metrics["shared_negatives"] == 8
     assert len(words) == 1000
-    community = lambda w: w.split("_")[0]  # noqa: E731
     ours = nearest_in_own_group(words, vectors, community)
-    model = Word2Vec(
-        corpus_file=str(tmp_path / "corpus.txt"), sg=1, vector_size=100, window=5, negative=5,
-        min_count=5, sample=0, epochs=metrics["epochs"], workers=2, seed=1,
-    )  # fmt: skip
-    theirs = nearest_in_own_group(model.wv.index_to_key, model.wv.vectors, community)
+    theirs = gensim_nearest_in_community(tmp_path / "corpus.txt", metrics["epochs"])
     assert theirs > 0.7  # the walks carry the communities
     assert ours >= theirs - 0.02  # gensim's own spread over seeds
-
-
-@pytest.mark.slow
-@pytest.mark.ddp
-def test_thirty_words_fit_as_well_under_ddp_with_an_epoch_under_one_batch_per_rank(tmp_path):
-    """2 CPU ranks: ~100k pairs an epoch, under one 65,536-pair batch per rank. Each rank's
-    piece is half of model.sgd_chunk, so an update covers 4,096 pairs as in one process and
-    the fit is one process's (loss 2.709 both; when each rank applied 4,096-pair pieces, an
-    update covered 8,192 pairs and the fit stopped at 3.55)."""
-    corpus = tmp_path / "corpus.txt"
-    corpus.write_text(thirty_words_text())
-    run_dir = tmp_path / "run"
-    result = run_script(
-        "train.py", "data=text_file", f"data.path={corpus}", f"data.cache_dir={tmp_path / 'c'}",
-        "trainer=ddp_cpu", "trainer.devices=2", "eval.enabled=false",
-        "trainer.enable_progress_bar=false", f"hydra.run.dir={run_dir}", cwd=tmp_path,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr[-2000:]
-    metrics = json.loads((run_dir / "metrics.json").read_text())
-    assert metrics["steps"] == metrics["epochs"] == 5  # one step an epoch on each rank
-    best = -(math.log(1 / 6) + 5 * math.log(5 / 6))
-    assert best < metrics["final_train_loss"] < best + 0.3
 
 
 def train_ddp(tmp_path, text: str, *overrides: str) -> tuple[dict, list[str], np.ndarray]:
@@ -189,6 +175,19 @@ def train_ddp(tmp_path, text: str, *overrides: str) -> tuple[dict, list[str], np
 
 @pytest.mark.slow
 @pytest.mark.ddp
+def test_thirty_words_fit_as_well_under_ddp_with_an_epoch_under_one_batch_per_rank(tmp_path):
+    """2 CPU ranks: ~100k pairs an epoch, under one 65,536-pair batch per rank. Each rank's
+    piece is half of model.sgd_chunk, so an update covers 4,096 pairs as in one process and
+    the fit is one process's (loss 2.709 both; when each rank applied 4,096-pair pieces, an
+    update covered 8,192 pairs and the fit stopped at 3.55)."""
+    metrics, _, _ = train_ddp(tmp_path, thirty_words_text())
+    assert metrics["steps"] == metrics["epochs"] == 5  # one step an epoch on each rank
+    best = -(math.log(1 / 6) + 5 * math.log(5 / 6))
+    assert best < metrics["final_train_loss"] < best + 0.3
+
+
+@pytest.mark.slow
+@pytest.mark.ddp
 def test_planted_groups_find_their_group_under_ddp(tmp_path):
     """The planted-groups case on 2 CPU ranks: on 480 words the ranks all-reduce one summed
     update per word instead of gathering every term (sgns.model.module._exchange)."""
@@ -203,19 +202,12 @@ def test_planted_groups_find_their_group_under_ddp(tmp_path):
 def test_graph_walks_find_communities_under_ddp_as_gensim_does(tmp_path):
     """The walks case on 2 CPU ranks, 2 epochs to keep the suite quick, against gensim at 2
     epochs: measured 0.816 against gensim's 0.780-0.797 over seeds 1-3."""
-    from gensim.models import Word2Vec
-
     metrics, words, vectors = train_ddp(
         tmp_path, block_model_walks(), "data.subsample_t=0", "trainer.max_epochs=2"
     )
     assert metrics["shared_negatives"] == 8
-    community = lambda w: w.split("_")[0]  # noqa: E731
     ours = nearest_in_own_group(words, vectors, community)
-    model = Word2Vec(
-        corpus_file=str(tmp_path / "corpus.txt"), sg=1, vector_size=100, window=5, negative=5,
-        min_count=5, sample=0, epochs=2, workers=2, seed=1,
-    )  # fmt: skip
-    theirs = nearest_in_own_group(model.wv.index_to_key, model.wv.vectors, community)
+    theirs = gensim_nearest_in_community(tmp_path / "corpus.txt", epochs=2)
     assert theirs > 0.7
     assert ours >= theirs - 0.02
 
