@@ -18,8 +18,9 @@ against the CPU. Run by scripts/gpu_check.sh, which prepares the environment fir
 Writes OUT_DIR/gpu_check.json and OUT_DIR/gpu_check.md after every step, so a run cut short
 keeps what it measured. With --cpu every "device" run trains
 on the CPU with what ``auto`` picks on a GPU set explicitly (pairs made by torch, 1M-pair
-steps in one piece; 65,536 on the sample, as `auto` cuts them there), so the same code runs;
-its numbers say nothing about GPU speed.
+steps in one piece; 65,536 on the sample, as `auto` cuts them there; updates cut to 1/64 of
+an epoch on the small corpora), so the same code runs; its numbers say nothing about GPU
+speed.
 """
 
 from __future__ import annotations
@@ -49,9 +50,9 @@ GPU_LIKE = [
     f"data.batch_size={GPU_BATCH_SIZE}",
     f"model.sgd_chunk={GPU_BATCH_SIZE}",
 ]
-# On a GPU `auto` cuts the batch to the sample's size, 65,536 pairs in one piece
-# (sgns.accelerator.fit_batch_to_epoch); the dry run sets that, for a third of the sample's
-# epochs: it checks the steps, not scores.
+# On a GPU `auto` cuts the batch to the sample's size, 65,536 pairs, and every update to
+# 1/64 of an epoch, 8,192 pairs (sgns.accelerator); the dry run sets the batch, for a third
+# of the sample's epochs: it checks the steps, not scores.
 SAMPLE_DRY_RUN = [
     "trainer.accelerator=cpu",
     "data.pairs_on=device",

@@ -100,14 +100,38 @@ def test_an_automatic_gpu_batch_is_at_most_a_64th_of_an_epoch(pairs, fitted):
     assert explicit_chunk["model"]["sgd_chunk"] == 4096
 
 
+@pytest.mark.parametrize(
+    ("pairs", "batch", "chunk", "applied"),
+    [
+        (559_000, 2**20, 2**20, 8192),  # the bundled sample: 1/64 of an epoch is ~8.7k
+        (559_000, 65_536, None, 8192),  # null: the whole batch, cut the same way
+        (559_000, 65_536, 8192, None),  # at most a 64th already: kept
+        (559_000, 65_536, 1024, None),
+        (100_000, 65_536, 65_536, 4096),  # never below the CPU's default
+        (36_000_000, 2**20, 2**20, 524_288),  # text8 at t = 1e-5
+        (10**10, 2**20, 2**20, None),
+    ],
+)
+def test_an_update_is_at_most_a_64th_of_an_epoch_whatever_was_set(pairs, batch, chunk, applied):
+    resolved = {"data": {"batch_size": batch}, "model": {"sgd_chunk": chunk}}
+    cut = accelerator.fit_updates_to_epoch(resolved, Epoch(pairs, batch))
+    if applied is None:
+        assert cut is None
+        assert resolved["model"]["sgd_chunk"] == chunk
+    else:
+        assert cut == (min(chunk or batch, batch), applied)
+        assert resolved["model"]["sgd_chunk"] == applied
+    assert resolved["data"]["batch_size"] == batch  # the batch is only what a step loads
+
+
 @pytest.mark.slow
 def test_a_small_corpus_on_gpu_settings_trains_in_cut_steps(tmp_path, monkeypatch):
     """The GPU's automatic settings (forced here on the CPU) on a corpus of ~180k pairs an
-    epoch: 65,536-pair steps in one piece, not one 1M-pair step per epoch."""
+    epoch: 65,536-pair steps in 4,096-pair updates, not one 1M-pair update per epoch."""
     monkeypatch.setattr(accelerator, "trains_on_cuda", lambda accelerator: True)
     corpus = tmp_path / "corpus.txt"
     corpus.write_text(planted_groups_text(n_tokens=30_000)[0])
     overrides = small_run_overrides(corpus, tmp_path / "cache", **{"data.batch_size": "auto"})
     metrics = run(make_config(overrides), tmp_path / "run")
-    assert (metrics["batch_size"], metrics["sgd_chunk"]) == (65_536, 65_536)
+    assert (metrics["batch_size"], metrics["sgd_chunk"]) == (65_536, 4096)
     assert metrics["steps"] >= 2 * metrics["epochs"]

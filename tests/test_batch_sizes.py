@@ -24,32 +24,34 @@ def sample_ws353(tmp_path, name: str, *overrides: str) -> tuple[float, dict]:
 
 @pytest.mark.slow
 def test_the_sample_trains_as_the_default_does_at_both_ends_of_the_size_range(tmp_path):
-    """1,024 and 1,048,576 pairs, each through the setting that is quick to run: 1M-pair
-    batches (30 steps, each applied in the default 4,096-pair updates) and 1,024-pair updates.
-    Measured by hand with the other setting, on this tree: data.batch_size=1024 0.556,
-    model.sgd_chunk=1048576 0.525 (a chunk cannot exceed its 65,536-pair batch), against the
-    default's 0.550 (docs/benchmarks.md, "Bounded rows")."""
+    """1,024-pair updates, and 1,048,576-pair batches with 1,048,576-pair updates: one batch
+    an epoch, each update cut to 8,192 pairs (at most 1/64 of the epoch's ~559k pairs; whole
+    epochs in one update reached WS353 0.41). Measured on this tree, seeds 0 and 1: default
+    0.550 and 0.566, both at 1M 0.538 and 0.552; 1,024-pair updates 0.559 at seed 0."""
     default, _ = sample_ws353(tmp_path, "default")
-    big_batch, metrics = sample_ws353(tmp_path, "batch", "data.batch_size=1048576")
+    largest, metrics = sample_ws353(
+        tmp_path, "largest", "data.batch_size=1048576", "model.sgd_chunk=1048576"
+    )
     assert (metrics["batch_size"], metrics["steps"]) == (1_048_576, 30)  # one step an epoch
-    small_updates, metrics = sample_ws353(tmp_path, "chunk", "model.sgd_chunk=1024")
+    assert metrics["sgd_chunk"] == 8192
+    smallest, metrics = sample_ws353(tmp_path, "smallest", "model.sgd_chunk=1024")
     assert metrics["sgd_chunk"] == 1024
     assert default > 0.45  # trained: untrained vectors score about 0.1
-    assert abs(big_batch - default) < 0.03
-    assert abs(small_updates - default) < 0.03
+    assert abs(largest - default) < 0.03
+    assert abs(smallest - default) < 0.03
 
 
 @pytest.mark.parametrize(
-    ("overrides", "warned"),
+    ("overrides", "cut"),
     [
-        (["data.batch_size=1048576", "model.sgd_chunk=1048576"], True),  # one update an epoch
+        (["data.batch_size=1048576", "model.sgd_chunk=1048576"], True),  # whole epochs
+        (["model.sgd_chunk=null"], True),  # the whole 65,536-pair batch
         (["data.batch_size=1048576"], False),  # applied in the default 4,096-pair updates
         ([], False),
     ],
 )
-def test_updates_too_large_for_the_corpus_are_named_in_a_warning(
-    tmp_path, caplog, overrides, warned
-):
+def test_updates_over_a_64th_of_an_epoch_are_cut_with_a_warning(tmp_path, caplog, overrides, cut):
+    """~90k pairs an epoch: 1/64 of it is under the CPU's 4,096-pair default, which it keeps."""
     corpus = tmp_path / "corpus.txt"
     corpus.write_text(planted_groups_text(n_tokens=20_000)[0])
     conf = make_config(
@@ -59,8 +61,10 @@ def test_updates_too_large_for_the_corpus_are_named_in_a_warning(
     )  # fmt: skip
     with caplog.at_level(logging.WARNING, logger="sgns"):
         metrics = run(conf, tmp_path / "run")
+    assert metrics["sgd_chunk"] == 4096
     assert metrics["steps"] > 0
-    warnings = [m for r in caplog.records if "too few to train" in (m := r.getMessage())]
-    assert bool(warnings) == warned
-    if warned:  # all of an epoch's pairs in one update, 2 epochs
-        assert warnings[0].startswith("1048576-pair updates leave about 2 updates in all (2 ")
+    warnings = [m for r in caplog.records if "too few to train well" in (m := r.getMessage())]
+    assert len(warnings) == cut
+    if cut:
+        assert warnings[0].startswith("model.sgd_chunk=")
+        assert warnings[0].endswith("training in 4096-pair updates")

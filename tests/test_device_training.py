@@ -14,7 +14,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from conftest import ROOT, import_script, make_config, planted_groups_text, small_run_overrides
-from sgns.accelerator import CPU_BATCH_SIZE
+from sgns.accelerator import CPU_BATCH_SIZE, CPU_SGD_CHUNK
 from sgns.data.device_batches import DevicePairs
 from sgns.model.module import SkipGramModule
 from sgns.train import run
@@ -64,8 +64,10 @@ def test_gpu_check_dry_run_writes_sane_numbers(tmp_path):
     assert corpus["tokens"] == 300_000
     assert 0.75 * 300_000 < corpus["train_tokens"] < 0.99 * 300_000
     assert corpus["vocab_size"] > 5_000
+    # 1M-pair updates asked for, cut to 1/64 of the epoch's ~1.06M pairs (rounded down to a
+    # power of two): a GPU's 17M-token corpus keeps them whole.
     assert (corpus["batch_size"], corpus["sgd_chunk"], corpus["pairs_on"]) == (
-        1_048_576, 1_048_576, "device",
+        1_048_576, 16_384, "device",
     )  # fmt: skip
     assert corpus["train_words_per_sec"] > 0
     assert corpus["steps"] == 2  # one epoch of ~1.3M pairs
@@ -88,8 +90,10 @@ def test_gpu_check_dry_run_writes_sane_numbers(tmp_path):
     sample = report["sample"]
     assert sample["cpu"]["pairs_on"] == "host"
     assert sample["device"]["pairs_on"] == "device"
-    # What `auto` cuts a GPU batch to on the sample, set explicitly for the dry run.
+    # What `auto` cuts a GPU batch to on the sample, set explicitly for the dry run, applied
+    # in updates of 1/64 of an epoch.
     assert sample["cpu"]["batch_size"] == sample["device"]["batch_size"] == 65_536
+    assert sample["cpu"]["sgd_chunk"] == sample["device"]["sgd_chunk"] == 8192
     assert sample["cpu"]["steps"] == sample["device"]["steps"] == 90  # 10 epochs of 9 steps
     for side in ("cpu", "device"):
         assert 0.1 < sample[side]["ws353"] < 1
@@ -144,10 +148,10 @@ def test_training_on_cuda_picks_the_gpu_settings_and_learns(tmp_path):
     metrics = run(make_config(overrides), tmp_path / "run")
     info = json.loads((tmp_path / "run" / "run_info.json").read_text())
     assert "cuda" in json.dumps(info).lower()
-    # The GPU's 1M-pair batch is cut to the 65,536 floor on this small corpus, and the chunk
-    # follows it; ~118k pairs an epoch (30k tokens, about 4 pairs each at window 3) make two
-    # steps an epoch.
-    assert (metrics["batch_size"], metrics["sgd_chunk"]) == (CPU_BATCH_SIZE, CPU_BATCH_SIZE)
+    # The GPU's 1M-pair batch is cut to the 65,536 floor on this small corpus, and its
+    # updates to the CPU's 4,096 (1/64 of an epoch is less); ~118k pairs an epoch (30k
+    # tokens, about 4 pairs each at window 3) make two steps an epoch.
+    assert (metrics["batch_size"], metrics["sgd_chunk"]) == (CPU_BATCH_SIZE, CPU_SGD_CHUNK)
     assert metrics["steps"] == 2 * 20
     assert np.isfinite(metrics["final_train_loss"])
     untrained = 6 * np.log(2)  # all-zero vectors, 5 negatives

@@ -11,10 +11,13 @@ A CUDA GPU wants large steps and pairs made where it trains: 1,048,576 pairs per
 piece (the batch rule bounds every row's step at any size, sgns.model.sgd) and pairs made on
 the device (sgns.data.device_batches). A CPU keeps the settings measured there
 (docs/benchmarks.md): 65,536-pair batches applied in 4,096-pair pieces, pairs made by numpy.
-A value set explicitly (anything but ``auto``) is kept as it is. Once the corpus is known, an
-automatic batch is cut to at most 1/MIN_STEPS_PER_EPOCH of an epoch (`fit_batch_to_epoch`):
-1M-pair steps on the bundled sample (~560k pairs an epoch) are 30 steps in all, WS353 0.41,
-where 65,536-pair steps give 0.51-0.53 and the CPU default 0.55.
+A value set explicitly (anything but ``auto``) is kept as it is, with one exception below.
+Once the corpus is known, an automatic batch is cut to at most 1/MIN_STEPS_PER_EPOCH of an
+epoch (`fit_batch_to_epoch`), and so is every update, however model.sgd_chunk was set
+(`fit_updates_to_epoch`): the batch rule keeps any update from diverging, but not from being
+too few. On the bundled sample (~560k pairs an epoch, 30 epochs, default WS353 0.550-0.566
+over seeds 0-2) whole-epoch updates reach 0.41, 65,536-pair ones 0.529-0.531 and 8,192-pair
+ones, the cut, 0.547 (docs/benchmarks.md, "Any batch size").
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ import torch
 GPU_BATCH_SIZE = 1 << 20
 CPU_BATCH_SIZE = 65_536
 CPU_SGD_CHUNK = 4096
-MIN_STEPS_PER_EPOCH = 64  # an automatic batch is at most this fraction of an epoch
+MIN_STEPS_PER_EPOCH = 64  # an automatic batch, and any update, is at most this fraction of an epoch
 
 
 def trains_on_cuda(accelerator: str) -> bool:
@@ -54,8 +57,7 @@ def fit_batch_to_epoch(conf: dict, datamodule, chunk_was_auto: bool) -> int:
     datamodule and `conf` are updated in place, and an automatic sgd_chunk follows the batch.
     Returns the batch size."""
     batch = conf["data"]["batch_size"]
-    per_step = datamodule.expected_pairs_per_epoch() / MIN_STEPS_PER_EPOCH
-    fitted = max(CPU_BATCH_SIZE, 1 << max(0, int(per_step).bit_length() - 1))
+    fitted = max(CPU_BATCH_SIZE, _epoch_share(datamodule))
     if fitted >= batch:
         return batch
     datamodule.set_batch_size(fitted)
@@ -63,3 +65,23 @@ def fit_batch_to_epoch(conf: dict, datamodule, chunk_was_auto: bool) -> int:
     if chunk_was_auto and conf["model"]["sgd_chunk"] == batch:
         conf["model"]["sgd_chunk"] = fitted
     return fitted
+
+
+def fit_updates_to_epoch(conf: dict, datamodule) -> tuple[int, int] | None:
+    """Cut model.sgd_chunk (already resolved in `conf`, in place) so that one update, all
+    ranks together, covers at most 1/MIN_STEPS_PER_EPOCH of an epoch, rounded down to a power
+    of two, never below CPU_SGD_CHUNK (the CPU's default, which small corpora keep). Returns
+    the update size asked for and the one applied when it cut, else None."""
+    batch, chunk = conf["data"]["batch_size"], conf["model"]["sgd_chunk"]
+    asked = min(chunk or batch, batch)  # null: the whole batch in one update
+    limit = max(CPU_SGD_CHUNK, _epoch_share(datamodule))
+    if asked <= limit:
+        return None
+    conf["model"]["sgd_chunk"] = limit
+    return asked, limit
+
+
+def _epoch_share(datamodule) -> int:
+    """The largest power of two at most 1/MIN_STEPS_PER_EPOCH of the epoch's pairs."""
+    share = int(datamodule.expected_pairs_per_epoch() / MIN_STEPS_PER_EPOCH)
+    return 1 << max(0, share.bit_length() - 1)

@@ -152,7 +152,8 @@ class ModelConfig:
     # sgd: a batch is applied as consecutive updates of this many pairs (under DDP, all
     # ranks together: each rank's piece is its share); every row's step is bounded at any
     # size. auto: the device's default, 4096 on a CPU, the whole batch on a CUDA GPU
-    # (sgns.accelerator); null: the whole batch (every rank's) in one update.
+    # (sgns.accelerator); null: the whole batch (every rank's) in one update. Whatever the
+    # value, an update is cut to at most 1/64 of an epoch (but not below 4096), said in the log.
     sgd_chunk: Any | None = number("auto", 1, 1 << 26, words=("auto",))
     # sgd: storage of both tables: float32 | bfloat16 | float16; updates are computed in
     # float32 and each row rounded once per step.

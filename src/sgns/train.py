@@ -36,9 +36,9 @@ from lightning.pytorch.utilities.exceptions import MisconfigurationException, SI
 from omegaconf import DictConfig
 
 from sgns.accelerator import (
-    CPU_SGD_CHUNK,
     MIN_STEPS_PER_EPOCH,
     fit_batch_to_epoch,
+    fit_updates_to_epoch,
     resolve_auto,
     trains_on_cuda,
 )
@@ -100,7 +100,7 @@ def run_checked(conf: dict, run_dir: str | Path) -> dict:
             conf["model"]["shared_negatives"], len(words),
         )  # fmt: skip
     if conf["model"]["optimizer"] == "sgd":
-        warn_if_few_updates(conf, datamodule)
+        fit_updates(conf, datamodule, chunk_was_auto)
     resume = conf.get("resume")
     start_step = check_resume(resume, conf, words)["global_step"] if resume else 0
     module = _module(conf, datamodule)
@@ -146,25 +146,19 @@ def run_checked(conf: dict, run_dir: str | Path) -> dict:
     return metrics
 
 
-# On the bundled sample (30 epochs, default WS353 0.55), 270 updates in all reached 0.525
-# and 90 updates 0.35 (docs/benchmarks.md, "Bounded rows").
-FEW_UPDATES = 200
-
-
-def warn_if_few_updates(conf: dict, datamodule: SkipGramDataModule) -> None:
-    """Warn when updates larger than a CPU's default leave training under FEW_UPDATES
-    updates in all: every size trains, but a few dozen updates cannot fit what thousands do."""
-    epochs, batch = conf["trainer"].get("max_epochs"), conf["data"]["batch_size"]
-    chunk = min(conf["model"]["sgd_chunk"] or batch, batch)  # one process's update
-    if not isinstance(epochs, int) or epochs < 1 or chunk <= CPU_SGD_CHUNK:
-        return
-    pairs = datamodule.expected_pairs_per_epoch()
-    updates = epochs * math.ceil(pairs / chunk)
-    if updates < FEW_UPDATES:
-        log.warning(
-            "%d-pair updates leave about %d updates in all (%d epochs of %d pairs), too few "
-            "to train well: lower model.sgd_chunk or data.batch_size, or add epochs",
-            chunk, updates, epochs, round(pairs),
+def fit_updates(conf: dict, datamodule: SkipGramDataModule, chunk_was_auto: bool) -> None:
+    """sgns.accelerator.fit_updates_to_epoch, said in the log: a warning when it overrides a
+    value the user set."""
+    chunk = conf["model"]["sgd_chunk"]
+    cut = fit_updates_to_epoch(conf, datamodule)
+    if cut:
+        say = log.info if chunk_was_auto else log.warning
+        say(
+            "model.sgd_chunk=%s: %d-pair updates would each be over 1/%d of an epoch (%d "
+            "pairs), too few to train well; training in %d-pair updates",
+            "auto" if chunk_was_auto else "null" if chunk is None else chunk, cut[0],
+            MIN_STEPS_PER_EPOCH,
+            round(datamodule.expected_pairs_per_epoch()), cut[1],
         )  # fmt: skip
 
 

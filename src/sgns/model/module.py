@@ -45,7 +45,8 @@ class SkipGramModule(L.LightningModule):
             their negatives (1: every pair draws its own, as word2vec does).
         sgd_chunk: with ``sgd``, a batch is applied as consecutive updates of at most
             this many pairs, all ranks together under DDP (None: the whole batch at once);
-            every row's step is bounded whatever its size.
+            every row's step is bounded whatever its size. sgns.train cuts it to the
+            corpus first (sgns.accelerator.fit_updates_to_epoch).
         table_dtype: storage of both tables (``float32``, ``bfloat16``, ``float16``; the
             last two with ``sgd`` only, which computes every update in float32).
         n_val_words: how many validation words; half frequent, half rarer.
