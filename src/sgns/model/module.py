@@ -229,7 +229,11 @@ class SkipGramModule(L.LightningModule):
         - a vocabulary no larger than a piece (30 words, graph nodes): each table's updates
           summed into one row per word and all-reduced, a message the size of the tables;
         - otherwise each part concatenated over ranks (all ranks' pieces have the same size):
-          two all-gathers, of the row ids and of the updates with their curvature.
+          one all-gather of the updates with their curvature and their row ids, all as
+          int32 words (bit for bit: no float operation ever sees an id's bytes). On one
+          machine gloo moves ~1 GB/s and a 2-rank CPU piece spends ~5 ms exchanging against
+          ~1.7 ms computing; one message instead of two saved 15-25 % of a step in a
+          2-process benchmark, ~4 % of a whole DDP run on the sample.
         """
         vocab, dim = self.model.n_vocab, updates[0].deltas.shape[1]
         if vocab <= len(updates[0].ids):
@@ -246,13 +250,16 @@ class SkipGramModule(L.LightningModule):
                 none,
             ]
         lengths = [len(u.ids) for u in updates]
-        ids = self.all_gather(torch.cat([u.ids for u in updates]))  # (P, M)
-        rows = self.all_gather(torch.cat([_with_curvature(u) for u in updates]))  # (P, M, D + 1)
+        ids = torch.cat([u.ids for u in updates]).view(torch.int32).view(-1, 2)
+        rows = torch.cat([_with_curvature(u) for u in updates]).view(torch.int32)
+        gathered = self.all_gather(torch.cat([rows, ids], 1))  # (P, M, D + 3)
         return [
-            RowUpdates(part_ids.flatten(), part[..., :-1].flatten(0, 1), part[..., -1].flatten())
-            for part_ids, part in zip(
-                ids.split(lengths, dim=1), rows.split(lengths, dim=1), strict=True
+            RowUpdates(
+                part[..., dim + 1 :].contiguous().view(torch.int64).flatten(),
+                part[..., :dim].view(torch.float32).flatten(0, 1),
+                part[..., dim].view(torch.float32).flatten(),
             )
+            for part in gathered.split(lengths, dim=1)
         ]
 
     def on_validation_epoch_start(self) -> None:
