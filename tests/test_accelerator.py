@@ -1,4 +1,7 @@
-"""`auto` device settings: GPU sizes on CUDA, the CPU defaults elsewhere, explicit values kept."""
+"""`auto` device settings: GPU sizes on CUDA, the CPU defaults elsewhere, explicit values kept
+(but no update covers over 1/64 of an epoch)."""
+
+import logging
 
 import pytest
 from omegaconf import OmegaConf
@@ -125,13 +128,18 @@ def test_an_update_is_at_most_a_64th_of_an_epoch_whatever_was_set(pairs, batch, 
 
 
 @pytest.mark.slow
-def test_a_small_corpus_on_gpu_settings_trains_in_cut_steps(tmp_path, monkeypatch):
+def test_a_small_corpus_on_gpu_settings_trains_in_cut_steps(tmp_path, monkeypatch, caplog):
     """The GPU's automatic settings (forced here on the CPU) on a corpus of ~180k pairs an
-    epoch: 65,536-pair steps in 4,096-pair updates, not one 1M-pair update per epoch."""
+    epoch: 65,536-pair steps in 4,096-pair updates, not one 1M-pair update per epoch; what
+    `auto` comes to is information, not a warning."""
     monkeypatch.setattr(accelerator, "trains_on_cuda", lambda accelerator: True)
     corpus = tmp_path / "corpus.txt"
     corpus.write_text(planted_groups_text(n_tokens=30_000)[0])
     overrides = small_run_overrides(corpus, tmp_path / "cache", **{"data.batch_size": "auto"})
-    metrics = run(make_config(overrides), tmp_path / "run")
+    with caplog.at_level(logging.INFO, logger="sgns"):
+        metrics = run(make_config(overrides), tmp_path / "run")
     assert (metrics["batch_size"], metrics["sgd_chunk"]) == (65_536, 4096)
+    cut = [r for r in caplog.records if r.getMessage().startswith("model.sgd_chunk=auto: ")]
+    assert [r.levelno for r in cut] == [logging.INFO]
+    assert cut[0].getMessage().endswith("training in 4096-pair updates")
     assert metrics["steps"] >= 2 * metrics["epochs"]

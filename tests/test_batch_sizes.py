@@ -63,7 +63,9 @@ def test_updates_over_a_64th_of_an_epoch_are_cut_with_a_warning(tmp_path, caplog
         metrics = run(conf, tmp_path / "run")
     assert metrics["sgd_chunk"] == 4096
     assert metrics["steps"] > 0
-    warnings = [m for r in caplog.records if "too few to train well" in (m := r.getMessage())]
+    warnings = [
+        m for r in caplog.records if "too few updates to train well" in (m := r.getMessage())
+    ]
     assert len(warnings) == cut
     if cut:
         assert warnings[0].startswith("model.sgd_chunk=")

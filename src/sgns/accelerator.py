@@ -14,10 +14,11 @@ the device (sgns.data.device_batches). A CPU keeps the settings measured there
 A value set explicitly (anything but ``auto``) is kept as it is, with one exception below.
 Once the corpus is known, an automatic batch is cut to at most 1/MIN_STEPS_PER_EPOCH of an
 epoch (`fit_batch_to_epoch`), and so is every update, however model.sgd_chunk was set
-(`fit_updates_to_epoch`): the batch rule keeps any update from diverging, but not from being
-too few. On the bundled sample (~560k pairs an epoch, 30 epochs, default WS353 0.550-0.566
-over seeds 0-2) whole-epoch updates reach 0.41, 65,536-pair ones 0.529-0.531 and 8,192-pair
-ones, the cut, 0.547 (docs/benchmarks.md, "Any batch size").
+(`fit_updates_to_epoch`): the bounded row step keeps any update from diverging, but not a
+run from having too few. On the bundled sample (~560k pairs an epoch, 30 epochs; the default
+reaches WS353 0.550 and 0.566 at seeds 0 and 1) whole-epoch updates reach 0.41, 65,536-pair
+ones 0.531 at seed 1, and 8,192-pair ones, the cut there, 0.538 and 0.552 (docs/benchmarks.md,
+"Updates of at most 1/64 of an epoch").
 """
 
 from __future__ import annotations

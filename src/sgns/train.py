@@ -154,8 +154,8 @@ def fit_updates(conf: dict, datamodule: SkipGramDataModule, chunk_was_auto: bool
     if cut:
         say = log.info if chunk_was_auto else log.warning
         say(
-            "model.sgd_chunk=%s: %d-pair updates would each be over 1/%d of an epoch (%d "
-            "pairs), too few to train well; training in %d-pair updates",
+            "model.sgd_chunk=%s: %d-pair updates would each cover over 1/%d of an epoch (%d "
+            "pairs), too few updates to train well; training in %d-pair updates",
             "auto" if chunk_was_auto else "null" if chunk is None else chunk, cut[0],
             MIN_STEPS_PER_EPOCH,
             round(datamodule.expected_pairs_per_epoch()), cut[1],
