@@ -251,7 +251,7 @@ class SkipGramModule(L.LightningModule):
             ]
         lengths = [len(u.ids) for u in updates]
         ids = torch.cat([u.ids for u in updates]).view(torch.int32).view(-1, 2)
-        rows = torch.cat([_with_curvature(u) for u in updates]).view(torch.int32)
+        rows = torch.cat([_with_curvature(u) for u in updates]).float().view(torch.int32)
         gathered = self.all_gather(torch.cat([rows, ids], 1))  # (P, M, D + 3)
         return [
             RowUpdates(
