@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from conftest import make_config, planted_groups_text, run_script
+from sgns import accelerator
 from sgns.data.corpus import normalize, read_text, wiki_sample_file
 from sgns.eval import evaluate
 from sgns.eval.word_pairs import WORDSIM353, word_pair_scores
@@ -55,6 +56,19 @@ def test_thirty_distinct_words_train_to_the_best_fit(tmp_path):
     -[ln(1/6) + 5 ln(5/6)] = 2.70; untrained vectors score 6 ln 2 = 4.16."""
     metrics, words, vectors = train(tmp_path, thirty_words_text())
     assert len(words) == 30
+    assert np.isfinite(vectors).all()
+    best = -(math.log(1 / 6) + 5 * math.log(5 / 6))
+    assert best < metrics["final_train_loss"] < best + 0.3
+
+
+def test_thirty_distinct_words_fit_as_well_with_the_gpus_automatic_settings(tmp_path, monkeypatch):
+    """What `auto` picks on a CUDA GPU (forced here on the CPU): pairs made by torch, one
+    65,536-pair step an epoch and more, each applied in 4,096-pair updates, since no update
+    may cover over 1/64 of the ~100k-pair epoch. Whole 65,536-pair updates, as `auto` gave
+    before, are two an epoch: 10 in all, a final loss of 3.78."""
+    monkeypatch.setattr(accelerator, "trains_on_cuda", lambda accelerator: True)
+    metrics, _, vectors = train(tmp_path, thirty_words_text())
+    assert (metrics["batch_size"], metrics["sgd_chunk"]) == (65_536, 4096)
     assert np.isfinite(vectors).all()
     best = -(math.log(1 / 6) + 5 * math.log(5 / 6))
     assert best < metrics["final_train_loss"] < best + 0.3
