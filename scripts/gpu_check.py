@@ -178,7 +178,8 @@ def shared_step(out: Path, device: list[str], cpu: bool, corpus: dict) -> dict:
     return shared_gpu(out, overrides, 2, alone["train_words_per_sec"], cpu=True)
 
 
-# One corpus epoch each: batch (= sgd_chunk) and table storage against words/s and memory.
+# One corpus epoch each: batch (= sgd_chunk, unless over 1/64 of an epoch: the row says the
+# update size applied) and table storage against words/s and memory.
 SCAN = [(1 << 18, "float32"), (1 << 20, "float32"), (1 << 22, "float32"), (1 << 20, "bfloat16")]
 
 
@@ -223,8 +224,8 @@ def markdown(report: dict) -> str:
     rows = [
         ("corpus tokens", f"{corpus['tokens']:,}"),
         ("corpus vocabulary", f"{corpus['vocab_size']:,}"),
-        ("settings", f"batch {corpus['batch_size']:,}, sgd_chunk {corpus['sgd_chunk']}, "
-                     f"pairs on {corpus['pairs_on']}"),
+        ("settings", f"batch {corpus['batch_size']:,}, updates of "
+                     f"{_show(corpus['sgd_chunk'], ',')} pairs, pairs on {corpus['pairs_on']}"),
         ("training words/s", f"{corpus['train_words_per_sec']:,.0f}"),
         ("seconds per step", f"{corpus['step_seconds']:.4f} ({corpus['steps']} steps)"),
         ("peak GPU memory MB", _show(corpus["peak_gpu_memory_mb"], ".0f")),
@@ -246,7 +247,9 @@ def markdown(report: dict) -> str:
         ))  # fmt: skip
     for scan in report.get("batch_scan", []):
         rows.append((
-            f"1 epoch at batch {scan['batch_size']:,}, {scan['table_dtype']}",
+            f"1 epoch at batch {scan['batch_size']:,} in {_show(scan['sgd_chunk'], ',')}-pair "
+            f"updates, "
+            f"{scan['table_dtype']}",
             f"{scan['train_words_per_sec']:,.0f} words/s, {scan['step_seconds']:.4f} s/step, "
             f"peak {_show(scan['peak_gpu_memory_mb'], '.0f')} MB, "
             f"loss {scan['final_train_loss']:.3f}",
