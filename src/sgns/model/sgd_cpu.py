@@ -122,6 +122,9 @@ def _row_updates(w_in, w_out, inputs, targets, noise, n_valid, lr,
                     terms = 1.0 + 1.0 / np.float64(e)
                 g0, factor = _negative(s0, lr)
                 terms *= factor
+                # Spelled out slot by slot: the same in a helper that takes a slot's
+                # presence as an argument gave the same results 8 % slower (one process,
+                # alternating, 4,096-pair pieces).
                 g1 = g2 = g3 = g4 = zero  # slots past the last negative
                 if k0 + 1 < n_samples:
                     g1, factor = _negative(s1, lr)
