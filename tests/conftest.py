@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import subprocess
-import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import pytest
+import script_process
 from hydra import compose, initialize_config_dir
 
 import sgns.config  # noqa: F401  (registers train_schema, which conf/train.yaml extends)
@@ -28,6 +27,20 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
     torch.set_num_threads(1)
 
 
+@pytest.fixture(scope="session")
+def shared_cache(tmp_path_factory) -> Path:
+    """A token cache that every test of the session shares, across pytest-xdist workers, for
+    corpora that are read but not under test (the bundled sample): tokenised once, as a user's
+    ~/.cache/sgns would hold them. Concurrent runs share a cache safely
+    (tests/data/test_tokens.py)."""
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent  # the session's folder, above each worker's own
+    path = root / "shared-cache"
+    path.mkdir(exist_ok=True)
+    return path
+
+
 # evaluate()'s keys, in order: the contract loggers, metrics.json and sweeps rely on.
 SCORE_KEYS = (
     "analogy_acc",
@@ -42,13 +55,30 @@ SCORE_KEYS = (
 
 
 def run_script(name: str, *args: str, cwd: Path, timeout: int = 600):
-    """Run scripts/<name> as a user would, on this checkout's sources (whichever copy of sgns
-    the environment has installed)."""
+    """Run scripts/<name> as a user would, in a process of its own (tests/script_process.py),
+    on this checkout's sources (whichever copy of sgns the environment has installed)."""
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
-    return subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / name), *args],
-        cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout,
+    return script_process.run(
+        ROOT / "scripts" / name, list(args), cwd=cwd, env=env, timeout=timeout
+    )
+
+
+def sample_ws353(run_dir: Path, cache: Path, *overrides: str) -> tuple[float, dict]:
+    """The bundled sample trained with `overrides` into `run_dir`: its WS353, scored once at
+    the end (the benchmarks at every validation would cost more than the training), and the
+    run's metrics."""
+    # Imported here, not at the top: the workers' thread settings above come first.
+    from sgns.eval.word_pairs import WORDSIM353, word_pair_scores
+    from sgns.export import load_word2vec
+    from sgns.train import run
+
+    conf = make_config(
+        ["experiment=sample", "trainer.enable_progress_bar=false", "eval.enabled=false",
+         f"data.cache_dir={cache}", *overrides]
     )  # fmt: skip
+    metrics = run(conf, run_dir)
+    vectors, words = load_word2vec(run_dir / "vectors.txt")
+    return word_pair_scores(vectors, words, WORDSIM353)[0], metrics
 
 
 def import_script(name: str):

@@ -4,37 +4,25 @@ import logging
 
 import pytest
 
-from conftest import make_config, planted_groups_text
-from sgns.eval.word_pairs import WORDSIM353, word_pair_scores
-from sgns.export import load_word2vec
+from conftest import make_config, planted_groups_text, sample_ws353
 from sgns.train import run
 
 
-def sample_ws353(tmp_path, name: str, *overrides: str) -> tuple[float, dict]:
-    """WS353 of the sample trained with `overrides`, scored once at the end: the default's
-    benchmarks at every validation would cost more than the training here."""
-    conf = make_config(
-        ["experiment=sample", "trainer.enable_progress_bar=false", "eval.enabled=false",
-         f"data.cache_dir={tmp_path / 'cache'}", *overrides]
-    )  # fmt: skip
-    metrics = run(conf, tmp_path / name)
-    vectors, words = load_word2vec(tmp_path / name / "vectors.txt")
-    return word_pair_scores(vectors, words, WORDSIM353)[0], metrics
-
-
 @pytest.mark.slow
-def test_the_sample_trains_as_the_default_does_at_both_ends_of_the_size_range(tmp_path):
+def test_the_sample_trains_as_the_default_does_at_both_ends_of_the_size_range(
+    tmp_path, shared_cache
+):
     """1,024-pair updates, and 1,048,576-pair batches with 1,048,576-pair updates: one batch
     an epoch, each update cut to 8,192 pairs (at most 1/64 of the epoch's ~559k pairs; whole
     epochs in one update reached WS353 0.41). Measured on this tree, seeds 0 and 1: default
     0.550 and 0.566, both at 1M 0.538 and 0.552; 1,024-pair updates 0.559 at seed 0."""
-    default, _ = sample_ws353(tmp_path, "default")
+    default, _ = sample_ws353(tmp_path / "default", shared_cache)
     largest, metrics = sample_ws353(
-        tmp_path, "largest", "data.batch_size=1048576", "model.sgd_chunk=1048576"
+        tmp_path / "largest", shared_cache, "data.batch_size=1048576", "model.sgd_chunk=1048576"
     )
     assert (metrics["batch_size"], metrics["steps"]) == (1_048_576, 30)  # one step an epoch
     assert metrics["sgd_chunk"] == 8192
-    smallest, metrics = sample_ws353(tmp_path, "smallest", "model.sgd_chunk=1024")
+    smallest, metrics = sample_ws353(tmp_path / "smallest", shared_cache, "model.sgd_chunk=1024")
     assert metrics["sgd_chunk"] == 1024
     assert default > 0.45  # trained: untrained vectors score about 0.1
     assert abs(largest - default) < 0.03

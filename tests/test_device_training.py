@@ -5,7 +5,6 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import lightning as L
 import numpy as np
@@ -13,7 +12,14 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from conftest import ROOT, import_script, make_config, planted_groups_text, small_run_overrides
+from conftest import (
+    ROOT,
+    import_script,
+    make_config,
+    planted_groups_text,
+    sample_ws353,
+    small_run_overrides,
+)
 from sgns.accelerator import CPU_BATCH_SIZE, CPU_SGD_CHUNK
 from sgns.data.device_batches import DevicePairs
 from sgns.model.module import SkipGramModule
@@ -22,27 +28,22 @@ from sgns.train import run
 needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 
 
-def sample_run(tmp_path: Path, name: str, *overrides: str) -> dict:
-    cfg = make_config(
-        ["experiment=sample", "trainer.accelerator=cpu", "trainer.enable_progress_bar=false",
-         f"data.cache_dir={tmp_path / 'cache'}", *overrides]
-    )  # fmt: skip
-    return run(cfg, tmp_path / name)
-
-
 @pytest.mark.slow
-def test_device_pairs_train_the_sample_as_well_as_host_pairs(tmp_path):
+def test_device_pairs_train_the_sample_as_well_as_host_pairs(tmp_path, shared_cache):
     """Same settings, pairs from torch instead of numpy: WS353 within 0.05, both well above
     untrained (~0.1). Half the sample's 30 epochs, to keep the suite quick; measured at 15
     epochs over seeds 0-3, WS353 host 0.413-0.455, device 0.426-0.457, device minus host
     -0.029 to +0.026 (at 30 epochs seeds alone move it by ~0.03: docs/benchmarks.md)."""
-    host = sample_run(tmp_path, "host", "data.pairs_on=host", "trainer.max_epochs=15")
-    device = sample_run(tmp_path, "device", "data.pairs_on=device", "trainer.max_epochs=15")
-    assert device["steps"] == pytest.approx(host["steps"], rel=0.05)
-    assert host["shared_negatives"] == device["shared_negatives"] == 32  # 9,071 words
-    assert host["ws353_spearman"] > 0.35
-    assert device["ws353_spearman"] > 0.35
-    assert abs(device["ws353_spearman"] - host["ws353_spearman"]) < 0.05
+    cpu = ["trainer.accelerator=cpu", "trainer.max_epochs=15"]
+    host, on_host = sample_ws353(tmp_path / "host", shared_cache, "data.pairs_on=host", *cpu)
+    device, on_device = sample_ws353(
+        tmp_path / "device", shared_cache, "data.pairs_on=device", *cpu
+    )
+    assert on_device["steps"] == pytest.approx(on_host["steps"], rel=0.05)
+    assert on_host["shared_negatives"] == on_device["shared_negatives"] == 32  # 9,071 words
+    assert host > 0.35
+    assert device > 0.35
+    assert abs(device - host) < 0.05
 
 
 @pytest.mark.slow

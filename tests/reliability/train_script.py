@@ -1,11 +1,13 @@
-"""scripts/train.py as a user runs it: in a subprocess, on this checkout's sources."""
+"""scripts/train.py as a user runs it: in a process of its own (tests/script_process.py), on
+this checkout's sources."""
 
 from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
+
+import script_process
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "scripts" / "train.py"
@@ -18,22 +20,12 @@ def env() -> dict:
 
 def train(*args: str, cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess:
     """Run scripts/train.py to the end; returns its exit status and output."""
-    return subprocess.run(
-        [sys.executable, str(SCRIPT), *args],
-        cwd=cwd,
-        env=env(),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
+    return script_process.run(SCRIPT, list(args), cwd=cwd, env=env(), timeout=timeout)
 
 
-def start(*args: str, cwd: Path, log: Path) -> subprocess.Popen:
+def start(*args: str, cwd: Path, log: Path) -> script_process.ScriptProcess:
     """Start scripts/train.py in the background, its output going to `log`."""
-    with open(log, "w") as out:
-        return subprocess.Popen(
-            [sys.executable, str(SCRIPT), *args], cwd=cwd, env=env(), stdout=out, stderr=out
-        )
+    return script_process.start(SCRIPT, list(args), cwd=cwd, env=env(), stdout=log, stderr=log)
 
 
 def one_line(stderr: str) -> str:
