@@ -23,7 +23,6 @@ import runpy
 import subprocess
 import sys
 import tempfile
-import traceback
 from pathlib import Path
 
 # What scripts/*.py import, directly or once their arguments are checked.
@@ -119,8 +118,11 @@ def _main(script: str, args: list[str], cwd: str, env: dict, stdout: str, stderr
         runpy.run_path(script, run_name="__main__")
     except SystemExit as exit_:
         code = _exit_status(exit_.code)
-    except BaseException:
-        traceback.print_exc()
+    except BaseException as error:
+        tb = error.__traceback__
+        while tb is not None and tb.tb_frame.f_code.co_filename != script:
+            tb = tb.tb_next  # the traceback an interpreter prints starts in the script
+        sys.excepthook(type(error), error.with_traceback(tb), tb)
         code = 1
     atexit._run_exitfuncs()  # what the interpreter runs at exit, which os._exit skips
     sys.stdout.flush()
