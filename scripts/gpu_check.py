@@ -248,8 +248,7 @@ def markdown(report: dict) -> str:
     for scan in report.get("batch_scan", []):
         rows.append((
             f"1 epoch at batch {scan['batch_size']:,} in {_show(scan['sgd_chunk'], ',')}-pair "
-            f"updates, "
-            f"{scan['table_dtype']}",
+            f"updates, {scan['table_dtype']}",
             f"{scan['train_words_per_sec']:,.0f} words/s, {scan['step_seconds']:.4f} s/step, "
             f"peak {_show(scan['peak_gpu_memory_mb'], '.0f')} MB, "
             f"loss {scan['final_train_loss']:.3f}",
