@@ -17,18 +17,22 @@ def _module(n_vocab: int) -> SkipGramModule:
         module.model.out_embed.weight.uniform_(
             -0.3, 0.3, generator=torch.Generator().manual_seed(1)
         )
-    # Two ranks with the same tensors: a gather stacks two copies, a sum doubles.
-    module.all_gather = lambda tensor: torch.stack([tensor, tensor])
+    # Rank 0 of two ranks with the same tensors: a gather fills rank 1's row with a copy of
+    # rank 0's, a sum doubles.
+    module._gather_into = lambda gathered, tensor: gathered[1].copy_(tensor)
     reduce = lambda tensor, reduce_op: 2 * tensor if reduce_op == "sum" else None  # noqa: E731
-    module._trainer = SimpleNamespace(strategy=SimpleNamespace(reduce=reduce))
+    module._trainer = SimpleNamespace(
+        strategy=SimpleNamespace(reduce=reduce), world_size=2, global_rank=0
+    )
     return module
 
 
-def _twice(updates: list[RowUpdates]) -> list[RowUpdates]:
-    """What the exchange must come to: every rank's updates, each part concatenated."""
-    return [
+def _twice(updates: list[RowUpdates]) -> tuple[list[RowUpdates], list[RowUpdates]]:
+    """What the exchange must come to: every rank's updates, in_embed's and out_embed's."""
+    both = [
         RowUpdates(u.ids.repeat(2), u.deltas.repeat(2, 1), u.curvature.repeat(2)) for u in updates
     ]
+    return both[:1], both[1:]
 
 
 # 50 words: a 40-pair piece is smaller than the vocabulary (ids and updates gathered), a

@@ -110,11 +110,12 @@ def test_compiled_step_applies_what_the_exchange_returns():
     that returns every update twice (two ranks with the same batch) gives the same tables
     as torch operations given the same exchange."""
 
-    def two_identical_ranks(updates: list[RowUpdates]) -> list[RowUpdates]:
-        return [
+    def two_identical_ranks(updates: list[RowUpdates]):
+        both = [
             RowUpdates(u.ids.repeat(2), u.deltas.repeat(2, 1), u.curvature.repeat(2))
             for u in updates
         ]
+        return both[:1], both[1:]
 
     compiled, reference = _pair()
     for inputs, targets, noise in _batches(3, 256, 50, 5, 32):

@@ -76,6 +76,14 @@ class RowUpdates:
     curvature: torch.Tensor
 
 
+# in_embed's updates and out_embed's, each a list of parts applied in its order.
+TableUpdates = tuple[list[RowUpdates], list[RowUpdates]]
+# Under DDP, a step's three parts (in_embed's; out_embed's as contexts; out_embed's as
+# negatives) in, every rank's updates out: a row's step depends only on the sums of its
+# deltas and curvature, so any grouping into parts applies the same update.
+Exchange = Callable[[list[RowUpdates]], TableUpdates]
+
+
 @torch.no_grad()
 def sgd_step(
     model: SkipGramNeg,
@@ -88,7 +96,7 @@ def sgd_step(
     workspace: Workspace | None = None,
     generator: torch.Generator | None = None,
     n_valid: int | None = None,
-    exchange: Callable[[list[RowUpdates]], list[RowUpdates]] | None = None,
+    exchange: Exchange | None = None,
     compiled: bool | None = None,
 ) -> torch.Tensor:
     """One SGD step at per-pair learning rate `lr`; returns the batch's mean loss before it.
@@ -101,7 +109,8 @@ def sgd_step(
         n_valid: only the first n_valid pairs count (the rest pad a batch to a common size
             under DDP); all when None.
         exchange: under DDP, turns this rank's updates (in_embed's; out_embed's as contexts;
-            out_embed's as negatives) into every rank's, each part concatenated.
+            out_embed's as negatives) into every rank's: in_embed's parts and out_embed's,
+            each a list applied in its order (see Exchange).
         compiled: run sgns.model.sgd_cpu's compiled loops rather than torch operations;
             by default, for float32 tables on a CPU, the only tables they step.
     Returns the loss NegativeSamplingLoss would report for the first n_valid pairs.
@@ -121,9 +130,8 @@ def sgd_step(
         from sgns.model import sgd_cpu  # numba: imported only where a CPU steps
 
         total, updates = sgd_cpu.row_updates(w_in, w_out, inputs, targets, noise, batch, lr, work)
-        if exchange is not None:
-            updates = exchange(updates)
-        sgd_cpu.apply_updates(w_in, w_out, updates, lr, work)
+        in_parts, out_parts = by_table(updates, exchange)
+        sgd_cpu.apply_updates(w_in, w_out, in_parts, out_parts, lr, work)
         return total / max(1, batch)
     size = (len(inputs), dim)
     f32 = w_in.new_empty(0, dtype=torch.float32)  # the step computes in float32 (table_dtype)
@@ -157,11 +165,17 @@ def sgd_step(
         RowUpdates(targets, torch.mul(pos_grad, u, out=scratch), u_sq / 4),
         RowUpdates(noise.reshape(-1), grad_n, group_u_sq / 4),
     ]
-    if exchange is not None:
-        updates = exchange(updates)
-    apply_bounded(w_in, updates[:1], lr, work)
-    apply_bounded(w_out, updates[1:], lr, work)
+    in_parts, out_parts = by_table(updates, exchange)
+    apply_bounded(w_in, in_parts, lr, work)
+    apply_bounded(w_out, out_parts, lr, work)
     return loss
+
+
+def by_table(updates: list[RowUpdates], exchange: Exchange | None = None) -> TableUpdates:
+    """This step's three parts as (in_embed's, out_embed's), every rank's under DDP."""
+    if exchange is not None:
+        return exchange(updates)
+    return updates[:1], updates[1:]
 
 
 def runs_compiled(table: torch.Tensor) -> bool:

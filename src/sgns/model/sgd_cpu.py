@@ -7,7 +7,7 @@ first; here each pair's rows are read once, its scores, gradients and curvature 
 in registers, and each row's bounded update is added in one pass.
 
     loss, updates = row_updates(w_in, w_out, inputs, targets, noise, n_valid, lr, work)
-    apply_updates(w_in, w_out, updates, lr, work)
+    apply_updates(w_in, w_out, updates[:1], updates[1:], lr, work)  # in_embed's, out_embed's
 
 Both phases are deterministic whatever the thread count: the first hands out the pairs by
 group of shared negatives to threads, each group writing only its own slots; the second
@@ -248,12 +248,17 @@ def row_updates(
 
 
 def apply_updates(
-    w_in: torch.Tensor, w_out: torch.Tensor, updates: list[RowUpdates], lr: float, work: Workspace
+    w_in: torch.Tensor,
+    w_out: torch.Tensor,
+    in_parts: list[RowUpdates],
+    out_parts: list[RowUpdates],
+    lr: float,
+    work: Workspace,
 ) -> None:
-    """sgns.model.sgd.apply_bounded of updates[:1] to w_in and updates[1:] to w_out, for
-    float32 CPU tables (the deltas are left as they are)."""
+    """sgns.model.sgd.apply_bounded of in_parts to w_in and out_parts to w_out, for float32
+    CPU tables (the deltas are left as they are)."""
     tables = []
-    for name, table, parts in (("in", w_in, updates[:1]), ("out", w_out, updates[1:])):
+    for name, table, parts in (("in", w_in, in_parts), ("out", w_out, out_parts)):
         curvature = work.zeros(f"{name}_row_curvature", table.shape[:1], table)  # kept zero
         tables += [
             table.detach().numpy(), curvature.numpy(),
