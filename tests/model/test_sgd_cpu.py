@@ -7,6 +7,7 @@ import sys
 import pytest
 import torch
 
+from sgns.model import sgd
 from sgns.model.sgd import RowUpdates, runs_compiled, sgd_step
 from sgns.model.skipgram import SkipGramNeg
 
@@ -123,6 +124,29 @@ def test_compiled_step_applies_what_the_exchange_returns():
             sgd_step(model, inputs, targets, 5, 0.2, 32, noise, exchange=two_identical_ranks,
                      compiled=flag)  # fmt: skip
     _assert_same_tables(compiled, reference)
+
+
+def test_per_row_sums_add_every_term_in_order_compiled_or_not(monkeypatch):
+    """The small-vocabulary DDP exchange sums each table's terms into one row per word:
+    compiled or with index_add_, the same float32 sums as adding term after term."""
+    g = torch.Generator().manual_seed(0)
+    parts = [
+        RowUpdates(torch.randint(6, (n,), generator=g), torch.randn(n, 3, generator=g),
+                   torch.rand(n, generator=g))
+        for n in (40, 7)
+    ]  # fmt: skip
+    want = torch.zeros(6, 4)
+    for u in parts:
+        for row, delta, curvature in zip(u.ids.tolist(), u.deltas, u.curvature, strict=True):
+            want[row, :3] += delta
+            want[row, 3] += curvature
+    compiled = torch.zeros(6, 4)
+    sgd.sum_per_row(compiled, parts)
+    monkeypatch.setattr(sgd, "_has_numba", lambda: False)
+    with_torch = torch.zeros(6, 4)
+    sgd.sum_per_row(with_torch, parts)
+    assert torch.equal(compiled, want)
+    assert torch.equal(with_torch, want)
 
 
 def test_scores_far_past_float32_exp_give_the_loss_torch_gives():

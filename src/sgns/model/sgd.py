@@ -178,6 +178,19 @@ def by_table(updates: list[RowUpdates], exchange: Exchange | None = None) -> Tab
     return updates[:1], updates[1:]
 
 
+def sum_per_row(out: torch.Tensor, parts: list[RowUpdates]) -> None:
+    """Every term of `parts` added into its row of `out` (V, D + 1): its delta into the
+    first D columns, its curvature into the last (in place)."""
+    if runs_compiled(out):
+        from sgns.model import sgd_cpu
+
+        sgd_cpu.sum_per_row(out, parts)
+        return
+    for u in parts:
+        out[:, :-1].index_add_(0, u.ids, u.deltas)
+        out[:, -1].index_add_(0, u.ids, u.curvature)
+
+
 def runs_compiled(table: torch.Tensor) -> bool:
     """Whether sgd_step steps `table` with sgns.model.sgd_cpu's compiled loops: float32 on
     a CPU. Elsewhere (a GPU, reduced-precision tables) it uses torch operations, as it does

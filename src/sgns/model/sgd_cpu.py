@@ -269,6 +269,31 @@ def apply_updates(
     _apply_both(*tables, lr / STEP_BOUND)
 
 
+@njit(cache=True)
+def _sum_per_row(out, ids, deltas, curv):
+    """out[r, :D] += each term's delta and out[r, D] += its curvature, r its row id, part by
+    part and term by term (the order index_add_ adds them in)."""
+    dim = out.shape[1] - 1
+    for j in range(len(ids)):
+        for i in range(ids[j].shape[0]):
+            r = ids[j][i]
+            for d in range(dim):
+                out[r, d] += deltas[j][i, d]
+            out[r, dim] += curv[j][i]
+
+
+def sum_per_row(out: torch.Tensor, parts: list[RowUpdates]) -> None:
+    """sgns.model.sgd.sum_per_row for a float32 CPU `out`: one pass over the terms, where
+    index_add_ on a CPU adds them a row slice at a time (2.7 ms for a 2,048-pair piece of
+    the walks' 5,376 terms under DDP)."""
+    _sum_per_row(
+        out.numpy(),
+        tuple(u.ids.contiguous().numpy() for u in parts),
+        tuple(u.deltas.contiguous().numpy() for u in parts),
+        tuple(u.curvature.contiguous().numpy() for u in parts),
+    )
+
+
 def _match_threads() -> None:
     """Use as many threads as torch does (set by trainer.cpu_threads or torch's default)."""
     threads = min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS)
