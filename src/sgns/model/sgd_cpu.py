@@ -284,8 +284,8 @@ def _sum_per_row(out, ids, deltas, curv):
 
 def sum_per_row(out: torch.Tensor, parts: list[RowUpdates]) -> None:
     """sgns.model.sgd.sum_per_row for a float32 CPU `out`: one pass over the terms, where
-    index_add_ on a CPU adds them a row slice at a time (2.7 ms for a 2,048-pair piece of
-    the walks' 5,376 terms under DDP)."""
+    index_add_ on a CPU adds them a row slice at a time (the 5,376 terms of a 2,048-pair
+    piece of the walks: 0.22-0.26 ms against 0.45-1.17 ms, one thread)."""
     _sum_per_row(
         out.numpy(),
         tuple(u.ids.contiguous().numpy() for u in parts),
