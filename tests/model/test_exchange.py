@@ -10,18 +10,18 @@ from sgns.model.module import SkipGramModule
 from sgns.model.sgd import RowUpdates, sgd_step
 
 
-def _module(n_vocab: int) -> SkipGramModule:
+def _module(n_vocab: int, rank: int = 0) -> SkipGramModule:
     words = [f"w{i}" for i in range(n_vocab)]
     module = SkipGramModule(words, list(range(n_vocab + 10, 10, -1)), embed_dim=8)
     with torch.no_grad():
         module.model.out_embed.weight.uniform_(
             -0.3, 0.3, generator=torch.Generator().manual_seed(1)
         )
-    # Rank 0 of two ranks with the same tensors: a gather fills rank 1's row with a copy of
-    # rank 0's, a sum doubles.
-    module._gather_into = lambda gathered, tensor: gathered[1].copy_(tensor)
+    # One of two ranks with the same tensors: a gather fills the other rank's row with a
+    # copy of this rank's, a sum doubles.
+    module._gather_into = lambda gathered, tensor: gathered[1 - rank].copy_(tensor)
     module._sum_over_ranks = lambda tensor: tensor.mul_(2)
-    module._trainer = SimpleNamespace(world_size=2, global_rank=0)
+    module._trainer = SimpleNamespace(world_size=2, global_rank=rank)
     return module
 
 
@@ -37,8 +37,9 @@ def _twice(updates: list[RowUpdates]) -> tuple[list[RowUpdates], list[RowUpdates
 # 64-pair one is not (one summed update per word, all-reduced).
 @pytest.mark.parametrize("pairs", [40, 64])
 @pytest.mark.parametrize("compiled", [True, False])
-def test_both_forms_of_the_exchange_apply_every_ranks_updates(pairs, compiled):
-    exchanged, reference = _module(50), _module(50)
+@pytest.mark.parametrize("rank", [0, 1])
+def test_both_forms_of_the_exchange_apply_every_ranks_updates(pairs, compiled, rank):
+    exchanged, reference = _module(50, rank), _module(50)
     g = torch.Generator().manual_seed(0)
     for _ in range(3):
         inputs, targets = torch.randint(50, (2, pairs), generator=g)
