@@ -87,13 +87,13 @@ def test_planted_groups_find_their_group_with_the_text_file_defaults(tmp_path, c
     assert nearest_in_own_group(words, vectors, lambda w: w.split("w")[0]) >= 0.9
 
 
-def gensim_scores(text_file, tmp_path, **settings) -> dict:
+def gensim_scores(text_file, workdir, **settings) -> dict:
     """gensim's skip-gram on `text_file` (text8-normalised, as sgns reads the sample), scored
     by the same evaluator as sgns's runs."""
     from gensim.models import Word2Vec
 
     words = normalize(" ".join(read_text([text_file])), "text8").split()
-    lines = tmp_path / "gensim_lines.txt"  # gensim truncates lines at 10,000 words
+    lines = workdir / "gensim_lines.txt"  # gensim truncates lines at 10,000 words
     lines.write_text("\n".join(" ".join(words[i : i + 1000]) for i in range(0, len(words), 1000)))
     model = Word2Vec(
         corpus_file=str(lines), sg=1, vector_size=100, window=5, negative=5, min_count=5,

@@ -260,13 +260,16 @@ def apply_updates(
     tables = []
     for name, table, parts in (("in", w_in, in_parts), ("out", w_out, out_parts)):
         curvature = work.zeros(f"{name}_row_curvature", table.shape[:1], table)  # kept zero
-        tables += [
-            table.detach().numpy(), curvature.numpy(),
-            tuple(u.ids.contiguous().numpy() for u in parts),
-            tuple(u.deltas.contiguous().numpy() for u in parts),
-            tuple(u.curvature.contiguous().numpy() for u in parts),
-        ]  # fmt: skip
+        tables += [table.detach().numpy(), curvature.numpy(), *_arrays(parts)]
     _apply_both(*tables, lr / STEP_BOUND)
+
+
+def _arrays(parts: list[RowUpdates]) -> tuple[tuple[np.ndarray, ...], ...]:
+    """The parts' ids, deltas and curvature, each a tuple of arrays, as the loops take them."""
+    return tuple(
+        tuple(getattr(u, field).contiguous().numpy() for u in parts)
+        for field in ("ids", "deltas", "curvature")
+    )
 
 
 @njit(cache=True)
@@ -286,12 +289,7 @@ def sum_per_row(out: torch.Tensor, parts: list[RowUpdates]) -> None:
     """sgns.model.sgd.sum_per_row for a float32 CPU `out`: one pass over the terms, where
     index_add_ on a CPU adds them a row slice at a time (the 5,376 terms of a 2,048-pair
     piece of the walks: 0.22-0.26 ms against 0.45-1.17 ms, one thread)."""
-    _sum_per_row(
-        out.numpy(),
-        tuple(u.ids.contiguous().numpy() for u in parts),
-        tuple(u.deltas.contiguous().numpy() for u in parts),
-        tuple(u.curvature.contiguous().numpy() for u in parts),
-    )
+    _sum_per_row(out.numpy(), *_arrays(parts))
 
 
 def _match_threads() -> None:
