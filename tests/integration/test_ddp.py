@@ -80,6 +80,7 @@ def test_artefacts_are_written_once_by_rank_zero(ddp_run):
     logs = "".join(p.read_text() for p in run_dir.glob("*.log"))
     assert logs.count("tokenising") == 1  # the token cache was built once
     assert "all-reduces" not in logs  # sgd's ranks exchange row updates, not gradients
+    assert "Dictionary" not in logs  # gensim's demo corpus, built when gensim.test.utils loads
 
 
 def test_each_rank_takes_half_of_every_epochs_pairs(ddp_run):

@@ -36,6 +36,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from sgns.errors import DataError
+from sgns.gensim_data import gensim_data_path
 from sgns.io import atomic_write
 
 log = logging.getLogger(__name__)
@@ -241,13 +242,12 @@ def wiki_sample_file(cache_dir: str | Path) -> Path:
     `filter_wiki` and the result kept, so later runs skip the slow XML parsing.
     """
     from gensim.corpora.wikicorpus import extract_pages, filter_wiki
-    from gensim.test.utils import datapath
 
     out = Path(cache_dir).expanduser() / "wiki_sample.txt"
     if out.is_file():
         return out
     out.parent.mkdir(parents=True, exist_ok=True)
-    with bz2.open(datapath(WIKI_SAMPLE)) as dump, atomic_write(out) as f:
+    with bz2.open(gensim_data_path(WIKI_SAMPLE)) as dump, atomic_write(out) as f:
         for _title, text, _page_id in extract_pages(dump):
             f.write(filter_wiki(text))
             f.write("\n")

@@ -23,6 +23,7 @@ import torch
 from sgns.errors import DataError
 from sgns.eval.lookup import as_matrix, unit_rows, upper_index
 from sgns.eval.neighbors import CHUNK
+from sgns.gensim_data import gensim_data_path
 
 GOOGLE_ANALOGIES = "questions-words.txt"
 # Mikolov et al. (2013) restrict the Google set to the 30,000 most frequent words.
@@ -53,9 +54,7 @@ def read_analogies(path: str | None = None) -> tuple[tuple[str, ...], tuple[tupl
     place needs `read_analogies.cache_clear()`.
     """
     if path is None:
-        from gensim.test.utils import datapath
-
-        path = datapath(GOOGLE_ANALOGIES)
+        path = gensim_data_path(GOOGLE_ANALOGIES)
     sections: list[str] = []
     questions = []
     with open(path, encoding="utf8") as fin:

@@ -25,6 +25,7 @@ from scipy import stats
 from sgns.errors import DataError
 from sgns.eval.lookup import as_matrix, upper_index
 from sgns.eval.neighbors import pair_similarity
+from sgns.gensim_data import gensim_data_path
 
 WORDSIM353 = "wordsim353.tsv"  # Finkelstein et al. (2002), bundled with gensim
 SIMLEX999 = "simlex999.txt"  # Hill et al. (2015), bundled with gensim
@@ -40,11 +41,9 @@ def read_word_pairs(path: str, delimiter: str = "\t") -> tuple[tuple[str, str, f
     per path: a file edited in place needs `read_word_pairs.cache_clear()`.
     """
     if not Path(path).exists():
-        from gensim.test.utils import datapath
-
-        if not Path(datapath(path)).is_file():
+        if not gensim_data_path(path).is_file():
             raise DataError(f"no such word-pair file: {path!r}")
-        path = datapath(path)
+        path = gensim_data_path(path)
     pairs = []
     with open(path, encoding="utf8") as fin:
         for line in fin:
