@@ -2,6 +2,7 @@
 
 import subprocess
 import sys
+from pathlib import Path
 
 import lightning as L
 import pytest
@@ -48,16 +49,30 @@ def test_bar_total_is_the_expected_batch_count_and_the_epoch_is_not_cut(tmp_path
     assert trainer.global_step == real
 
 
+# The failure is planted when scripts/train.py imports sgns.model.module, not before: Lightning
+# comes in after Hydra has set up logging, as in a user's run.
 CRASH_AT_STEP_3 = """
-import runpy, sys
-from sgns.errors import SgnsError
-from sgns.model.module import SkipGramModule
+import importlib.abc, importlib.util, runpy, sys
 
 def crash(module, *args):
     if module.global_step == 3:
+        from sgns.errors import SgnsError
         raise SgnsError("planted failure")
 
-SkipGramModule.on_train_batch_end = crash
+class PlantCrash(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name != "sgns.model.module":
+            return None
+        sys.meta_path.remove(self)
+        spec = importlib.util.find_spec(name)
+        load = spec.loader.exec_module
+        def exec_module(module):
+            load(module)
+            module.SkipGramModule.on_train_batch_end = crash
+        spec.loader.exec_module = exec_module
+        return spec
+
+sys.meta_path.insert(0, PlantCrash())
 sys.argv = sys.argv[1:]
 runpy.run_path(sys.argv[0], run_name="__main__")
 """
@@ -96,6 +111,11 @@ def test_error_mid_training_starts_a_line_of_its_own(crashed_run):
 def test_console_has_no_litlogger_tip_and_no_pytree_warning(crashed_run):
     out = crashed_run.stdout
     assert "GPU available" in out  # Lightning's own start-up lines still reach the console
+    # Lightning's messages print once, in the run's format, and are filed in train.log.
+    assert out.count("GPU available") == 1
+    assert "][lightning.pytorch.utilities.rank_zero][INFO] - GPU available" in out
+    train_log = Path(crashed_run.args[-1].removeprefix("hydra.run.dir=")) / "train.log"
+    assert "GPU available" in train_log.read_text()
     assert "litlogger" not in out.lower()
     assert "Tip:" not in out
     assert "LeafSpec" not in out

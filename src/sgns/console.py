@@ -1,5 +1,6 @@
 """The training console, written for people: a progress bar with a total and an ETA, errors on a
-line of their own, and two library messages that tell a user nothing kept off it.
+line of their own, two library messages that tell a user nothing kept off it, each of
+Lightning's messages printed once, and the run's outcome in one short line.
 
     quiet_library_noise()                      # before the Trainer is made
     trainer = L.Trainer(callbacks=[EpochProgressBar(), ...])
@@ -55,7 +56,20 @@ class _DropMessage(logging.Filter):
 
 
 def quiet_library_noise() -> None:
-    """Keep two messages that need no action from the user off the console (idempotent)."""
+    """Keep two messages that need no action from the user off the console, and Lightning's
+    messages from printing twice (idempotent)."""
+    # `import lightning` gives its loggers console handlers of their own: "INFO: ..." on
+    # `lightning`, and, when no logging was configured yet, a bare one on `lightning.pytorch`
+    # and `lightning.fabric` that stops their messages there. Where the root logger has
+    # handlers (Hydra's console and train.log), Lightning's messages go to those alone:
+    # printed once, in the run's format, and filed in train.log, whichever was imported first.
+    if logging.getLogger().handlers:
+        for name in ("lightning", "lightning.pytorch", "lightning.fabric"):
+            own = logging.getLogger(name)
+            for handler in list(own.handlers):
+                if type(handler) is logging.StreamHandler:
+                    own.removeHandler(handler)
+            own.propagate = True
     # lightning.pytorch.trainer.connectors.logger_connector logs the LitLogger tip for every
     # Trainer; filtered on the logger that emits it, so that no handler prints it.
     emitter = logging.getLogger("lightning.pytorch.utilities.rank_zero")
@@ -69,3 +83,32 @@ def quiet_library_noise() -> None:
         category=FutureWarning,
         module=r"lightning\.pytorch\.utilities\._pytree",
     )
+
+
+def outcome_line(metrics: dict) -> str:
+    """A finished run's metrics in one line a person reads; metrics.json holds them all.
+
+    >>> print(outcome_line({"epochs": 30, "steps": 270, "train_seconds": 9.04,
+    ...                     "train_words_per_sec": 1579752.8, "final_train_loss": 1.9708,
+    ...                     "final_val_loss": 2.7778, "ws353_spearman": 0.5504,
+    ...                     "simlex_spearman": 0.2383, "analogy_acc": 0.0542}))
+    30 epochs, 270 steps, 9.0 s of training at 1,579,753 words/s; loss 1.971, val 2.778;
+    WS353 0.550, SimLex 0.238, analogy 5.4 %
+    """
+    line = (
+        f"{metrics['epochs']} epochs, {metrics['steps']} steps, "
+        f"{metrics['train_seconds']:.1f} s of training at "
+        f"{metrics['train_words_per_sec']:,.0f} words/s; loss {metrics['final_train_loss']:.3f}"
+    )
+    if metrics.get("final_val_loss") is not None:
+        line += f", val {metrics['final_val_loss']:.3f}"
+    scores = [
+        f"{label} {format(metrics[key] * scale, spec)}{unit}"
+        for label, key, scale, spec, unit in (
+            ("WS353", "ws353_spearman", 1, ".3f", ""),
+            ("SimLex", "simlex_spearman", 1, ".3f", ""),
+            ("analogy", "analogy_acc", 100, ".1f", " %"),
+        )
+        if metrics.get(key) is not None
+    ]
+    return "; ".join([line, ", ".join(scores)]) if scores else line

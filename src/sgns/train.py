@@ -43,7 +43,7 @@ from sgns.accelerator import (
     trains_on_cuda,
 )
 from sgns.config import checked
-from sgns.console import EpochProgressBar, quiet_library_noise
+from sgns.console import EpochProgressBar, outcome_line, quiet_library_noise
 from sgns.data.datamodule import SkipGramDataModule
 from sgns.distributed import DistributedRun, check_backend, strategy
 from sgns.errors import ConfigError, DataError, SgnsError, first_line
@@ -337,7 +337,7 @@ def _write_outputs(run_dir: Path, module: SkipGramModule, words, export: dict, m
     path = run_dir / ("vectors.bin" if binary else "vectors.txt")
     save_word2vec(path, module.embeddings(export["vectors"]).cpu().numpy(), words, binary=binary)
     write_json(run_dir / "metrics.json", metrics)
-    log.info("wrote %s and metrics.json: %s", path.name, json.dumps(metrics))
+    log.info("wrote %s and metrics.json: %s", path.name, outcome_line(metrics))
 
 
 def write_json(path: Path, data: dict) -> None:

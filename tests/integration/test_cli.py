@@ -30,6 +30,11 @@ def test_multirun_writes_one_directory_per_run(tmp_path, corpus):
         "-m", *overrides, "model.embed_dim=8,12", f"hydra.sweep.dir={sweep_dir}", cwd=tmp_path
     )
     assert result.returncode == 0, result.stderr[-2000:]
+    # Lightning's messages, once a run, in the runs' format, and filed in their train.log
+    # (here Lightning is imported before Hydra sets up logging: tests/script_process.py).
+    console = result.stdout + result.stderr
+    assert console.count("][lightning.pytorch.utilities.rank_zero][INFO] - GPU available") == 2
+    assert "INFO: " not in console
     run_dirs = sorted(p for p in sweep_dir.iterdir() if p.is_dir() and p.name[0].isdigit())
     assert len(run_dirs) == 2
     for run_dir, dim in zip(run_dirs, (8, 12), strict=True):
@@ -39,6 +44,7 @@ def test_multirun_writes_one_directory_per_run(tmp_path, corpus):
         assert json.loads((run_dir / "metrics.json").read_text())["vocab_size"] == 30
         assert list((run_dir / "tb").glob("events.out.tfevents.*"))
         assert (run_dir / ".hydra" / "config.yaml").is_file()
+        assert "GPU available" in (run_dir / "train.log").read_text()
 
 
 @pytest.mark.parametrize(

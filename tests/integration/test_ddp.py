@@ -81,6 +81,8 @@ def test_artefacts_are_written_once_by_rank_zero(ddp_run):
     assert logs.count("tokenising") == 1  # the token cache was built once
     assert "all-reduces" not in logs  # sgd's ranks exchange row updates, not gradients
     assert "Dictionary" not in logs  # gensim's demo corpus, built when gensim.test.utils loads
+    steps = json.loads((run_dir / "metrics.json").read_text())["steps"]
+    assert f"wrote vectors.txt and metrics.json: 2 epochs, {steps} steps, " in logs
 
 
 def test_each_rank_takes_half_of_every_epochs_pairs(ddp_run):
