@@ -94,9 +94,12 @@ def outcome_line(metrics: dict) -> str:
     ...                     "simlex_spearman": 0.2383, "analogy_acc": 0.0542}))
     30 epochs, 270 steps, 9.0 s of training at 1,579,753 words/s; loss 1.971, val 2.778;
     WS353 0.550, SimLex 0.238, analogy 5.4 %
+    >>> print(outcome_line({"epochs": 1, "steps": 1, "train_seconds": 0.81,
+    ...                     "train_words_per_sec": 6484.2, "final_train_loss": 4.1589}))
+    1 epoch, 1 step, 0.8 s of training at 6,484 words/s; loss 4.159
     """
     line = (
-        f"{metrics['epochs']} epochs, {metrics['steps']} steps, "
+        f"{_count(metrics['epochs'], 'epoch')}, {_count(metrics['steps'], 'step')}, "
         f"{metrics['train_seconds']:.1f} s of training at "
         f"{metrics['train_words_per_sec']:,.0f} words/s; loss {metrics['final_train_loss']:.3f}"
     )
@@ -112,3 +115,7 @@ def outcome_line(metrics: dict) -> str:
         if metrics.get(key) is not None
     ]
     return "; ".join([line, ", ".join(scores)]) if scores else line
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
