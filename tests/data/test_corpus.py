@@ -1,7 +1,11 @@
 import bz2
 import gzip
 import logging
+import re
+import uuid
+from collections import Counter
 
+import numpy as np
 import pytest
 from omegaconf import OmegaConf
 
@@ -9,6 +13,7 @@ from conftest import make_config
 from sgns.accelerator import resolve_auto
 from sgns.data.corpus import expand_paths, normalize, read_text
 from sgns.data.datamodule import SkipGramDataModule
+from sgns.data.tokens import unsegmented_hint
 from sgns.errors import DataError
 
 TEXT = "the quick brown fox\njumps over the lazy dog\n" * 3
@@ -326,3 +331,59 @@ def test_max_vocab_keeps_the_most_frequent_among_min_count_words(tmp_path):
     dm = SkipGramDataModule(**dict(data, max_vocab=None))
     dm.setup("fit")
     assert dm.vocab.words == ["a", "b", "c", "d"]  # e is below min_count
+
+
+# --- text written without spaces, not split into words -----------------------------------
+
+
+def no_space_lines(first: int, n_letters: int, n_lines: int, seed=0) -> list[str]:
+    """`n_lines` distinct lines of 12-30 random letters of one script (code points from `first`
+    on), as Chinese or Thai text is written: no spaces between words."""
+    rng = np.random.default_rng(seed)
+    letters = [chr(first + i) for i in range(n_letters)]
+    return ["".join(rng.choice(letters, rng.integers(12, 31))) for _ in range(n_lines)]
+
+
+CHINESE_LINES = no_space_lines(0x4E00, 500, 40)
+THAI_LINES = no_space_lines(0x0E01, 46, 40)
+
+
+@pytest.mark.parametrize(
+    ("text", "flagged"),
+    [
+        ("\n".join(CHINESE_LINES * 5), True),
+        ("\n".join(THAI_LINES * 5), True),
+        # The same characters split into words of 1-3 characters.
+        ("\n".join(" ".join(re.findall(".{1,3}", line)) for line in CHINESE_LINES * 5), False),
+        # Identifiers longer than any word, in a script written with spaces.
+        (" ".join(str(uuid.UUID(int=i % 50)) for i in range(500)), False),
+        # One unsegmented Chinese line among 600 English words.
+        ("the cat sat on the mat and " * 100 + CHINESE_LINES[0], False),
+    ],
+)
+def test_only_unsegmented_runs_of_chinese_or_thai_get_the_hint(text, flagged):
+    counts = Counter(text.split())
+    hint = unsegmented_hint(counts.keys(), counts.values())
+    assert bool(hint) == flagged
+    if flagged:
+        assert hint.startswith("100% of the corpus's words are runs of over 10 characters")
+        assert "must be split into words first" in hint
+
+
+def test_unsegmented_chinese_warns_on_every_run_with_the_text_file_defaults(tmp_path, caplog):
+    text = "\n".join(CHINESE_LINES * 5)
+    for _ in range(2):  # tokenised, then from the token cache
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="sgns"):
+            words = user_text_vocab(tmp_path, text)
+        assert sorted(words) == sorted(CHINESE_LINES)  # one "word" a line, as warned
+        [warning] = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+        assert "Chinese, Japanese or Thai text must be split into words first" in warning
+        assert warning.endswith("each such run trains as one word")
+
+
+def test_unsegmented_chinese_with_no_line_repeated_fails_naming_the_cause(tmp_path):
+    with pytest.raises(DataError, match=r"^no word in the corpus .* occurs at least "
+                       r"data.min_count=5 times \(most frequent: 1\); 100% of the corpus's "
+                       r"words are runs .* must be split into words first"):  # fmt: skip
+        user_text_vocab(tmp_path, "\n".join(CHINESE_LINES))

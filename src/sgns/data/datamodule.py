@@ -27,7 +27,7 @@ from sgns.data.corpus import NORMALIZATION_MEANINGS, expand_paths, wiki_sample_f
 from sgns.data.device_batches import DevicePairs
 from sgns.data.host_batches import SkipGramPairs
 from sgns.data.pairs import expected_pairs, iter_pair_batches
-from sgns.data.tokens import prepare_tokens
+from sgns.data.tokens import prepare_tokens, warn_if_unsegmented
 from sgns.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -132,6 +132,7 @@ class SkipGramDataModule(L.LightningDataModule):
         if self.vocab is not None:
             return
         ids, self.vocab = self._tokens()
+        warn_if_unsegmented(self.vocab)
         n_val = int(len(ids) * self.val_fraction)
         if n_val < 2 * self.window + 2:
             # Too small to hold out: validate on the tail of the training tokens instead.

@@ -27,9 +27,11 @@ import hashlib
 import json
 import logging
 import os
+import re
 import shutil
 import threading
 import time
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -48,6 +50,12 @@ _REMAP_BLOCK = 1 << 22  # ids rewritten at a time (16 MB)
 # Distinct words held while counting; each costs about 150 bytes (a str, a dict entry, an
 # int). A corpus with more forgets its rarest words (word2vec's C tool does the same).
 MAX_DISTINCT = 5_000_000
+# Scripts written without spaces between words: Thai, Lao, Myanmar, Khmer, kana and Han.
+_NO_SPACES = re.compile(
+    "[\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]"
+)
+# More characters of those scripts than a word has: the "word" is a phrase or a whole line.
+_LONGEST_WORD = 10
 
 
 def cache_key(files: list[Path], **settings) -> str:
@@ -79,6 +87,33 @@ def prepare_tokens(
                 return _build_and_load(entry, files, normalization, min_count, max_vocab)
     log.info("token cache hit: %s", entry)
     return loaded
+
+
+def warn_if_unsegmented(vocab: Vocab) -> None:
+    """Warn, on every run, when the vocabulary holds unsegmented text (see unsegmented_hint)."""
+    hint = unsegmented_hint(vocab.words, vocab.counts)
+    if hint:
+        log.warning("%s; each such run trains as one word", hint)
+
+
+def unsegmented_hint(words: Iterable[str], counts: Iterable[int]) -> str:
+    """What to do when at least 5 % of the tokens are runs of a script written without spaces
+    too long to be words: Chinese, Japanese or Thai text not split into words. Else ''."""
+    counts = list(map(int, counts))
+    runs = {
+        word: count
+        for word, count in zip(words, counts, strict=True)
+        if len(word) > _LONGEST_WORD and len(_NO_SPACES.findall(word)) > _LONGEST_WORD
+    }
+    share = sum(runs.values()) / max(sum(counts), 1)
+    if share < 0.05:
+        return ""
+    example = max(runs, key=runs.__getitem__)
+    return (
+        f"{share:.0%} of the corpus's words are runs of over {_LONGEST_WORD} characters in a "
+        f"script written without spaces (e.g. {example[:16]!r}...): Chinese, Japanese or Thai "
+        "text must be split into words first, separated by spaces (jieba, MeCab, PyThaiNLP)"
+    )
 
 
 def _build_and_load(entry: Path, files, normalization, min_count, max_vocab):
@@ -209,9 +244,12 @@ def _vocab(words: dict, counts: np.ndarray, min_count, max_vocab, files, normali
         {w: int(counts[i]) for w, i in words.items() if kept[i]}, min_count, max_vocab
     )
     if len(vocab) == 0:
+        ids = np.fromiter(words.values(), dtype=np.int64, count=len(words))
+        hint = unsegmented_hint(words.keys(), counts[ids])
         raise DataError(
             f"no word in the corpus ({_describe(files)}) occurs at least "
             f"data.min_count={min_count} times (most frequent: {counts.max()})"
+            + (f"; {hint}" if hint else "")
         )
     return vocab
 
