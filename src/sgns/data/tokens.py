@@ -109,9 +109,10 @@ def unsegmented_hint(words: Iterable[str], counts: Iterable[int]) -> str:
     if share < 0.05:
         return ""
     example = max(runs, key=runs.__getitem__)
+    example = example if len(example) <= 16 else f"{example[:16]}..."
     return (
         f"{share:.0%} of the corpus's words are runs of over {_LONGEST_WORD} characters in a "
-        f"script written without spaces (e.g. {example[:16]!r}...): Chinese, Japanese or Thai "
+        f"script written without spaces (e.g. {example!r}): Chinese, Japanese or Thai "
         "text must be split into words first, separated by spaces (jieba, MeCab, PyThaiNLP)"
     )
 
