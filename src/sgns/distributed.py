@@ -13,6 +13,7 @@ rank (SkipGramModule._step_generator); model.optimizer=sgd exchanges row updates
 from __future__ import annotations
 
 import hashlib
+import inspect
 import logging
 import warnings
 
@@ -20,6 +21,7 @@ import lightning as L
 import torch
 from lightning.pytorch.strategies import DDPStrategy
 from lightning.pytorch.utilities.warnings import PossibleUserWarning
+from torch.nn.parallel import DistributedDataParallel
 
 from sgns.console import quiet_library_noise
 from sgns.errors import ConfigError
@@ -28,6 +30,14 @@ log = logging.getLogger(__name__)
 
 # trainer.strategy values built here as a DDPStrategy, with their process start method.
 DDP_START_METHODS = {"ddp": "popen", "ddp_spawn": "spawn", "ddp_fork": "fork"}
+# The model's buffers (noise distribution, alias table) are the same on every rank and never
+# change: no broadcast before every forward. torch 2.13 renamed the switch and deprecates the
+# old name, the only one older torch knows.
+NO_BUFFER_SYNC_PER_STEP = (
+    {"forward_sync_buffers": False}
+    if "forward_sync_buffers" in inspect.signature(DistributedDataParallel).parameters
+    else {"broadcast_buffers": False}
+)
 
 
 def strategy(name, backend: str | None, sparse_grads: bool, multirun: bool):
@@ -58,9 +68,8 @@ def strategy(name, backend: str | None, sparse_grads: bool, multirun: bool):
             "DDP all-reduces sparse_adam's sparse gradients over gloo (NCCL cannot reduce"
             " sparse tensors)"
         )
-    # The model's buffers (noise distribution, alias table) never change: no per-step broadcast.
     return DDPStrategy(
-        start_method=start_method, process_group_backend=backend, broadcast_buffers=False
+        start_method=start_method, process_group_backend=backend, **NO_BUFFER_SYNC_PER_STEP
     )
 
 

@@ -174,6 +174,7 @@ def _callbacks(conf: dict, run_dir: Path, resume_state: ResumeState) -> list[L.C
         resume_state,
         LearningRateMonitor(logging_interval="step"),
         DistributedRun(),
+        TrainingClock(),
     ]
     trainer = conf["trainer"]
     if trainer.get("enable_progress_bar", True):
@@ -225,9 +226,21 @@ def _trainer(conf, run_dir, module, callbacks) -> L.Trainer:
     return trainer
 
 
+class TrainingClock(L.Callback):
+    """Stamps when training proper starts: after DDP has started and joined its ranks (seconds
+    for a rank that imports torch afresh), after the sanity check and a resume's restore.
+    Wall-clock time, so that ddp_spawn's rank zero can carry it back in callback_metrics."""
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        trainer.callback_metrics[TRAIN_STARTED] = torch.tensor(time.time(), dtype=torch.float64)
+
+
+TRAIN_STARTED = "run/train_started"
+
+
 def _fit(trainer, module, datamodule, resume, resume_state: ResumeState) -> tuple[float, float]:
     """Train; returns the seconds of training and of the evaluations inside fit."""
-    fit_start = time.perf_counter()
+    fit_start = time.time()
     try:
         # weights_only: a checkpoint is data; loading one must never run code from it.
         trainer.fit(module, datamodule=datamodule, ckpt_path=resume, weights_only=True)
@@ -235,9 +248,11 @@ def _fit(trainer, module, datamodule, resume, resume_state: ResumeState) -> tupl
         if resume_state.interrupted is None:
             raise
         raise resume_state.interrupted from None
+    fit_end = time.time()
+    started = float(trainer.callback_metrics.get(TRAIN_STARTED, fit_start))
     # Benchmarks, projector and t-SNE run inside fit; words/s counts training alone.
     eval_seconds = float(trainer.callback_metrics.get(EVAL_SECONDS, 0.0))
-    return time.perf_counter() - fit_start - eval_seconds, eval_seconds
+    return fit_end - started - eval_seconds, eval_seconds
 
 
 def _local_multirun() -> bool:

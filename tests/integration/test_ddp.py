@@ -7,6 +7,7 @@ import json
 import os
 import re
 import subprocess
+from datetime import datetime
 from pathlib import Path
 
 import lightning as L
@@ -39,6 +40,7 @@ def ddp_run(tmp_path_factory):
     run_dir = tmp_path / "run"
     result = train(*overrides, f"hydra.run.dir={run_dir}", cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
+    (tmp_path / "console.txt").write_text(result.stdout + result.stderr)
     return run_dir, overrides, tmp_path
 
 
@@ -83,6 +85,33 @@ def test_artefacts_are_written_once_by_rank_zero(ddp_run):
     assert "Dictionary" not in logs  # gensim's demo corpus, built when gensim.test.utils loads
     steps = json.loads((run_dir / "metrics.json").read_text())["steps"]
     assert f"wrote vectors.txt and metrics.json: 2 epochs, {steps} steps, " in logs
+
+
+def test_console_has_no_deprecation_warnings(ddp_run):
+    """torch 2.13 deprecates DDP's broadcast_buffers and the autograd all_gather Lightning's
+    own all_gather uses: neither is asked for."""
+    _, _, tmp_path = ddp_run
+    console = (tmp_path / "console.txt").read_text()
+    assert "All distributed processes registered" in console  # the ranks' output is here
+    assert "deprecated" not in console
+
+
+def log_stamp(log: str, message_start: str) -> datetime:
+    """When train.log's one message starting with `message_start` was logged (to the ms)."""
+    line = rf"^\[([\d\- :,]+)\]\[[^\]]+\]\[INFO\] - {re.escape(message_start)}"
+    [stamp] = re.findall(line, log, re.MULTILINE)
+    return datetime.strptime(stamp, "%Y-%m-%d %H:%M:%S,%f")
+
+
+def test_training_time_starts_once_both_ranks_have_joined(ddp_run):
+    """Rank 1 imports torch afresh before it joins: seconds in which nothing trains, which
+    train_seconds (and so words/s) leaves out."""
+    run_dir, _, _ = ddp_run
+    log = (run_dir / "train.log").read_text()
+    joined = log_stamp(log, "-" * 100 + "\ndistributed_backend=gloo\nAll distributed processes")
+    written = log_stamp(log, "wrote vectors.txt and metrics.json")  # after fit returned
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert 0 < metrics["train_seconds"] <= (written - joined).total_seconds() + 0.002
 
 
 def test_each_rank_takes_half_of_every_epochs_pairs(ddp_run):

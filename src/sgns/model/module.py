@@ -227,8 +227,11 @@ class SkipGramModule(L.LightningModule):
     def _pad_to_largest_batch(self, inputs, targets):
         """Every rank's batch padded (with pairs that count for nothing) to the largest rank's
         size, so that all ranks run the same pieces and exchange equal-sized updates."""
-        sizes = self.all_gather(torch.tensor(len(inputs), device=inputs.device))
-        return pad_pairs(inputs, targets, int(sizes.max()))
+        largest = torch.tensor(len(inputs), device=inputs.device)
+        # Straight to torch.distributed: Lightning's all_gather goes through an autograd
+        # collective that torch 2.13 deprecates, and a maximum is all that is needed.
+        torch.distributed.all_reduce(largest, op=torch.distributed.ReduceOp.MAX)
+        return pad_pairs(inputs, targets, int(largest))
 
     def _exchange(self, updates: list[RowUpdates]) -> TableUpdates:
         """Every rank's row updates, in one of two forms that apply the same way (a row's
