@@ -226,6 +226,9 @@ def _trainer(conf, run_dir, module, callbacks) -> L.Trainer:
     return trainer
 
 
+TRAIN_STARTED = "run/train_started"
+
+
 class TrainingClock(L.Callback):
     """Stamps when training proper starts: after DDP has started and joined its ranks (seconds
     for a rank that imports torch afresh), after the sanity check and a resume's restore.
@@ -233,9 +236,6 @@ class TrainingClock(L.Callback):
 
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         trainer.callback_metrics[TRAIN_STARTED] = torch.tensor(time.time(), dtype=torch.float64)
-
-
-TRAIN_STARTED = "run/train_started"
 
 
 def _fit(trainer, module, datamodule, resume, resume_state: ResumeState) -> tuple[float, float]:

@@ -357,7 +357,7 @@ THAI_LINES = no_space_lines(0x0E01, 46, 40)
         ("\n".join(" ".join(re.findall(".{1,3}", line)) for line in CHINESE_LINES * 5), False),
         # Identifiers longer than any word, in a script written with spaces.
         (" ".join(str(uuid.UUID(int=i % 50)) for i in range(500)), False),
-        # One unsegmented Chinese line among 600 English words.
+        # One unsegmented Chinese line among 700 English words.
         ("the cat sat on the mat and " * 100 + CHINESE_LINES[0], False),
     ],
 )
