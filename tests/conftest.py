@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -79,6 +81,14 @@ def sample_ws353(run_dir: Path, cache: Path, *overrides: str) -> tuple[float, di
     metrics = run(conf, run_dir)
     vectors, words = load_word2vec(run_dir / "vectors.txt")
     return word_pair_scores(vectors, words, WORDSIM353)[0], metrics
+
+
+def log_stamps(log: str, message_start: str = "") -> list[datetime]:
+    """When each message of a run's log (Hydra's format, millisecond stamps) that starts with
+    `message_start` was logged, in order."""
+    line = r"^\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3})\]\[[^\]]+\]\[\w+\] - "
+    found = re.findall(line + re.escape(message_start), log, re.MULTILINE)
+    return [datetime.strptime(stamp, "%Y-%m-%d %H:%M:%S,%f") for stamp in found]
 
 
 def import_script(name: str):

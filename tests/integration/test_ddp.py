@@ -7,7 +7,6 @@ import json
 import os
 import re
 import subprocess
-from datetime import datetime
 from pathlib import Path
 
 import lightning as L
@@ -15,7 +14,13 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import make_config, planted_groups_text, run_script, small_run_overrides
+from conftest import (
+    log_stamps,
+    make_config,
+    planted_groups_text,
+    run_script,
+    small_run_overrides,
+)
 from sgns.accelerator import resolve_auto
 from sgns.data.datamodule import SkipGramDataModule
 from sgns.distributed import weights_digest
@@ -96,20 +101,13 @@ def test_console_has_no_deprecation_warnings(ddp_run):
     assert "deprecated" not in console
 
 
-def log_stamp(log: str, message_start: str) -> datetime:
-    """When train.log's one message starting with `message_start` was logged (to the ms)."""
-    line = rf"^\[([\d\- :,]+)\]\[[^\]]+\]\[INFO\] - {re.escape(message_start)}"
-    [stamp] = re.findall(line, log, re.MULTILINE)
-    return datetime.strptime(stamp, "%Y-%m-%d %H:%M:%S,%f")
-
-
 def test_training_time_starts_once_both_ranks_have_joined(ddp_run):
     """Rank 1 imports torch afresh before it joins: seconds in which nothing trains, which
     train_seconds (and so words/s) leaves out."""
     run_dir, _, _ = ddp_run
     log = (run_dir / "train.log").read_text()
-    joined = log_stamp(log, "-" * 100 + "\ndistributed_backend=gloo\nAll distributed processes")
-    written = log_stamp(log, "wrote vectors.txt and metrics.json")  # after fit returned
+    [joined] = log_stamps(log, "-" * 100 + "\ndistributed_backend=gloo\nAll distributed processes")
+    [written] = log_stamps(log, "wrote vectors.txt and metrics.json")  # after fit returned
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert 0 < metrics["train_seconds"] <= (written - joined).total_seconds() + 0.002
 

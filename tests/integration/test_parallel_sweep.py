@@ -2,23 +2,20 @@
 
 import csv
 import json
-import re
 from datetime import datetime
 from pathlib import Path
 
 import pytest
 
-from conftest import planted_groups_text, run_script, small_run_overrides
+from conftest import log_stamps, planted_groups_text, run_script, small_run_overrides
 
 pytest.importorskip("hydra_plugins.hydra_ray_launcher")
 pytestmark = pytest.mark.slow
 
-STAMP = re.compile(r"^\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3})\]", re.MULTILINE)
-
 
 def logged_span(log: Path) -> tuple[datetime, datetime]:
-    """When a run's log (Hydra's job log, millisecond stamps) begins and ends."""
-    stamps = [datetime.strptime(s, "%Y-%m-%d %H:%M:%S,%f") for s in STAMP.findall(log.read_text())]
+    """When a run's log begins and ends."""
+    stamps = log_stamps(log.read_text())
     return stamps[0], stamps[-1]
 
 

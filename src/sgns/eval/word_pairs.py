@@ -41,9 +41,10 @@ def read_word_pairs(path: str, delimiter: str = "\t") -> tuple[tuple[str, str, f
     per path: a file edited in place needs `read_word_pairs.cache_clear()`.
     """
     if not Path(path).exists():
-        if not gensim_data_path(path).is_file():
+        bundled = gensim_data_path(path)
+        if not bundled.is_file():
             raise DataError(f"no such word-pair file: {path!r}")
-        path = gensim_data_path(path)
+        path = bundled
     pairs = []
     with open(path, encoding="utf8") as fin:
         for line in fin:
