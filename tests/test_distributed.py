@@ -23,7 +23,8 @@ def test_non_ddp_names_pass_through():
         ("ddp", False, False, None, "popen"),  # dense: Lightning's default (NCCL on GPUs)
         ("ddp", True, True, "gloo", "spawn"),  # re-running the script would re-run the sweep
         ("ddp_spawn", True, False, "gloo", "spawn"),
-        ("ddp_fork", False, True, None, "fork"),
+        ("ddp_fork", False, False, None, "fork"),  # trainer=ddp_cpu
+        ("ddp_fork", False, True, None, "spawn"),  # a launcher's threads would be forked too
     ],
 )
 def test_ddp_names_become_a_strategy_that_can_reduce_the_gradients(
@@ -33,6 +34,18 @@ def test_ddp_names_become_a_strategy_that_can_reduce_the_gradients(
     assert isinstance(built, DDPStrategy)
     assert built.process_group_backend == backend
     assert built._start_method == start_method
+
+
+@pytest.mark.parametrize("platform", ["darwin", "win32"])
+def test_ddp_fork_re_runs_the_script_where_forking_is_unsafe(monkeypatch, platform):
+    monkeypatch.setattr("sys.platform", platform)
+    assert strategy("ddp_fork", None, sparse_grads=False, multirun=False)._start_method == "popen"
+
+
+def test_the_cpu_preset_forks_its_ranks():
+    from conftest import make_config
+
+    assert make_config(["trainer=ddp_cpu"]).trainer.strategy == "ddp_fork"
 
 
 def test_nccl_with_sparse_gradients_is_refused_with_the_fix():

@@ -176,7 +176,7 @@ class TrainerConfig:
     # Devices per node (GPUs; on CPU, processes): a count, auto, -1 (all) or a list of indices.
     devices: Any = lightning_devices(1)
     num_nodes: int = number(1, 1, 1 << 16)
-    # auto | ddp (re-runs this script per device) | ddp_spawn | ddp_fork, or any name
+    # auto | ddp (re-runs this script per device) | ddp_spawn | ddp_fork (Linux), or any name
     # Lightning knows (sgns.distributed).
     strategy: str = text("auto", "a strategy name")
     # null: gloo when the gradients are sparse (model.optimizer=sparse_adam, since NCCL cannot

@@ -15,11 +15,20 @@ from __future__ import annotations
 import hashlib
 import inspect
 import logging
+import multiprocessing
+import os
+import signal
+import sys
+import threading
 import warnings
+from contextlib import contextmanager
 
 import lightning as L
 import torch
 from lightning.pytorch.strategies import DDPStrategy
+from lightning.pytorch.strategies.launchers.multiprocessing import _MultiProcessingLauncher
+from lightning.pytorch.trainer.call import _interrupt
+from lightning.pytorch.utilities.exceptions import SIGTERMException
 from lightning.pytorch.utilities.warnings import PossibleUserWarning
 from torch.nn.parallel import DistributedDataParallel
 
@@ -52,10 +61,16 @@ def strategy(name, backend: str | None, sparse_grads: bool, multirun: bool):
             )
         return name
     start_method = DDP_START_METHODS[name]
-    if start_method == "popen" and multirun:
+    if start_method == "fork" and sys.platform != "linux":
+        # macOS's system libraries are not safe to use in a forked child (Python's own
+        # multiprocessing stopped forking there); Windows cannot fork.
+        log.info("trainer.strategy=ddp_fork: forking is unsafe on %s, using ddp", sys.platform)
+        start_method = "popen"
+    if start_method in ("popen", "fork") and multirun:
         # `ddp` re-runs the script with its own command line: every child would start the
-        # whole sweep again. Spawned children run just this job.
-        log.warning("trainer.strategy=ddp inside a local multirun: using ddp_spawn instead")
+        # whole sweep again; a launcher's worker (Ray's) runs threads that a fork would copy
+        # mid-call. Spawned children run just this job.
+        log.warning("trainer.strategy=%s inside a local multirun: using ddp_spawn instead", name)
         start_method = "spawn"
     if sparse_grads and backend == "nccl":
         raise ConfigError(
@@ -68,9 +83,72 @@ def strategy(name, backend: str | None, sparse_grads: bool, multirun: bool):
             "DDP all-reduces sparse_adam's sparse gradients over gloo (NCCL cannot reduce"
             " sparse tensors)"
         )
-    return DDPStrategy(
+    return RankStopsDDPStrategy(
         start_method=start_method, process_group_backend=backend, **NO_BUFFER_SYNC_PER_STEP
     )
+
+
+class RankStopsDDPStrategy(DDPStrategy):
+    """DDPStrategy whose ddp_spawn and ddp_fork ranks handle SIGTERM and Ctrl-C themselves."""
+
+    def _configure_launcher(self) -> None:
+        super()._configure_launcher()
+        if isinstance(self._launcher, _MultiProcessingLauncher):
+            self._launcher = RankStopsLauncher(self, start_method=self._start_method)
+
+
+class RankStopsLauncher(_MultiProcessingLauncher):
+    """Lightning's launcher for ddp_spawn and ddp_fork, with stops handled where training runs.
+
+    Lightning handles SIGTERM and Ctrl-C in the process that called fit, and with these start
+    methods that process only waits for its ranks: a stop there killed it while the ranks
+    trained on, or saved its own untrained tables as the checkpoint to resume from. Here the
+    launching process passes SIGTERM and SIGINT on to the ranks, once; the ranks stop together
+    after the current batch (Lightning's SIGTERM path, also taken for Ctrl-C), save last.ckpt
+    as one process would (ResumeState), and rank zero's results carry the stop back.
+    """
+
+    def launch(self, function, *args, trainer=None, **kwargs):
+        with _signals_passed_to_children():
+            return super().launch(function, *args, trainer=trainer, **kwargs)
+
+    def _wrapping_function(self, process_idx, trainer, function, *rest) -> None:
+        def stoppable(*args, **kwargs):
+            try:
+                return function(*args, **kwargs)
+            except (SIGTERMException, KeyboardInterrupt) as exception:
+                signal.signal(signal.SIGINT, signal.SIG_IGN)
+                # The callbacks' on_exception, as Lightning runs them in the process that
+                # trains: ResumeState saves last.ckpt on every rank and records the stop.
+                _interrupt(trainer, exception)
+                return None
+
+        super()._wrapping_function(process_idx, trainer, stoppable, *rest)
+
+
+@contextmanager
+def _signals_passed_to_children():
+    """SIGTERM and SIGINT sent on to this process's child processes (the first of each
+    only), instead of stopping this one, while the block runs."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers can only be set from the main thread
+        return
+    passed = set()
+
+    def pass_on(signum, frame) -> None:
+        if signum not in passed:
+            passed.add(signum)
+            for child in multiprocessing.active_children():
+                os.kill(child.pid, signum)
+
+    previous = {
+        signum: signal.signal(signum, pass_on) for signum in (signal.SIGTERM, signal.SIGINT)
+    }
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def check_backend(trainer: L.Trainer, sparse_grads: bool) -> None:

@@ -17,10 +17,13 @@ equal an uninterrupted run's (tests/reliability/test_resume.py).
 
 from __future__ import annotations
 
+import functools
 import logging
+import signal
 from pathlib import Path
 
 import lightning as L
+import torch
 from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
@@ -70,22 +73,69 @@ class ResumeState(Callback):
     def __init__(self, conf: dict):
         self.conf = conf
         self.interrupted: Interrupted | None = None
+        self._asked = 0  # under DDP: the first stop signal this rank received
+        self._stopping = 0  # under DDP: the signal every rank stops for, once agreed
+
+    def on_train_start(self, trainer, pl_module) -> None:
+        """Under DDP each rank only notes SIGTERM or Ctrl-C, and the ranks agree on it after
+        each batch: Lightning's own handler sends a broadcast from inside the signal handler,
+        which deadlocks when the other rank is waiting in the step's exchange, and a
+        KeyboardInterrupt stops one rank wherever it is."""
+        if trainer.world_size > 1:
+            for signum in SIGNAL_NAMES:
+                signal.signal(signum, functools.partial(self._note_signal, trainer))
+
+    def _note_signal(self, trainer, signum, frame) -> None:
+        if not self._asked:
+            self._asked = signum
+            if trainer.strategy.launcher is not None:
+                trainer.strategy.launcher.kill(signum)  # ranks this one started (ddp), if any
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        if trainer.world_size > 1:
+            asked = torch.tensor([int(self._asked)], device=pl_module.device)
+            torch.distributed.all_reduce(asked, op=torch.distributed.ReduceOp.MAX)
+            if asked.item():
+                self._stopping = int(asked.item())
+                # Every rank at once: Lightning stops after this batch on each.
+                trainer._signal_connector.received_sigterm = True
+
+    def interruption(self, trainer: L.Trainer) -> Interrupted | None:
+        """The stop recorded here, or under ddp_spawn and ddp_fork the one rank zero recorded
+        (carried back in callback_metrics: this process launched the ranks and did not train)."""
+        stopped = trainer.callback_metrics.get(STOPPED)
+        if self.interrupted is None and stopped is not None:
+            signum, step = (int(x) for x in stopped)
+            self.interrupted = Interrupted(SIGNAL_NAMES[signum], step, _last_path(trainer))
+        return self.interrupted
 
     def on_save_checkpoint(self, trainer, pl_module, checkpoint: dict) -> None:
         checkpoint["run_config"] = self.conf
 
     def on_exception(self, trainer: L.Trainer, pl_module, exception: BaseException) -> None:
-        if isinstance(exception, SIGTERMException):
-            signal = "SIGTERM"
+        if self._stopping:
+            signum = self._stopping
+        elif isinstance(exception, SIGTERMException):
+            signum = signal.SIGTERM
         elif isinstance(exception, KeyboardInterrupt):
-            signal = "interrupted (Ctrl-C)"
+            signum = signal.SIGINT
         else:
             return  # a bug or a diverged loss: those weights are not worth resuming from
-        last = trainer.checkpoint_callback
-        path = Path(last.format_checkpoint_name({}, last.CHECKPOINT_NAME_LAST))
+        path = _last_path(trainer)
         trainer.save_checkpoint(path)
-        self.interrupted = Interrupted(signal, trainer.global_step, path)
+        self.interrupted = Interrupted(SIGNAL_NAMES[signum], trainer.global_step, path)
+        trainer.callback_metrics[STOPPED] = torch.tensor([int(signum), trainer.global_step])
         log.warning("%s", self.interrupted)
+
+
+# callback_metrics key: (signal number, step) of a stop, for a launching process to report.
+STOPPED = "run/stopped"
+SIGNAL_NAMES = {signal.SIGTERM: "SIGTERM", signal.SIGINT: "interrupted (Ctrl-C)"}
+
+
+def _last_path(trainer: L.Trainer) -> Path:
+    last = trainer.checkpoint_callback
+    return Path(last.format_checkpoint_name({}, last.CHECKPOINT_NAME_LAST))
 
 
 def check_resume(path: str | Path, conf: dict, words: list[str]) -> dict:

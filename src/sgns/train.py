@@ -248,6 +248,8 @@ def _fit(trainer, module, datamodule, resume, resume_state: ResumeState) -> tupl
         if resume_state.interrupted is None:
             raise
         raise resume_state.interrupted from None
+    if resume_state.interruption(trainer) is not None:  # the ranks stopped and saved
+        raise resume_state.interrupted
     fit_end = time.time()
     started = float(trainer.callback_metrics.get(TRAIN_STARTED, fit_start))
     # Benchmarks, projector and t-SNE run inside fit; words/s counts training alone.

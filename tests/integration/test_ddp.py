@@ -1,6 +1,6 @@
 """trainer=ddp_cpu end to end: two gloo processes train one model, and rank zero writes it.
 
-Deselect locally with -m "not ddp" (each run starts three Python processes).
+Deselect locally with -m "not ddp" (each run starts two or three Python processes).
 """
 
 import json
@@ -37,7 +37,7 @@ def train(*overrides: str, cwd: Path) -> subprocess.CompletedProcess:
 
 @pytest.fixture(scope="module")
 def ddp_run(tmp_path_factory):
-    """One 2-process run (trainer=ddp re-runs the script for rank 1) shared by the tests."""
+    """One 2-process run (trainer=ddp_cpu forks both ranks) shared by the tests."""
     tmp_path = tmp_path_factory.mktemp("ddp")
     corpus = tmp_path / "corpus.txt"
     corpus.write_text(planted_groups_text(n_tokens=5_000)[0])
@@ -77,14 +77,15 @@ def test_artefacts_are_written_once_by_rank_zero(ddp_run):
     names = sorted(p.name for p in run_dir.iterdir())
     assert names.count("vectors.txt") == names.count("metrics.json") == 1
     assert not [n for n in names if ".tmp-" in n]
-    # Rank 1 re-ran the script into the same run directory, with no config copy of its own.
     assert sorted(p.name for p in run_dir.iterdir() if p.is_dir()) == [
         ".hydra",
         "checkpoints",
         "tb",
     ]
-    assert sorted(p.name for p in run_dir.glob("*.log")) == ["train.log", "train_ddp_process_1.log"]
-    logs = "".join(p.read_text() for p in run_dir.glob("*.log"))
+    # Both ranks were forked from the launching process and log into its train.log.
+    assert [p.name for p in run_dir.glob("*.log")] == ["train.log"]
+    logs = (run_dir / "train.log").read_text()
+    assert "Initializing distributed: GLOBAL_RANK: 1, MEMBER: 2/2" in logs
     assert logs.count("tokenising") == 1  # the token cache was built once
     assert "all-reduces" not in logs  # sgd's ranks exchange row updates, not gradients
     assert "Dictionary" not in logs  # gensim's demo corpus, built when gensim.test.utils loads
@@ -102,8 +103,8 @@ def test_console_has_no_deprecation_warnings(ddp_run):
 
 
 def test_training_time_starts_once_both_ranks_have_joined(ddp_run):
-    """Rank 1 imports torch afresh before it joins: seconds in which nothing trains, which
-    train_seconds (and so words/s) leaves out."""
+    """Before the ranks join (seconds when a rank imports torch afresh, under ddp) nothing
+    trains: train_seconds (and so words/s) leaves that out."""
     run_dir, _, _ = ddp_run
     log = (run_dir / "train.log").read_text()
     [joined] = log_stamps(log, "-" * 100 + "\ndistributed_backend=gloo\nAll distributed processes")
@@ -144,15 +145,15 @@ def restore_environ():
 
 @pytest.mark.usefixtures("restore_environ")
 def test_ddp_spawn_trains_the_same_model_and_reports_its_progress(ddp_run):
-    """ddp_spawn (what a local sweep falls back to) trains in child processes: the metrics
-    rank zero carries back and the vectors equal those of the re-launched run."""
+    """ddp_spawn (what a local sweep falls back to) trains in fresh child processes: the
+    metrics rank zero carries back and the vectors equal those of the forked ranks."""
     run_dir, overrides, tmp_path = ddp_run
     spawned = tmp_path / "spawned"
     spawned.mkdir()
     spawn_metrics = run(make_config([*overrides, "trainer.strategy=ddp_spawn"]), spawned)
-    popen_metrics = json.loads((run_dir / "metrics.json").read_text())
+    fork_metrics = json.loads((run_dir / "metrics.json").read_text())
     for key in ("epochs", "steps", "tokens_seen", "final_train_loss", "final_val_loss"):
-        assert spawn_metrics[key] == popen_metrics[key], key
+        assert spawn_metrics[key] == fork_metrics[key], key
     np.testing.assert_array_equal(
         np.loadtxt(spawned / "vectors.txt", skiprows=1, usecols=range(1, 17)),
         np.loadtxt(run_dir / "vectors.txt", skiprows=1, usecols=range(1, 17)),

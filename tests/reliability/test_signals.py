@@ -91,3 +91,49 @@ def test_killed_then_stopped_run_resumes_each_time_and_completes(tmp_path, comma
     assert metrics["resumed_at_step"] == stopped_at < metrics["steps"]
     header = (third / "vectors.txt").read_text().splitlines()[0]
     assert header == f"{metrics['vocab_size']} 16"
+
+
+@pytest.mark.ddp
+@pytest.mark.parametrize(
+    ("strategy", "signum", "said", "code"),
+    [
+        ("ddp_fork", signal.SIGTERM, "SIGTERM", 143),  # trainer=ddp_cpu's forked ranks
+        ("ddp", signal.SIGINT, "interrupted (Ctrl-C)", 130),  # rank 1 re-runs the script
+    ],
+)
+def test_a_stopped_ddp_run_saves_what_its_ranks_trained(tmp_path, strategy, signum, said, code):
+    """The signal goes to the process the user started. Both ranks stop after the same batch
+    and save last.ckpt together. Before, forked or spawned ranks trained on after a SIGTERM
+    killed the launching process, and Ctrl-C saved that process's untrained tables ("step 0")
+    as the checkpoint to resume from; Lightning's own handler could also deadlock the ranks
+    mid-exchange, with a broadcast sent from inside the signal handler."""
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text(planted_groups_text(n_tokens=1500)[0])
+    extra = {
+        "trainer": "ddp_cpu",
+        "trainer.strategy": strategy,
+        "data.batch_size": 128,
+        "trainer.max_epochs": 100,  # far longer than the test lets it run
+        "checkpoint.every_n_train_steps": 5,
+    }
+    run_dir, log = tmp_path / "run", tmp_path / "console.log"
+    command = small_run_overrides(corpus, tmp_path / "cache", **extra)
+    process = start(*command, f"hydra.run.dir={run_dir}", cwd=tmp_path, log=log)
+    saved = run_dir / "checkpoints" / "last.ckpt"
+    try:
+        wait_for(saved, process)
+        process.send_signal(signum)
+        process.wait(timeout=120)
+    finally:
+        process.kill()
+    output = log.read_text()
+    assert process.returncode == code, output[-3000:]
+    step = torch.load(saved, weights_only=True)["global_step"]
+    assert step > 0
+    assert one_line(output) == (
+        f"stopped: {said} at step {step}: saved {saved}; "
+        f"to continue, run the same command with resume={saved}"
+    )
+    logs = "".join(p.read_text() for p in run_dir.glob("*.log"))
+    assert logs.count(f"{said} at step {step}: saved") == 2  # each rank, at the same step
+    assert not (run_dir / "vectors.txt").exists()
