@@ -4,6 +4,8 @@ hold for every input hypothesis can think of, not only for hand-picked examples.
 Token ids are often positions (``np.arange(n)``), so a pair's distance is visible in it.
 """
 
+import atexit
+import shutil
 import tempfile
 from collections import Counter
 
@@ -19,8 +21,10 @@ from sgns.model.module import SkipGramModule
 from sgns.model.skipgram import SkipGramNeg, alias_table
 
 # No example database, and hypothesis's caches outside the checkout (it fills them while
-# collecting tests, before any fixture runs).
-configuration.set_hypothesis_home_dir(tempfile.mkdtemp(prefix="sgns-hypothesis-"))
+# collecting tests, before any fixture runs), removed when the session ends.
+HYPOTHESIS_HOME = tempfile.mkdtemp(prefix="sgns-hypothesis-")
+atexit.register(shutil.rmtree, HYPOTHESIS_HOME, ignore_errors=True)
+configuration.set_hypothesis_home_dir(HYPOTHESIS_HOME)
 FAST = settings(max_examples=40, deadline=None, database=None)
 
 

@@ -10,8 +10,10 @@ import re
 import numpy as np
 import pytest
 import torch
+from google.protobuf import text_format
 from hydra.errors import HydraException
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+from tensorboard.plugins import projector
 from tensorboard.plugins.hparams import plugin_data_pb2
 
 from conftest import SCORE_KEYS, make_config, planted_groups_text, small_run_overrides
@@ -226,22 +228,30 @@ def test_a_mistyped_eval_setting_fails_while_composing():
 
 
 class _Experiment:
-    """Stands for a SummaryWriter whose add_embedding fails as it does beside TensorFlow."""
+    """Stands for a SummaryWriter, keeping the figures logged to it."""
 
     def __init__(self):
         self.figures = []
-
-    def add_embedding(self, *args, **kwargs):
-        raise AttributeError("module 'tensorflow.io.gfile' has no attribute 'get_filesystem'")
 
     def add_figure(self, tag, figure, global_step=None):
         self.figures.append(tag)
 
 
-def test_projector_failure_beside_tensorflow_is_a_warning(caplog):
-    with caplog.at_level(logging.WARNING, logger="sgns.eval.callback"):
-        log_projector(_Experiment(), torch.zeros(3, 2), ["a", "b", "c"], 5000, step=1)
-    assert "TensorFlow is installed" in caplog.text
+def test_projector_files_give_back_every_vector_exactly_and_every_label(tmp_path):
+    """What TensorBoard's projector reads: its config (parsed as its own proto), float32
+    vectors as they were (not rounded) and labels in any script."""
+    matrix = torch.randn(6, 3, generator=torch.Generator().manual_seed(0)) * 1e-3
+    words = ["Straße", "東京", "user_id_42", "C++", "a", "b"]
+    log_projector(tmp_path, matrix, words, n=4, step=70)
+    config = text_format.Parse(
+        (tmp_path / "projector_config.pbtxt").read_text(), projector.ProjectorConfig()
+    )
+    (embedding,) = config.embeddings
+    assert embedding.tensor_name == "word_vectors:00070"
+    table = np.loadtxt(tmp_path / embedding.tensor_path, delimiter="\t", dtype=np.float32)
+    np.testing.assert_array_equal(table, matrix[:4].numpy())
+    labels = (tmp_path / embedding.metadata_path).read_text(encoding="utf-8").splitlines()
+    assert labels == words[:4]
 
 
 def test_missing_viz_extra_skips_the_tsne_image_with_a_warning(monkeypatch, caplog):

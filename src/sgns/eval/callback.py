@@ -24,9 +24,12 @@ from __future__ import annotations
 import logging
 import math
 import time
+from pathlib import Path
 
 import lightning as L
+import numpy as np
 import torch
+from tensorboard.plugins import projector
 
 from sgns.errors import SgnsError
 from sgns.eval import analogy_counts, analogy_scores, section_accuracies
@@ -156,8 +159,8 @@ class EmbeddingEvaluation(L.Callback):
             pl_module.words,
             trainer.global_step,
         )
-        if self.projector_words > 0 and hasattr(experiment, "add_embedding"):
-            log_projector(experiment, matrix, words, self.projector_words, step)
+        if self.projector_words > 0 and hasattr(experiment, "get_logdir"):
+            log_projector(experiment.get_logdir(), matrix, words, self.projector_words, step)
         if self.tsne and hasattr(experiment, "add_figure"):
             log_tsne(experiment, matrix, words, self.tsne_words, self.seed, step)
 
@@ -166,23 +169,27 @@ class EmbeddingEvaluation(L.Callback):
         trainer.callback_metrics[EVAL_SECONDS] = torch.tensor(self._seconds, dtype=torch.float64)
 
 
-def log_projector(experiment, matrix: torch.Tensor, words: list[str], n: int, step: int) -> None:
+def log_projector(log_dir: str | Path, matrix: torch.Tensor, words: list[str], n: int, step: int):
     """The `n` most frequent words' vectors and labels for TensorBoard's embedding projector
-    (RUN_DIR/tb/projector_config.pbtxt and tb/<step>/word_vectors/{tensors,metadata}.tsv)."""
+    (LOG_DIR/projector_config.pbtxt and LOG_DIR/<step>/word_vectors/{tensors,metadata}.tsv:
+    SummaryWriter.add_embedding's layout)."""
     n = min(n, len(words))
-    try:
-        experiment.add_embedding(
-            matrix[:n].float().cpu(), metadata=words[:n], tag=PROJECTOR_TAG, global_step=step
-        )
-    except AttributeError as err:
-        # torch's writer goes through tf.io.gfile when TensorFlow is importable, and recent
-        # TensorFlow versions lack what it calls (e.g. tf.io.gfile.get_filesystem).
-        log.warning(
-            "no embedding projector data: SummaryWriter.add_embedding failed (%s), which it"
-            " does when TensorFlow is installed beside TensorBoard; uninstall tensorflow or"
-            " load vectors.txt into the projector by hand",
-            err,
-        )
+    subdir = f"{step:05d}/{PROJECTOR_TAG}"
+    folder = Path(log_dir, subdir)
+    folder.mkdir(parents=True, exist_ok=True)
+    # numpy formats a row at a time: add_embedding's one str() per number took ~1.1 s for the
+    # default 5,000 words of 100 dimensions, this 0.2 s. 9 significant digits give float32 back
+    # exactly.
+    table = matrix[:n].detach().float().cpu().numpy()
+    np.savetxt(folder / "tensors.tsv", table, fmt="%.9g", delimiter="\t")
+    (folder / "metadata.tsv").write_text("".join(f"{w}\n" for w in words[:n]), encoding="utf-8")
+    config = projector.ProjectorConfig()
+    config.embeddings.add(
+        tensor_name=f"{PROJECTOR_TAG}:{step:05d}",
+        tensor_path=f"{subdir}/tensors.tsv",
+        metadata_path=f"{subdir}/metadata.tsv",
+    )
+    projector.visualize_embeddings(str(log_dir), config)
 
 
 def log_tsne(experiment, matrix, words: list[str], n: int, seed: int, step: int) -> None:
