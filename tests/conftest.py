@@ -29,6 +29,19 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
     torch.set_num_threads(1)
 
 
+def pytest_configure(config):
+    # pytest-xdist first hands each worker a quarter of its share of the suite in one piece:
+    # one test at a time spreads the end-to-end runs put first (below) over every worker.
+    if getattr(config.option, "maxschedchunk", 0) is None:
+        config.option.maxschedchunk = 1
+
+
+def pytest_collection_modifyitems(items):
+    """End-to-end runs first, so that the many short tests fill in around them instead of one
+    worker running the last long one alone (docs/benchmarks.md, the test suite's time)."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 @pytest.fixture(scope="session")
 def shared_cache(tmp_path_factory) -> Path:
     """A token cache that every test of the session shares, across pytest-xdist workers, for
