@@ -32,7 +32,7 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
 def pytest_configure(config):
     # pytest-xdist first hands each worker a quarter of its share of the suite in one piece:
     # one test at a time spreads the end-to-end runs put first (below) over every worker.
-    if getattr(config.option, "maxschedchunk", 0) is None:
+    if config.pluginmanager.hasplugin("xdist") and config.getoption("maxschedchunk") is None:
         config.option.maxschedchunk = 1
 
 
