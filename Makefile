@@ -24,9 +24,11 @@ test: $(STAMP)
 test-fast: $(STAMP)
 	$(PY) -m pytest -q -n logical -m "not slow" $(ARGS)
 
+# ruff, then the layers contract of pyproject.toml ([tool.importlinter]).
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src scripts tests
 	$(VENV)/bin/ruff format --check src scripts tests
+	$(VENV)/bin/lint-imports
 
 format: $(STAMP)
 	$(VENV)/bin/ruff format src scripts tests
@@ -34,4 +36,4 @@ format: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m pip install --quiet -e ".[dev,bench]"
-	$(PY) scripts/benchmark.py $(ARGS)
+	$(PY) scripts/bench/benchmark.py $(ARGS)

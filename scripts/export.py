@@ -11,10 +11,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from sgns.checkpoint import VECTORS, load_vectors_from_checkpoint
 from sgns.errors import SgnsError
-from sgns.eval.lookup import load_vectors
-from sgns.export import save_word2vec
+from sgns.eval import VECTORS
+from sgns.eval.vectors import load_vectors, load_vectors_from_checkpoint, save_word2vec
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -11,8 +11,8 @@ import sys
 from pathlib import Path
 
 from sgns.errors import SgnsError
-from sgns.eval.lookup import load_vectors
-from sgns.viz import FIGSIZE_INCHES, tsne_figure
+from sgns.eval.tsne import FIGSIZE_INCHES, tsne_figure
+from sgns.eval.vectors import load_vectors
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -14,8 +14,9 @@ import argparse
 import sys
 
 from sgns.errors import SgnsError
-from sgns.eval.lookup import load_vectors, word_ids
+from sgns.eval.lookup import word_ids
 from sgns.eval.neighbors import analogy_neighbors, nearest_neighbors, pair_similarity
+from sgns.eval.vectors import load_vectors
 
 
 def _positive_int(text: str) -> int:

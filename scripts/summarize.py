@@ -15,7 +15,7 @@ import argparse
 import sys
 
 from sgns.errors import SgnsError
-from sgns.summary import write_plots, write_summary
+from sgns.run.summary import write_plots, write_summary
 
 
 def main(argv=None) -> int:

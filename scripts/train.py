@@ -22,11 +22,11 @@ from hydra.errors import HydraException
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
-from sgns.config import check_inside, checked, composition_error
+from sgns.config.check import check_inside, checked, composition_error
 from sgns.data.corpus import expand_paths
 from sgns.errors import ConfigError, SgnsError, first_line
 from sgns.io import atomic_write_text
-from sgns.parallel import prepare as prepare_parallel_runs
+from sgns.run.launchers import prepare as prepare_parallel_runs
 
 EXIT_BAD_INPUT, EXIT_SIGTERM, EXIT_CTRL_C = 2, 143, 130  # 128 + signal number, as shells report
 log = logging.getLogger("sgns.run")
@@ -51,8 +51,8 @@ def main(cfg: DictConfig) -> float | None:
     except SgnsError as err:
         return _fail(run_dir, err, f"error: {err}", EXIT_BAD_INPUT, multirun)
     # Imported only now: torch and Lightning take seconds to load.
-    from sgns.resume import Interrupted
-    from sgns.train import run_checked
+    from sgns.run.resume import Interrupted
+    from sgns.run.train import run_checked
 
     try:
         metrics = run_checked(conf, run_dir)

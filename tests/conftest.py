@@ -14,14 +14,14 @@ import pytest
 import script_process
 from hydra import compose, initialize_config_dir
 
-import sgns.config  # noqa: F401  (registers train_schema, which conf/train.yaml extends)
+import sgns.config.schema  # noqa: F401  (registers train_schema, which conf/train.yaml extends)
 
 ROOT = Path(__file__).resolve().parents[1]
 CONF_DIR = str(ROOT / "conf")
 
 if os.environ.get("PYTEST_XDIST_WORKER"):
     # `make test` runs one pytest worker per logical CPU: each keeps to one thread, here and in
-    # every run it starts (sgns.train.cpu_threads follows OMP_NUM_THREADS), or the workers'
+    # every run it starts (sgns.run.train.cpu_threads follows OMP_NUM_THREADS), or the workers'
     # threads would wait on each other's cores.
     import torch
 
@@ -83,9 +83,9 @@ def sample_ws353(run_dir: Path, cache: Path, *overrides: str) -> tuple[float, di
     the end (the benchmarks at every validation would cost more than the training), and the
     run's metrics."""
     # Imported here, not at the top: the workers' thread settings above come first.
+    from sgns.eval.vectors import load_word2vec
     from sgns.eval.word_pairs import WORDSIM353, word_pair_scores
-    from sgns.export import load_word2vec
-    from sgns.train import run
+    from sgns.run.train import run
 
     conf = make_config(
         ["experiment=sample", "trainer.enable_progress_bar=false", "eval.enabled=false",
@@ -106,7 +106,8 @@ def log_stamps(log: str, message_start: str = "") -> list[datetime]:
 
 def import_script(name: str):
     """scripts/<name>.py imported as a module (scripts/ is not a package)."""
-    spec = importlib.util.spec_from_file_location(f"script_{name}", ROOT / "scripts" / f"{name}.py")
+    module_name = "script_" + name.replace("/", "_")
+    spec = importlib.util.spec_from_file_location(module_name, ROOT / "scripts" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

@@ -26,7 +26,15 @@ import tempfile
 from pathlib import Path
 
 # What scripts/*.py import, directly or once their arguments are checked.
-PRELOAD = ["hydra", "sgns.train", "sgns.resume", "sgns.parallel", "sgns.summary", "sgns.eval"]
+PRELOAD = [
+    "hydra",
+    "sgns.run.train",
+    "sgns.run.resume",
+    "sgns.run.launchers",
+    "sgns.run.summary",
+    "sgns.eval.vectors",
+    "sgns.eval.neighbors",
+]
 
 _context = None
 

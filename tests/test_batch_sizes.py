@@ -5,7 +5,7 @@ import logging
 import pytest
 
 from conftest import make_config, planted_groups_text, sample_ws353
-from sgns.train import run
+from sgns.run.train import run
 
 
 @pytest.mark.slow

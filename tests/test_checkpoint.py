@@ -7,10 +7,9 @@ import pytest
 import torch
 
 from conftest import make_config, planted_groups_text, small_run_overrides
-from sgns.checkpoint import load_vectors_from_checkpoint
 from sgns.errors import DataError
-from sgns.export import load_word2vec
-from sgns.train import run
+from sgns.eval.vectors import load_vectors_from_checkpoint, load_word2vec
+from sgns.run.train import run
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +59,8 @@ def test_checkpoint_without_vocabulary_is_a_data_error(tmp_path):
     )
     with pytest.raises(DataError, match="holds no vocabulary"):
         load_vectors_from_checkpoint(path)
-    torch.save({"state_dict": {}, "vocab": {"words": ["a"]}}, path)
+    tables = {"in": "model.in_embed.weight", "out": "model.out_embed.weight"}
+    torch.save({"state_dict": {}, "vocab": {"words": ["a"]}, "tables": tables}, path)
     with pytest.raises(DataError, match="holds no skip-gram weights"):
         load_vectors_from_checkpoint(path)
 

@@ -4,7 +4,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from sgns.config_rules import Devices, number, one_of, rules_of, text
+from sgns.config.rules import Devices, number, one_of, rules_of, text
 
 
 def test_rules_take_type_and_nullability_from_the_annotation():

@@ -8,9 +8,9 @@ import lightning as L
 import pytest
 
 from conftest import ROOT, planted_groups_text, small_run_overrides
-from sgns.console import EpochProgressBar
 from sgns.data.datamodule import SkipGramDataModule
 from sgns.model.module import SkipGramModule
+from sgns.run.console import EpochProgressBar
 
 
 class BarTotals(L.Callback):

@@ -20,10 +20,10 @@ from conftest import (
     sample_ws353,
     small_run_overrides,
 )
-from sgns.accelerator import CPU_BATCH_SIZE, CPU_SGD_CHUNK
 from sgns.data.device_batches import DevicePairs
 from sgns.model.module import SkipGramModule
-from sgns.train import run
+from sgns.run.auto import CPU_BATCH_SIZE, CPU_SGD_CHUNK
+from sgns.run.train import run
 
 needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 
@@ -50,7 +50,7 @@ def test_device_pairs_train_the_sample_as_well_as_host_pairs(tmp_path, shared_ca
 def test_gpu_check_dry_run_writes_sane_numbers(tmp_path):
     out = tmp_path / "check"
     done = subprocess.run(
-        [str(ROOT / "scripts" / "gpu_check.sh"), str(out), "--cpu"],
+        [str(ROOT / "scripts" / "bench" / "gpu_check.sh"), str(out), "--cpu"],
         env={**os.environ, "SGNS_PYTHON": sys.executable},
         capture_output=True, text=True, timeout=900,
     )  # fmt: skip
@@ -114,14 +114,14 @@ def test_runs_sharing_a_device_without_ray_start_as_plain_processes(tmp_path):
     corpus = tmp_path / "corpus.txt"
     corpus.write_text(planted_groups_text(n_tokens=3000)[0])
     overrides = small_run_overrides(corpus, tmp_path / "cache", **{"trainer.max_epochs": 1})
-    together = import_script("gpu_share").processes(tmp_path / "shared", overrides, 2)
+    together = import_script("bench/gpu_check").processes(tmp_path / "shared", overrides, 2)
     assert len(together["per_run"]) == 2
     assert min(together["per_run"]) > 0
     assert 0 < together["words_per_sec"] <= 1.05 * sum(together["per_run"])
     assert sorted(p.name for p in (tmp_path / "shared").iterdir() if p.is_dir()) == ["0", "1"]
     bad = [o for o in overrides if not o.startswith("data.path=")] + ["data.path=MISSING"]
     with pytest.raises(RuntimeError, match="a shared-GPU run failed: .*corpus file not found"):
-        import_script("gpu_share").processes(tmp_path / "bad", bad, 2)
+        import_script("bench/gpu_check").processes(tmp_path / "bad", bad, 2)
 
 
 @pytest.mark.gpu

@@ -5,9 +5,9 @@ import pytest
 import torch
 from lightning.pytorch.strategies import DDPStrategy
 
-from sgns.distributed import check_backend, strategy, weights_digest
 from sgns.errors import ConfigError
 from sgns.model.skipgram import SkipGramNeg
+from sgns.run.distributed import check_backend, strategy, weights_digest
 
 
 def test_non_ddp_names_pass_through():

@@ -50,4 +50,4 @@ def test_every_prompt_in_the_source_is_a_doctest_example():
         path = importlib.import_module(name).__file__
         found[str(Path(path).relative_to(SRC))] = sum(len(t.examples) for t in examples(name))
     assert {k: v for k, v in found.items() if v} == {k: v for k, v in prompts.items() if v}
-    assert set(WITH_EXAMPLES) >= {"sgns.io", "sgns.export", "sgns.eval.neighbors"}
+    assert set(WITH_EXAMPLES) >= {"sgns.io", "sgns.eval.vectors", "sgns.eval.neighbors"}

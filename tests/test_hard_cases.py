@@ -13,12 +13,12 @@ import numpy as np
 import pytest
 
 from conftest import make_config, planted_groups_text, run_script
-from sgns import accelerator
 from sgns.data.corpus import normalize, read_text, wiki_sample_file
-from sgns.eval import evaluate
+from sgns.eval.benchmarks import evaluate
+from sgns.eval.vectors import load_word2vec
 from sgns.eval.word_pairs import WORDSIM353, word_pair_scores
-from sgns.export import load_word2vec
-from sgns.train import run
+from sgns.run import auto
+from sgns.run.train import run
 
 
 def train(tmp_path, text: str, *overrides: str) -> tuple[dict, list[str], np.ndarray]:
@@ -66,7 +66,7 @@ def test_thirty_distinct_words_fit_as_well_with_the_gpus_automatic_settings(tmp_
     65,536-pair step an epoch and more, each applied in 4,096-pair updates, since no update
     may cover over 1/64 of the ~100k-pair epoch. Whole 65,536-pair updates, as `auto` gave
     before, are two an epoch: 10 in all, a final loss of 3.78."""
-    monkeypatch.setattr(accelerator, "trains_on_cuda", lambda accelerator: True)
+    monkeypatch.setattr(auto, "trains_on_cuda", lambda accelerator: True)
     metrics, _, vectors = train(tmp_path, thirty_words_text())
     assert (metrics["batch_size"], metrics["sgd_chunk"]) == (65_536, 4096)
     assert np.isfinite(vectors).all()

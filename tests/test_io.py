@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from sgns.checkpoint import load_vectors_from_checkpoint
 from sgns.errors import DataError
+from sgns.eval.vectors import load_vectors_from_checkpoint
 from sgns.io import atomic_path, atomic_write, atomic_write_text, load_checkpoint
-from sgns.resume import check_resume
+from sgns.run.resume import check_resume
 
 
 def files_in(folder: Path) -> list[str]:

@@ -5,7 +5,7 @@ from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
 from conftest import CONF_DIR, make_config
-from sgns.config import validate
+from sgns.config.check import validate
 
 
 def resolved(overrides):
@@ -130,7 +130,7 @@ def test_slurm_launcher_asks_for_the_trainers_nodes_with_one_task_per_device():
 
 @pytest.fixture
 def gpus_per_run_resolver(monkeypatch):
-    from sgns.parallel import RESOLVER, prepare
+    from sgns.run.launchers import RESOLVER, prepare
 
     monkeypatch.delenv("RAY_worker_niceness", raising=False)  # restored afterwards
     prepare()  # what scripts/train.py does before Hydra composes
@@ -181,7 +181,7 @@ def test_ray_workers_run_at_normal_priority_and_threads_follow_the_cores_given(
 ):
     import os
 
-    from sgns.train import cpu_threads
+    from sgns.run.train import cpu_threads
 
     # Ray spells it so; set by prepare() unless the user did.
     assert os.environ["RAY_worker_niceness"] == "0"  # noqa: SIM112

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from conftest import make_config, planted_groups_text, small_run_overrides
-from sgns.train import run
+from sgns.run.train import run
 
 
 @pytest.fixture(scope="module")

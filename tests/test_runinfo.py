@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from sgns import runinfo
-from sgns.runinfo import device_name, git_state, package_versions, write_run_info
+from sgns.run import runinfo
+from sgns.run.runinfo import device_name, git_state, package_versions, write_run_info
 
 
 def git(cwd: Path, *args: str) -> str:

@@ -1,4 +1,4 @@
-"""sgns.summary and scripts/summarize.py on fabricated multirun directories."""
+"""sgns.run.summary and scripts/summarize.py on fabricated multirun directories."""
 
 import csv
 import io
@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from sgns.errors import DataError
-from sgns.summary import (
+from sgns.run.summary import (
     choose_metric,
     load_run,
     load_runs,

@@ -1,4 +1,4 @@
-"""End-to-end runs of sgns.train.run on generated corpora (in-process, CPU)."""
+"""End-to-end runs of sgns.run.train.run on generated corpora (in-process, CPU)."""
 
 import json
 
@@ -9,7 +9,7 @@ from gensim.models import KeyedVectors
 
 from conftest import import_script, make_config, planted_groups_text, small_run_overrides
 from sgns.errors import SgnsError
-from sgns.train import run
+from sgns.run.train import run
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ import pytest
 
 from conftest import import_script
 from sgns.errors import ConfigError, SgnsError
-from sgns.export import save_word2vec
+from sgns.eval.vectors import save_word2vec
 
 ROOT = Path(__file__).resolve().parents[1]
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -33,7 +33,7 @@ def _vectors(n: int = 40) -> tuple[np.ndarray, list[str]]:
 def test_figure_labels_the_most_frequent_words():
     pytest.importorskip("sklearn")
     pytest.importorskip("matplotlib")
-    from sgns.viz import tsne_figure
+    from sgns.eval.tsne import tsne_figure
 
     vectors, words = _vectors()
     fig = tsne_figure(vectors, words, n_words=25)
@@ -57,7 +57,7 @@ def test_plot_script_writes_png_of_expected_pixel_size(tmp_path):
 def test_too_few_words_is_a_config_error():
     pytest.importorskip("sklearn")
     pytest.importorskip("matplotlib")
-    from sgns.viz import tsne_figure
+    from sgns.eval.tsne import tsne_figure
 
     with pytest.raises(ConfigError, match="at least 2 words"):
         tsne_figure(*_vectors(), n_words=1)
@@ -65,7 +65,7 @@ def test_too_few_words_is_a_config_error():
 
 def test_missing_viz_extra_says_how_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "sklearn.manifold", None)  # makes the import fail
-    from sgns.viz import tsne_figure
+    from sgns.eval.tsne import tsne_figure
 
     with pytest.raises(SgnsError, match=r"pip install -e '\.\[viz\]'"):
         tsne_figure(*_vectors())

@@ -16,6 +16,9 @@ temporary file beside its destination and renamed into place with ``os.replace``
 atomic within a file system: a reader never sees half a file, and a crash or a full disk
 leaves the previous file as it was.
 
+Files that gensim's wheel ships (gensim/test/test_data: the Wikipedia sample, WordSim353,
+SimLex-999, Google's analogy questions) are found by `gensim_data_path`.
+
 Work that concurrent runs would otherwise repeat (tokenising a corpus, downloading text8)
 happens under `exclusive`, a lock file beside its result: one process does it, the others
 wait and then use what it made.
@@ -24,6 +27,7 @@ wait and then use what it made.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import logging
 import os
 import pickle
@@ -136,3 +140,11 @@ def _unpickler_reason(err: pickle.UnpicklingError) -> str:
     """What torch's restricted unpickler refused, without its paragraph of advice."""
     found = re.search(r"WeightsUnpickler error:\s*(.+?)(?:\.\s|\n|$)", str(err))
     return found.group(1).strip() if found else first_line(err)
+
+
+def gensim_data_path(name: str) -> Path:
+    """Where gensim's wheel keeps the file `name` (it may not exist). Found without importing
+    `gensim.test.utils`, whose import builds a demo Dictionary and would log it into every
+    run's train.log."""
+    spec = importlib.util.find_spec("gensim")  # locates the package without importing it
+    return Path(spec.origin).parent / "test" / "test_data" / name

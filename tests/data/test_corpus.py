@@ -10,11 +10,11 @@ import pytest
 from omegaconf import OmegaConf
 
 from conftest import make_config
-from sgns.accelerator import resolve_auto
 from sgns.data.corpus import expand_paths, normalize, read_text
 from sgns.data.datamodule import SkipGramDataModule
 from sgns.data.tokens import unsegmented_hint
 from sgns.errors import DataError
+from sgns.run.auto import resolve_auto
 
 TEXT = "the quick brown fox\njumps over the lazy dog\n" * 3
 

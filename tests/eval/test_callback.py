@@ -17,14 +17,14 @@ from tensorboard.plugins import projector
 from tensorboard.plugins.hparams import plugin_data_pb2
 
 from conftest import SCORE_KEYS, make_config, planted_groups_text, small_run_overrides
-from sgns.config import composition_error
+from sgns.config.check import composition_error
 from sgns.errors import ConfigError, SgnsError
-from sgns.eval import evaluate, evaluate_sections
 from sgns.eval.analogy import read_analogies
+from sgns.eval.benchmarks import evaluate, evaluate_sections
 from sgns.eval.callback import log_projector, log_tsne
 from sgns.eval.word_pairs import WORDSIM353, read_word_pairs
 from sgns.model.module import validation_word_ids
-from sgns.train import run
+from sgns.run.train import run
 
 PROJECTOR_WORDS = 40
 EPOCHS = 2
@@ -258,7 +258,7 @@ def test_missing_viz_extra_skips_the_tsne_image_with_a_warning(monkeypatch, capl
     def missing(*args, **kwargs):
         raise SgnsError("t-SNE plots need scikit-learn and matplotlib (sklearn is missing)")
 
-    monkeypatch.setattr("sgns.viz.tsne_figure", missing)
+    monkeypatch.setattr("sgns.eval.tsne.tsne_figure", missing)
     experiment = _Experiment()
     with caplog.at_level(logging.WARNING, logger="sgns.eval.callback"):
         log_tsne(experiment, torch.zeros(3, 2), ["a", "b", "c"], 380, seed=0, step=1)

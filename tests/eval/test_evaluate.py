@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from conftest import SCORE_KEYS
-from sgns.eval import evaluate, evaluate_sections
 from sgns.eval.analogy import analogy_scores, section_accuracies
+from sgns.eval.benchmarks import evaluate, evaluate_sections
 from sgns.eval.word_pairs import SIMLEX999, WORDSIM353, word_pair_scores
 
 

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from sgns.errors import DataError, SgnsError
-from sgns.eval.lookup import load_vectors, upper_index, word_ids
-from sgns.export import save_word2vec
+from sgns.eval.lookup import upper_index, word_ids
+from sgns.eval.vectors import load_vectors, save_word2vec
 
 
 def test_upper_index_keeps_the_first_variant_within_restriction():

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from conftest import import_script
-from sgns.export import save_word2vec
+from sgns.eval.vectors import save_word2vec
 
 ROOT = Path(__file__).resolve().parents[2]
 query = import_script("query")

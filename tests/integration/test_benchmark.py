@@ -1,4 +1,4 @@
-"""scripts/benchmark.py end to end on a small generated corpus: both trainers, one table."""
+"""scripts/bench/benchmark.py end to end on a small generated corpus: both trainers, one table."""
 
 import json
 import math
@@ -20,7 +20,7 @@ def test_benchmark_alternates_trainers_and_reports_consistent_rates(tmp_path):
     n_tokens = len(text.split())
     # 30 words, each in every 4096-pair chunk ~150 times: trained at the defaults all the same.
     args = ["--corpus", str(corpus), "--rounds", "2"]
-    result = run_script("benchmark.py", *args, cwd=tmp_path)
+    result = run_script("bench/benchmark.py", *args, cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
     lines = result.stdout.splitlines()
     assert [line.split()[2] for line in lines[1:5]] == ["sgns:", "gensim:", "gensim:", "sgns:"]
@@ -52,7 +52,7 @@ def test_benchmark_alternates_trainers_and_reports_consistent_rates(tmp_path):
     ],
 )
 def test_bad_arguments_stop_with_one_line(tmp_path, args, message):
-    result = run_script("benchmark.py", *args, cwd=tmp_path)
+    result = run_script("bench/benchmark.py", *args, cwd=tmp_path)
     assert result.returncode == 2
     assert message in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1

@@ -21,11 +21,11 @@ from conftest import (
     run_script,
     small_run_overrides,
 )
-from sgns.accelerator import resolve_auto
 from sgns.data.datamodule import SkipGramDataModule
-from sgns.distributed import weights_digest
 from sgns.model.module import SkipGramModule
-from sgns.train import run
+from sgns.run.auto import resolve_auto
+from sgns.run.distributed import weights_digest
+from sgns.run.train import run
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.slow, pytest.mark.ddp]

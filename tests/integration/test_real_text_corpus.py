@@ -1,4 +1,5 @@
-"""scripts/real_text_corpus.py: prose from docstrings, documentation and manual pages, once each."""
+"""scripts/bench/real_text_corpus.py: prose from docstrings, documentation and manual pages,
+once each."""
 
 from conftest import run_script
 
@@ -35,7 +36,7 @@ def test_collects_prose_once_and_skips_code(tmp_path):
     (docs / "man1").mkdir()
     (docs / "man1" / "ls.1").write_text(MAN_PAGE)
     out = tmp_path / "corpus.txt"
-    result = run_script("real_text_corpus.py", str(out), "--root", str(docs), cwd=tmp_path)
+    result = run_script("bench/real_text_corpus.py", str(out), "--root", str(docs), cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     lines = out.read_text().splitlines()
     assert sorted(lines) == sorted([
@@ -55,7 +56,7 @@ def test_too_few_tokens_is_a_one_line_error_and_writes_nothing(tmp_path):
     (tmp_path / "docs" / "a.md").write_text("Just one short paragraph of words here.\n")
     out = tmp_path / "corpus.txt"
     args = [str(out), "--root", str(tmp_path / "docs"), "--min-tokens", "1000"]
-    result = run_script("real_text_corpus.py", *args, cwd=tmp_path)
+    result = run_script("bench/real_text_corpus.py", *args, cwd=tmp_path)
     assert result.returncode == 2
     assert result.stderr.strip() == "error: found 7 tokens, fewer than --min-tokens 1000"
     assert not out.exists()

@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from sgns.model.module import SkipGramModule
-from sgns.model.sgd import RowUpdates, sgd_step
+from sgns.model.sgd import sgd_step
+from sgns.model.updates import RowUpdates
 
 
 def _module(n_vocab: int, rank: int = 0) -> SkipGramModule:

@@ -6,12 +6,12 @@ import torch
 from conftest import make_config, planted_groups_text, small_run_overrides
 from sgns.errors import DataError
 from sgns.model.module import SkipGramModule
-from sgns.train import run
+from sgns.run.train import run
 
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    """A one-epoch run through sgns.train.run: its module as training left it, and last.ckpt."""
+    """A one-epoch run through sgns.run.train.run: its module as training left it, and last.ckpt."""
     tmp = tmp_path_factory.mktemp("module")
     (tmp / "corpus.txt").write_text(planted_groups_text(n_tokens=2000)[0])
     overrides = small_run_overrides(

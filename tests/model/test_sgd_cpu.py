@@ -8,8 +8,9 @@ import pytest
 import torch
 
 from sgns.model import sgd
-from sgns.model.sgd import RowUpdates, runs_compiled, sgd_step
+from sgns.model.sgd import runs_compiled, sgd_step
 from sgns.model.skipgram import SkipGramNeg
+from sgns.model.updates import RowUpdates
 
 
 def _pair(n_vocab=50, dim=24, scale=0.5):
@@ -79,7 +80,8 @@ def test_padded_pairs_move_nothing_in_the_compiled_step():
 # count at the first CPU step, and the test workers keep to one thread.
 ONE_AND_TWO_THREADS = """
 import torch
-from sgns.model.sgd import Workspace, sgd_step
+from sgns.model.sgd import sgd_step
+from sgns.model.updates import Workspace
 from sgns.model.skipgram import SkipGramNeg
 
 torch.set_num_threads(2)

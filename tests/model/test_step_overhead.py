@@ -1,7 +1,7 @@
 """A CPU proxy for a GPU step's launch overhead: torch operations per million training pairs.
 
 On a GPU every torch operation is at least one kernel launch of a few microseconds, so a
-step's cost at the GPU batch size (sgns.accelerator.GPU_BATCH_SIZE pairs, one model.sgd_chunk
+step's cost at the GPU batch size (sgns.run.auto.GPU_BATCH_SIZE pairs, one model.sgd_chunk
 piece) is set by how many operations it issues, not by its arithmetic. The count is the same
 on any device, so the CPU profiler can hold it down here.
 """
@@ -13,8 +13,8 @@ import torch
 from torch.profiler import ProfilerActivity, profile
 from torch.utils.data import DataLoader
 
-from sgns.accelerator import GPU_BATCH_SIZE
 from sgns.model.module import SkipGramModule
+from sgns.run.auto import GPU_BATCH_SIZE
 
 # These steps are fed by hand, without the validation loader a run has: nothing to validate.
 pytestmark = pytest.mark.filterwarnings("ignore:You defined a `validation_step` but have no")

@@ -15,13 +15,13 @@ import torch
 from lightning.fabric.utilities.cloud_io import _atomic_save
 
 import sgns.io
-from sgns import export
 from sgns.data import tokens
 from sgns.data.tokens import prepare_tokens
 from sgns.data.vocab import Vocab
-from sgns.export import load_word2vec, save_word2vec
-from sgns.runinfo import write_run_info
-from sgns.train import write_json
+from sgns.eval import vectors
+from sgns.eval.vectors import load_word2vec, save_word2vec
+from sgns.run.runinfo import write_run_info
+from sgns.run.train import write_json
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -50,7 +50,7 @@ def test_interrupted_vectors_write_keeps_the_previous_file(tmp_path, monkeypatch
         Path(fname).write_text("3 3\nc 1 2")  # a torn file under the temporary name
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(export, "_write_text", torn)
+    monkeypatch.setattr(vectors, "_write_text", torn)
     with pytest.raises(OSError, match="No space left"):
         save_word2vec(path, np.zeros((3, 3)), ["a", "b", "c"])
     assert path.read_bytes() == before

@@ -17,8 +17,8 @@ pytestmark = pytest.mark.slow
 @pytest.mark.parametrize(
     ("override", "message"),
     [
-        # Hydra rejects a key missing from the schema (sgns.config.RunConfig) while composing,
-        # before our code runs.
+        # Hydra rejects a key missing from the schema (sgns.config.schema.RunConfig) while
+        # composing, before our code runs.
         ("model.foo=1", "error: unknown config key 'model.foo'; known keys here: embed_dim, "),
         ("model.embed_dimm=3", "error: unknown config key 'model.embed_dimm'; known keys here: "),
         ("foo=1", "error: unknown config key 'foo'; known keys here: checkpoint, cpu_threads, "),

@@ -14,17 +14,11 @@ from hydra.errors import HydraException
 from omegaconf import OmegaConf
 
 from conftest import CONF_DIR, make_config, small_run_overrides
-from sgns.config import (
-    RULES,
-    RunConfig,
-    check_inside,
-    checked,
-    composition_error,
-    validate,
-)
-from sgns.config_rules import Choice, Number
+from sgns.config.check import check_inside, checked, composition_error, validate
+from sgns.config.rules import Choice, Number
+from sgns.config.schema import RULES, RunConfig
 from sgns.errors import ConfigError
-from sgns.train import run
+from sgns.run.train import run
 
 # Every group option and preset in conf/, so that each key they set is seen.
 PRESETS = [

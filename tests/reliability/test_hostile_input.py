@@ -14,8 +14,8 @@ from conftest import make_config, planted_groups_text, small_run_overrides
 from sgns.data.corpus import read_text
 from sgns.data.tokens import prepare_tokens
 from sgns.errors import DataError, SgnsError
-from sgns.export import load_word2vec
-from sgns.train import run
+from sgns.eval.vectors import load_word2vec
+from sgns.run.train import run
 
 
 def train(tmp_path, text: str | bytes, **extra) -> dict:

@@ -19,10 +19,10 @@ from torch.utils.data import DataLoader
 from conftest import make_config, planted_groups_text, small_run_overrides
 from sgns.data.host_batches import SkipGramPairs
 from sgns.errors import ConfigError, DataError
-from sgns.export import load_word2vec
+from sgns.eval.vectors import load_word2vec
 from sgns.model.module import SkipGramModule
-from sgns.resume import Interrupted
-from sgns.train import run
+from sgns.run.resume import Interrupted
+from sgns.run.train import run
 
 STEPS_PER_EPOCH_ABOUT = 76  # of the corpus below with these settings; 2 epochs
 COPY_AT_STEP = 100  # a periodic checkpoint in the second epoch (every 25 steps)

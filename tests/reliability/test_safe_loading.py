@@ -19,7 +19,7 @@ from conftest import make_config, planted_groups_text, small_run_overrides
 from sgns.data.tokens import prepare_tokens
 from sgns.errors import DataError
 from sgns.io import load_checkpoint
-from sgns.train import run
+from sgns.run.train import run
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "sgns"
 

@@ -36,8 +36,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from sgns.errors import DataError
-from sgns.gensim_data import gensim_data_path
-from sgns.io import atomic_write
+from sgns.io import atomic_write, gensim_data_path
 
 log = logging.getLogger(__name__)
 

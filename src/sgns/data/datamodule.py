@@ -21,14 +21,14 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from sgns.accelerator import CPU_BATCH_SIZE
-from sgns.choices import PAIRS_ON, SOURCES
+from sgns.data import PAIRS_ON, SOURCES
 from sgns.data.corpus import NORMALIZATION_MEANINGS, expand_paths, wiki_sample_file
 from sgns.data.device_batches import DevicePairs
 from sgns.data.host_batches import SkipGramPairs
 from sgns.data.pairs import expected_pairs, iter_pair_batches
 from sgns.data.tokens import prepare_tokens, warn_if_unsegmented
 from sgns.errors import ConfigError
+from sgns.run.auto import CPU_BATCH_SIZE
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +42,8 @@ _VAL_SEED = 0x5EED
 
 
 class SkipGramDataModule(L.LightningDataModule):
-    """Skip-gram pairs from a text source; sgns.config.DataConfig says what each argument means.
+    """Skip-gram pairs from a text source; sgns.config.schema.DataConfig says what each
+    argument means.
 
     The defaults are DataConfig's (data=wiki_sample); conf/data/text_file.yaml's differ
     (normalization "none", word2vec's subsampling), so pass those for your own text.
@@ -70,7 +71,7 @@ class SkipGramDataModule(L.LightningDataModule):
         pairs_on="host",
     ):
         super().__init__()
-        # sgns.train resolves "auto" for the training device first (sgns.accelerator); built
+        # sgns.run.train resolves "auto" for the training device first (sgns.run.auto); built
         # directly from a config, the datamodule takes a CPU's settings.
         pairs_on = "host" if pairs_on == "auto" else pairs_on
         batch_size = CPU_BATCH_SIZE if batch_size == "auto" else batch_size

@@ -47,7 +47,8 @@ _NETWORK_ERRORS = (urllib.error.URLError, OSError, http.client.HTTPException)
 
 def default_cache_dir() -> Path:
     """``$SGNS_CACHE`` if set, else ``~/.cache/sgns``: the rule of ``data.cache_dir``
-    (sgns.config.DataConfig), for callers without a config (tests check that the two agree)."""
+    (sgns.config.schema.DataConfig), for callers without a config (tests check that the two
+    agree)."""
     return Path(os.environ.get("SGNS_CACHE", "~/.cache/sgns")).expanduser()
 
 

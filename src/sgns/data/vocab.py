@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sgns.choices import SUBSAMPLE_RULES
+from sgns.data import SUBSAMPLE_RULES
 from sgns.errors import DataError
 from sgns.io import atomic_write_text
 

@@ -23,7 +23,7 @@ import torch
 from sgns.errors import DataError
 from sgns.eval.lookup import as_matrix, unit_rows, upper_index
 from sgns.eval.neighbors import CHUNK
-from sgns.gensim_data import gensim_data_path
+from sgns.io import gensim_data_path
 
 GOOGLE_ANALOGIES = "questions-words.txt"
 # Mikolov et al. (2013) restrict the Google set to the 30,000 most frequent words.

@@ -1,7 +1,7 @@
 """EmbeddingEvaluation: the standard benchmarks in TensorBoard while training, and a run's summary.
 
 At every validation (rank zero, not during the sanity check) the module's word vectors are
-scored as `sgns.eval.evaluate` scores them, on their own device, and logged as scalars:
+scored as `sgns.eval.benchmarks.evaluate` scores them, on their own device, and logged as scalars:
 
     eval/analogy_acc, eval/analogy_semantic_acc, ..., eval/simlex_oov     (`evaluate`'s keys)
     analogy_sections/capital-common-countries, ...                        (per-section accuracy)
@@ -32,7 +32,7 @@ import torch
 from tensorboard.plugins import projector
 
 from sgns.errors import SgnsError
-from sgns.eval import analogy_counts, analogy_scores, section_accuracies
+from sgns.eval.analogy import analogy_counts, analogy_scores, section_accuracies
 from sgns.eval.word_pairs import SIMLEX999, WORDSIM353, word_pair_scores
 
 log = logging.getLogger(__name__)
@@ -195,7 +195,7 @@ def log_projector(log_dir: str | Path, matrix: torch.Tensor, words: list[str], n
 def log_tsne(experiment, matrix, words: list[str], n: int, seed: int, step: int) -> None:
     """A t-SNE map of the `n` most frequent words as the image ``tsne``; a warning instead
     when scikit-learn or matplotlib is missing."""
-    from sgns.viz import tsne_figure
+    from sgns.eval.tsne import tsne_figure
 
     try:
         figure = tsne_figure(matrix, words, n_words=n, seed=seed)

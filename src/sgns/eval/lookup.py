@@ -1,8 +1,6 @@
-"""How evaluation and queries read a (matrix, words) pair: tensors, unit rows, word lookup, files.
+"""How evaluation and queries read a (matrix, words) pair: tensors, unit rows, word lookup.
 
->>> from sgns.export import save_word2vec
->>> save_word2vec("vectors.txt", np.array([[3.0, 4.0], [0.0, 2.0]]), ["Paris", "france"])
->>> vectors, words = load_vectors("vectors.txt")           # a run dir or a vectors file
+>>> vectors, words = np.array([[3.0, 4.0], [0.0, 2.0]]), ["Paris", "france"]
 >>> word_ids(words, ["paris", "France"])                    # case-insensitive fallback
 [0, 1]
 >>> unit_rows(vectors)                                      # (V, D) float32, norm 1
@@ -12,15 +10,10 @@ tensor([[0.6000, 0.8000],
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import torch
 
-from sgns.errors import DataError, SgnsError
-from sgns.export import load_word2vec
-
-VECTOR_FILES = ("vectors.txt", "vectors.bin")
+from sgns.errors import SgnsError
 
 
 def as_matrix(vectors: torch.Tensor | np.ndarray) -> torch.Tensor:
@@ -69,30 +62,3 @@ def word_ids(words: list[str], queries: list[str]) -> list[int]:
             raise SgnsError(f"{query!r} is not in the vocabulary ({len(words):,} words)")
         ids.append(upper[query.upper()])
     return ids
-
-
-def vectors_file(path: str | Path) -> Path:
-    """The vectors file for `path`: the path itself, or RUN_DIR/vectors.txt (else vectors.bin)."""
-    path = Path(path)
-    if path.is_dir():
-        for name in VECTOR_FILES:
-            if (path / name).is_file():
-                return path / name
-        raise DataError(f"no {' or '.join(VECTOR_FILES)} in run directory {str(path)!r}")
-    if not path.exists():
-        raise DataError(f"no such file or directory: {str(path)!r}")
-    return path
-
-
-def load_vectors(path: str | Path) -> tuple[np.ndarray, list[str]]:
-    """Read (vectors (V, D), words) from a run directory, a word2vec text/binary file or a
-    training checkpoint (``.ckpt``, which carries its vocabulary)."""
-    if Path(path).suffix == ".ckpt":
-        from sgns.checkpoint import load_vectors_from_checkpoint
-
-        return load_vectors_from_checkpoint(path)
-    file = vectors_file(path)
-    try:
-        return load_word2vec(file)
-    except (ValueError, UnicodeDecodeError, EOFError, OSError) as exc:
-        raise DataError(f"cannot read word2vec vectors from {str(file)!r}: {exc}") from exc

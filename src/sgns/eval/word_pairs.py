@@ -25,7 +25,7 @@ from scipy import stats
 from sgns.errors import DataError
 from sgns.eval.lookup import as_matrix, upper_index
 from sgns.eval.neighbors import pair_similarity
-from sgns.gensim_data import gensim_data_path
+from sgns.io import gensim_data_path
 
 WORDSIM353 = "wordsim353.tsv"  # Finkelstein et al. (2002), bundled with gensim
 SIMLEX999 = "simlex999.txt"  # Hill et al. (2015), bundled with gensim

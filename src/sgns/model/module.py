@@ -14,21 +14,14 @@ import lightning as L
 import numpy as np
 import torch
 
-from sgns.choices import OPTIMIZERS
-from sgns.choices import TABLE_DTYPES as TABLE_DTYPE_NAMES
 from sgns.errors import ConfigError, DataError, SgnsError
 from sgns.eval.neighbors import nearest_neighbors
+from sgns.model import OPTIMIZERS
+from sgns.model import TABLE_DTYPES as TABLE_DTYPE_NAMES
 from sgns.model.loss import NegativeSamplingLoss
-from sgns.model.sgd import (
-    ClosedFormSGD,
-    RowUpdates,
-    TableUpdates,
-    Workspace,
-    pad_pairs,
-    sgd_step,
-    sum_per_row,
-)
+from sgns.model.sgd import ClosedFormSGD, TableUpdates, pad_pairs, sgd_step, sum_per_row
 from sgns.model.skipgram import SkipGramNeg
+from sgns.model.updates import RowUpdates, Workspace
 
 log = logging.getLogger(__name__)
 
@@ -53,8 +46,8 @@ class SkipGramModule(L.LightningModule):
             their negatives (1: every pair draws its own, as word2vec does).
         sgd_chunk: with ``sgd``, a batch is applied as consecutive updates of at most
             this many pairs, all ranks together under DDP (None: the whole batch at once);
-            every row's step is bounded whatever its size. sgns.train cuts it to the
-            corpus first (sgns.accelerator.fit_updates_to_epoch).
+            every row's step is bounded whatever its size. sgns.run.train cuts it to the
+            corpus first (sgns.run.auto.fit_updates_to_epoch).
         table_dtype: storage of both tables (``float32``, ``bfloat16``, ``float16``; the
             last two with ``sgd`` only, which computes every update in float32).
         n_val_words: how many validation words; half frequent, half rarer.
@@ -350,6 +343,9 @@ class SkipGramModule(L.LightningModule):
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         # The vocabulary travels with the weights: query and export need nothing else.
         checkpoint["vocab"] = {"words": self.words, "counts": self.counts.tolist()}
+        # Which state_dict entries hold the vectors, for readers without this class
+        # (sgns.eval.vectors.load_vectors_from_checkpoint).
+        checkpoint["tables"] = {"in": "model.in_embed.weight", "out": "model.out_embed.weight"}
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         vocab = checkpoint.get("vocab") or {}

@@ -38,17 +38,12 @@ from __future__ import annotations
 import functools
 import importlib.util
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 
 from sgns.model.skipgram import SkipGramNeg
-
-# A row's step is at most STEP_BOUND / L (see the module docstring). Measured on the bundled
-# sample: 4 trains it without subsampling and with one 1M-pair step per epoch, and leaves the
-# default runs' scores unchanged; 1 over-damps, 16 no longer holds 1M-pair steps.
-STEP_BOUND = 4.0
+from sgns.model.updates import STEP_BOUND, RowUpdates, Workspace
 
 # model.shared_negatives=auto. On the 1,000-node graph walks of docs/benchmarks.md, 32 pairs
 # sharing negatives give 0.733 of nodes a neighbour in their own community, 8 give 0.793,
@@ -61,19 +56,6 @@ SMALL_VOCAB, SMALL_VOCAB_SHARED_NEGATIVES = 5_000, 8
 def auto_shared_negatives(vocab_size: int) -> int:
     """What model.shared_negatives=auto comes to for a vocabulary of `vocab_size` words."""
     return SMALL_VOCAB_SHARED_NEGATIVES if vocab_size < SMALL_VOCAB else SHARED_NEGATIVES
-
-
-@dataclass
-class RowUpdates:
-    """Summed SGD updates for rows of one table, before the per-row bound.
-
-    ids: (M,) int64 row ids, repeats allowed; deltas: (M, D) the update of each term, the
-    learning rate applied; curvature: (M,) float, each term's share of its row's L.
-    """
-
-    ids: torch.Tensor
-    deltas: torch.Tensor
-    curvature: torch.Tensor
 
 
 # in_embed's updates and out_embed's, each a list of parts applied in its order.
@@ -285,32 +267,6 @@ def add_row_sums(table: torch.Tensor, ids: torch.Tensor, deltas: torch.Tensor) -
     used = torch.minimum(torch.arange(len(ids), device=ids.device), slot[-1])
     rows, sums = rows[used], sums[used]
     table.index_copy_(0, rows, (table.index_select(0, rows).float() + sums).to(table.dtype))
-
-
-class Workspace:
-    """Tensors an SGD step writes its (batch, dim) intermediates into, kept between steps.
-
-    A step of 4096 pairs at dim 100 needs a few 1.6 MB buffers. Fresh allocations that size
-    are, depending on the allocator's state, mapped from and returned to the kernel every
-    step, and then page faults cost as much as the arithmetic (up to 2x per step on CPU).
-    """
-
-    def __init__(self) -> None:
-        self._tensors: dict[str, torch.Tensor] = {}
-
-    def zeros(self, name: str, shape, like: torch.Tensor) -> torch.Tensor:
-        """A tensor of `shape` that is zeroed when made; callers return it zeroed."""
-        kept = self._tensors.get(name)
-        tensor = self.get(name, shape, like)
-        return tensor if tensor is kept else tensor.zero_()
-
-    def get(self, name: str, shape, like: torch.Tensor) -> torch.Tensor:
-        """An uninitialised tensor of `shape`, with `like`'s dtype and device."""
-        tensor = self._tensors.get(name)
-        wanted = (torch.Size(shape), like.dtype, like.device)
-        if tensor is None or (tensor.shape, tensor.dtype, tensor.device) != wanted:
-            tensor = self._tensors[name] = like.new_empty(shape)
-        return tensor
 
 
 class ClosedFormSGD(torch.optim.Optimizer):

@@ -24,14 +24,14 @@ import torch
 # numba starts its thread pool once, with NUMBA_NUM_THREADS threads (by default one per core),
 # and threads it does not use still wait actively: two CPU DDP ranks on two cores, each with
 # a pool of two, ran at half speed. This module is imported at the first CPU step, after
-# sgns.train has set torch's thread count for this process: the pool starts at that size.
+# sgns.run.train has set torch's thread count for this process: the pool starts at that size.
 os.environ.setdefault("NUMBA_NUM_THREADS", str(torch.get_num_threads()))
 
 import numba  # noqa: E402
 import numpy as np  # noqa: E402
 from numba import njit, prange  # noqa: E402
 
-from sgns.model.sgd import STEP_BOUND, RowUpdates, Workspace
+from sgns.model.updates import STEP_BOUND, RowUpdates, Workspace
 
 # Negatives are taken this many at a time: their scores come out of one pass over the
 # dimensions with one accumulator each, and their gradients go out in one more, instead of

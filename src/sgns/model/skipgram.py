@@ -15,7 +15,7 @@ import torch
 from torch import nn
 from torch.nn.utils import skip_init
 
-from sgns.choices import INITS
+from sgns.model import INITS
 
 
 class SkipGramNeg(nn.Module):

@@ -1,7 +1,7 @@
 """Runs of a sweep side by side through Ray (conf/hydra/launcher/parallel.yaml).
 
 Ray gives each run its share of the machine: ``num_cpus`` cores, whose count reaches the run
-as OMP_NUM_THREADS (sgns.train.cpu_threads follows it), and ``num_gpus`` GPUs, fractional so
+as OMP_NUM_THREADS (sgns.run.train.cpu_threads follows it), and ``num_gpus`` GPUs, fractional so
 that several small runs share one. The config's GPU share comes from `gpus_per_run`: where
 there is no GPU, a run that asked for a share would wait for ever, and one that asks for
 none on a GPU machine is hidden from its GPUs (Ray empties CUDA_VISIBLE_DEVICES).

@@ -4,8 +4,8 @@ The matrix is random (seed 0), 30,000 x 300 by default: every word of questions-
 filler words, so all 19,544 questions are answerable and both score the same work. Accuracy on
 random vectors is near 0; it is printed only to show the two agree.
 
-python scripts/bench_eval.py                                  # 3 repeats each
-python scripts/bench_eval.py --repeats 5 --gensim-repeats 1 --device cuda
+python scripts/bench/bench_eval.py                                  # 3 repeats each
+python scripts/bench/bench_eval.py --repeats 5 --gensim-repeats 1 --device cuda
 """
 
 from __future__ import annotations

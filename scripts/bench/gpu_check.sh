@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
-# The GPU path checked end to end (scripts/gpu_check.py says what it runs):
-#   scripts/gpu_check.sh OUT_DIR          # on a CUDA machine, about 8 minutes with a fresh .venv
-#   scripts/gpu_check.sh OUT_DIR --cpu    # dry run on the CPU, a couple of minutes
+# The GPU path checked end to end (scripts/bench/gpu_check.py says what it runs):
+#   scripts/bench/gpu_check.sh OUT_DIR          # on a CUDA machine, about 8 minutes with a fresh .venv
+#   scripts/bench/gpu_check.sh OUT_DIR --cpu    # dry run on the CPU, a couple of minutes
 # The environment: SGNS_PYTHON if set; else .venv/ when it already has the dependencies
 # (reused as it is: `make .venv/.installed-stamp` pip-installs from the network, which a GPU
 # machine may not reach); else .venv/ is created with `make .venv/.installed-stamp`.
 set -euo pipefail
-cd "$(dirname "$0")/.."
-out=${1:?usage: scripts/gpu_check.sh OUT_DIR [--cpu]}
+cd "$(dirname "$0")/../.."
+out=${1:?usage: scripts/bench/gpu_check.sh OUT_DIR [--cpu]}
 shift
 mkdir -p "$out"
 
@@ -25,4 +25,4 @@ else
 fi
 # This checkout's sources, whichever copy of sgns the environment has installed.
 export PYTHONPATH="$PWD/src${PYTHONPATH:+:$PYTHONPATH}"
-exec timeout 420 "$python" scripts/gpu_check.py "$out" "$@"
+exec timeout 420 "$python" scripts/bench/gpu_check.py "$out" "$@"

@@ -6,7 +6,7 @@
     print(to_markdown(columns, rows))
 
 A run is a directory with ``.hydra/overrides.yaml`` (written by Hydra), ``metrics.json``
-(written by sgns.train.run when training finished) and, if it failed, ``failed.json``.
+(written by sgns.run.train.run when training finished) and, if it failed, ``failed.json``.
 Failed or unfinished runs stay in the table, last, with their error. Sweeps from Hydra's
 basic launcher, the parallel (Ray) launcher and submitit (SLURM) have this layout; a run
 that a scheduler killed before it could write failed.json gets the last line of its

@@ -1,9 +1,9 @@
 """sgns against gensim's Word2Vec on one corpus with the same hyper-parameters.
 
-    python scripts/benchmark.py                          # bundled Wikipedia sample, 3 rounds
-    python scripts/benchmark.py --corpus text8 --rounds 1 --notebook
-    python scripts/benchmark.py --set model.optimizer=sgd --set data.batch_size=8192
-    python scripts/benchmark.py --corpus FILE --set trainer.accelerator=gpu   # sgns on a GPU
+    python scripts/bench/benchmark.py                          # bundled Wikipedia sample, 3 rounds
+    python scripts/bench/benchmark.py --corpus text8 --rounds 1 --notebook
+    python scripts/bench/benchmark.py --set model.optimizer=sgd --set data.batch_size=8192
+    python scripts/bench/benchmark.py --corpus FILE --set trainer.accelerator=gpu   # sgns on a GPU
 
 Each training runs in its own child process (so peak resident memory is its own), sgns and
 gensim alternating round by round so both see the same machine load. Both read the same
@@ -30,7 +30,7 @@ from pathlib import Path
 
 from sgns.errors import SgnsError
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SHARED = dict(dim=100, window=5, negative=5, sample=1e-4, min_count=5, epochs=5, ns_exponent=0.75)
 
 
@@ -61,7 +61,7 @@ def sgns_overrides(corpus: Path, cache: Path, p: dict, extra: list[str]) -> list
 def worker_sgns(corpus: Path, out: Path, p: dict, extra: list[str]) -> dict:
     from hydra import compose, initialize_config_dir
 
-    from sgns.train import run
+    from sgns.run.train import run
 
     with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
         cfg = compose("train", overrides=sgns_overrides(corpus, out / "cache", p, extra))
@@ -126,8 +126,8 @@ def prepare_corpus(spec: str, workdir: Path) -> tuple[Path, int]:
 
 
 def score(vectors: str) -> dict:
-    from sgns.eval import evaluate
-    from sgns.export import load_word2vec
+    from sgns.eval.benchmarks import evaluate
+    from sgns.eval.vectors import load_word2vec
 
     matrix, words = load_word2vec(vectors)
     return evaluate(matrix, words)

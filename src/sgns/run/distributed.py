@@ -32,8 +32,8 @@ from lightning.pytorch.utilities.exceptions import SIGTERMException
 from lightning.pytorch.utilities.warnings import PossibleUserWarning
 from torch.nn.parallel import DistributedDataParallel
 
-from sgns.console import quiet_library_noise
 from sgns.errors import ConfigError
+from sgns.run.console import quiet_library_noise
 
 log = logging.getLogger(__name__)
 

@@ -1,9 +1,9 @@
 """Wall time of one sweep through Hydra's basic launcher (a run after another) against the
 parallel launcher (Ray, runs side by side).
 
-    python scripts/bench_sweep.py                       # the bundled sample, 4 runs, 2 rounds
-    python scripts/bench_sweep.py --at-once 2 --rounds 3
-    python scripts/bench_sweep.py --set trainer.max_epochs=5
+    python scripts/bench/bench_sweep.py                       # the bundled sample, 4 runs, 2 rounds
+    python scripts/bench/bench_sweep.py --at-once 2 --rounds 3
+    python scripts/bench/bench_sweep.py --set trainer.max_epochs=5
 
 The sweep is conf/sweep/grid.yaml with model.embed_dim pinned: n_samples x noise_power, 4
 runs of `experiment=sample`. Each way is one whole `scripts/train.py -m` command, timed from
@@ -29,7 +29,7 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SWEEP = ["-m", "+sweep=grid", "experiment=sample", "model.embed_dim=100"]
 
 

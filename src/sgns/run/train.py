@@ -35,25 +35,25 @@ from lightning.pytorch.loggers import TensorBoardLogger
 from lightning.pytorch.utilities.exceptions import MisconfigurationException, SIGTERMException
 from omegaconf import DictConfig
 
-from sgns.accelerator import (
+from sgns.config.check import checked
+from sgns.data.datamodule import SkipGramDataModule
+from sgns.errors import ConfigError, DataError, SgnsError, first_line
+from sgns.eval.callback import EVAL_SECONDS, EmbeddingEvaluation, final_scores
+from sgns.eval.vectors import save_word2vec
+from sgns.io import atomic_write_text
+from sgns.model.module import DIVERGENCE_REMEDY, SkipGramModule
+from sgns.model.sgd import auto_shared_negatives
+from sgns.run.auto import (
     MIN_STEPS_PER_EPOCH,
     fit_batch_to_epoch,
     fit_updates_to_epoch,
     resolve_auto,
     trains_on_cuda,
 )
-from sgns.config import checked
-from sgns.console import EpochProgressBar, outcome_line, quiet_library_noise
-from sgns.data.datamodule import SkipGramDataModule
-from sgns.distributed import DistributedRun, check_backend, strategy
-from sgns.errors import ConfigError, DataError, SgnsError, first_line
-from sgns.eval.callback import EVAL_SECONDS, EmbeddingEvaluation, final_scores
-from sgns.export import save_word2vec
-from sgns.io import atomic_write_text
-from sgns.model.module import DIVERGENCE_REMEDY, SkipGramModule
-from sgns.model.sgd import auto_shared_negatives
-from sgns.resume import ResumeState, check_resume
-from sgns.runinfo import write_run_info
+from sgns.run.console import EpochProgressBar, outcome_line, quiet_library_noise
+from sgns.run.distributed import DistributedRun, check_backend, strategy
+from sgns.run.resume import ResumeState, check_resume
+from sgns.run.runinfo import write_run_info
 
 # TensorBoardLogger imports tensorboard only when it first writes, inside fit; imported here,
 # its quarter of a second (absl, protobuf) is start-up, and train_seconds counts training alone.
@@ -64,13 +64,13 @@ HPARAM_DATA_KEYS = ("source", "window", "min_count", "subsample_t", "subsample_r
 
 
 def run(cfg: DictConfig, run_dir: str | Path) -> dict:
-    """Check `cfg` (sgns.config.checked), train as it says, write vectors and metrics into
+    """Check `cfg` (sgns.config.check.checked), train as it says, write vectors and metrics into
     `run_dir`, return the metrics."""
     return run_checked(checked(cfg), run_dir)
 
 
 def run_checked(conf: dict, run_dir: str | Path) -> dict:
-    """`run` for a config already through sgns.config.checked (scripts/train.py checks it
+    """`run` for a config already through sgns.config.check.checked (scripts/train.py checks it
     before loading torch, so a bad command line fails fast)."""
     start, started_at = time.perf_counter(), dt.datetime.now().astimezone()
     batch_was_auto = conf["data"]["batch_size"] == "auto"
@@ -128,7 +128,7 @@ def run_checked(conf: dict, run_dir: str | Path) -> dict:
         "tokens_seen": tokens_seen,
         "steps": steps,
         # What data.batch_size, model.sgd_chunk and model.shared_negatives came to (auto: the
-        # device's, sgns.accelerator; the vocabulary's, sgns.model.sgd).
+        # device's, sgns.run.auto; the vocabulary's, sgns.model.sgd).
         "batch_size": conf["data"]["batch_size"],
         "sgd_chunk": conf["model"]["sgd_chunk"],
         "shared_negatives": conf["model"]["shared_negatives"],
@@ -147,7 +147,7 @@ def run_checked(conf: dict, run_dir: str | Path) -> dict:
 
 
 def fit_updates(conf: dict, datamodule: SkipGramDataModule, chunk_was_auto: bool) -> None:
-    """sgns.accelerator.fit_updates_to_epoch, said in the log: a warning when it overrides a
+    """sgns.run.auto.fit_updates_to_epoch, said in the log: a warning when it overrides a
     value the user set."""
     chunk = conf["model"]["sgd_chunk"]
     cut = fit_updates_to_epoch(conf, datamodule)

@@ -7,11 +7,11 @@ import pytest
 from omegaconf import OmegaConf
 
 from conftest import make_config, planted_groups_text, small_run_overrides
-from sgns import accelerator
-from sgns.accelerator import resolve_auto
-from sgns.config import validate
+from sgns.config.check import validate
 from sgns.errors import ConfigError
-from sgns.train import run
+from sgns.run import auto
+from sgns.run.auto import resolve_auto
+from sgns.run.train import run
 
 
 def conf(*overrides: str) -> dict:
@@ -29,20 +29,20 @@ def test_the_shipped_defaults_are_auto_and_valid():
 
 
 def test_on_a_cpu_auto_means_the_cpu_defaults(monkeypatch):
-    monkeypatch.setattr(accelerator.torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(auto.torch.cuda, "is_available", lambda: False)
     assert settings(resolve_auto(conf())) == (65_536, 4096, "host")
     assert settings(resolve_auto(conf("trainer.accelerator=cpu"))) == (65_536, 4096, "host")
 
 
 @pytest.mark.parametrize("device", ["auto", "gpu", "cuda"])
 def test_on_a_cuda_gpu_auto_means_million_pair_steps_made_on_the_device(monkeypatch, device):
-    monkeypatch.setattr(accelerator.torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(auto.torch.cuda, "is_available", lambda: True)
     resolved = resolve_auto(conf(f"trainer.accelerator={device}"))
     assert settings(resolved) == (1_048_576, 1_048_576, "device")
 
 
 def test_explicit_values_win_over_the_device_defaults(monkeypatch):
-    monkeypatch.setattr(accelerator.torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(auto.torch.cuda, "is_available", lambda: True)
     resolved = resolve_auto(conf("data.batch_size=4194304", "model.sgd_chunk=null"))
     assert settings(resolved) == (4_194_304, None, "device")
     resolved = resolve_auto(conf("data.batch_size=8192"))
@@ -50,7 +50,7 @@ def test_explicit_values_win_over_the_device_defaults(monkeypatch):
     assert settings(resolve_auto(conf("data.pairs_on=host"))) == (1_048_576, 1_048_576, "host")
     # Loader workers make pairs on the host.
     assert resolve_auto(conf("data.num_workers=2"))["data"]["pairs_on"] == "host"
-    monkeypatch.setattr(accelerator.torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(auto.torch.cuda, "is_available", lambda: False)
     resolved = resolve_auto(conf("data.pairs_on=device", "data.batch_size=1048576"))
     assert settings(resolved) == (1_048_576, 4096, "device")
 
@@ -95,11 +95,11 @@ class Epoch:
 def test_an_automatic_gpu_batch_is_at_most_a_64th_of_an_epoch(pairs, fitted):
     resolved = {"data": {"batch_size": 2**20}, "model": {"sgd_chunk": 2**20}}
     epoch = Epoch(pairs, 2**20)
-    assert accelerator.fit_batch_to_epoch(resolved, epoch, chunk_was_auto=True) == fitted
+    assert auto.fit_batch_to_epoch(resolved, epoch, chunk_was_auto=True) == fitted
     assert epoch.batch_size == resolved["data"]["batch_size"] == fitted
     assert resolved["model"]["sgd_chunk"] == fitted
     explicit_chunk = {"data": {"batch_size": 2**20}, "model": {"sgd_chunk": 4096}}
-    accelerator.fit_batch_to_epoch(explicit_chunk, Epoch(pairs, 2**20), chunk_was_auto=False)
+    auto.fit_batch_to_epoch(explicit_chunk, Epoch(pairs, 2**20), chunk_was_auto=False)
     assert explicit_chunk["model"]["sgd_chunk"] == 4096
 
 
@@ -117,7 +117,7 @@ def test_an_automatic_gpu_batch_is_at_most_a_64th_of_an_epoch(pairs, fitted):
 )
 def test_an_update_is_at_most_a_64th_of_an_epoch_whatever_was_set(pairs, batch, chunk, applied):
     resolved = {"data": {"batch_size": batch}, "model": {"sgd_chunk": chunk}}
-    cut = accelerator.fit_updates_to_epoch(resolved, Epoch(pairs, batch))
+    cut = auto.fit_updates_to_epoch(resolved, Epoch(pairs, batch))
     if applied is None:
         assert cut is None
         assert resolved["model"]["sgd_chunk"] == chunk
@@ -132,7 +132,7 @@ def test_a_small_corpus_on_gpu_settings_trains_in_cut_steps(tmp_path, monkeypatc
     """The GPU's automatic settings (forced here on the CPU) on a corpus of ~180k pairs an
     epoch: 65,536-pair steps in 4,096-pair updates, not one 1M-pair update per epoch; what
     `auto` comes to is information, not a warning."""
-    monkeypatch.setattr(accelerator, "trains_on_cuda", lambda accelerator: True)
+    monkeypatch.setattr(auto, "trains_on_cuda", lambda accelerator: True)
     corpus = tmp_path / "corpus.txt"
     corpus.write_text(planted_groups_text(n_tokens=30_000)[0])
     overrides = small_run_overrides(corpus, tmp_path / "cache", **{"data.batch_size": "auto"})

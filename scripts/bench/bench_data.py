@@ -1,8 +1,8 @@
 """Data-side throughput: tokenising a generated corpus, and skip-gram pair generation.
 
-    python scripts/bench_data.py                  # 1 GB corpus (185M words), ~2 minutes
-    python scripts/bench_data.py --size-mb 100    # quicker
-    python scripts/bench_data.py --keep DIR       # keep the corpus and token cache in DIR
+    python scripts/bench/bench_data.py                  # 1 GB corpus (185M words), ~2 minutes
+    python scripts/bench/bench_data.py --size-mb 100    # quicker
+    python scripts/bench/bench_data.py --keep DIR       # keep the corpus and token cache in DIR
 
 The corpus is written in streaming fashion: words drawn from a Zipf-Mandelbrot law whose head
 matches English ("the" ~6 % of tokens) and whose tail grows the vocabulary like Heaps' law
@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import multiprocessing as mp
 import shutil
 import tempfile
@@ -24,22 +23,12 @@ from pathlib import Path
 
 import numpy as np
 
+from sgns.data.zipf import word_of_rank
+
 ZIPF_SHAPE = 0.4  # tail exponent 1 + 0.4: vocabulary growth close to real text
 TOP_SHARE = 0.062  # share of the most frequent word, as "the" in text8
-_LETTERS = np.frombuffer(b"etaoinshrdlcumwfgypbvkjxqz", dtype=np.uint8)
 _MAX_RANK = 1 << 40
 _HEAD = 1 << 20  # ranks whose words are built once up front
-
-
-def word_of_rank(rank: int) -> str:
-    """A distinct lower-case word per rank; frequent ranks get short words (3 letters and up)."""
-    length = 3 + int(math.log2(rank + 1) / 3)
-    x = (rank * 0x9E3779B97F4A7C15) % (26**length)  # odd, coprime with 13: a bijection
-    letters = []
-    for _ in range(length):
-        x, r = divmod(x, 26)
-        letters.append(_LETTERS[r])
-    return bytes(letters).decode("ascii")
 
 
 def zipf_ranks(n: int, rng: np.random.Generator) -> np.ndarray:

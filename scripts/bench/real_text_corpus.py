@@ -3,8 +3,8 @@ modules installed here, and the documentation (text, markdown, reStructuredText,
 pages) that ships with installed software. For benchmarks on real text with no download:
 generated Zipf corpora flatter speed.
 
-    python scripts/real_text_corpus.py /tmp/real.txt                 # this interpreter's paths
-    python scripts/real_text_corpus.py /tmp/real.txt --root /usr/share/doc --root ~/.rustup \
+    python scripts/bench/real_text_corpus.py /tmp/real.txt          # this interpreter's paths
+    python scripts/bench/real_text_corpus.py /tmp/real.txt --root /usr/share/doc --root ~/.rustup \
         --min-tokens 10000000
 
 One paragraph of text per line; identical texts (vendored copies) are written once. Prints the

@@ -1,4 +1,4 @@
-"""sgns.gensim_data finds the files gensim ships as gensim's own helper does."""
+"""sgns.io finds the files gensim ships as gensim's own helper does."""
 
 from pathlib import Path
 
@@ -8,7 +8,7 @@ from gensim.test.utils import datapath
 from sgns.data.corpus import WIKI_SAMPLE
 from sgns.eval.analogy import GOOGLE_ANALOGIES
 from sgns.eval.word_pairs import SIMLEX999, WORDSIM353
-from sgns.gensim_data import gensim_data_path
+from sgns.io import gensim_data_path
 
 
 @pytest.mark.parametrize("name", [WIKI_SAMPLE, GOOGLE_ANALOGIES, SIMLEX999, WORDSIM353])

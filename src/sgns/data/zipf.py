@@ -1,25 +1,24 @@
-"""A seeded text8-sized corpus for speed checks: 17M tokens over a Zipf vocabulary of 70k words.
+"""Generated corpora of made-up words with text's frequency shape, for speed checks and tests.
 
-    python scripts/zipf_corpus.py OUT.txt                       # 17,000,000 tokens
-    python scripts/zipf_corpus.py OUT.txt --tokens 1000000 --seed 1
+    write_zipf_corpus(Path("c17.txt"), 17_000_000)   # text8-sized: 17M tokens, 70k words
 
 Word k (0-based rank) has probability proportional to 1 / (k + q), Zipf's law with exponent 1
 and Mandelbrot's offset q set so that the most frequent word makes 6.2 % of the tokens, as
 "the" does in text8; with 70,000 words the ten most frequent then make ~30 % of the text,
-close to English. Words are made-up letter strings (scripts/bench_data.word_of_rank), so
-analogy and similarity scores do not apply; the point is text8's shape for timing.
+close to English. Words are made-up letter strings (`word_of_rank`), so analogy and
+similarity scores do not apply; the point is text8's shape for timing.
 """
 
 from __future__ import annotations
 
-import argparse
+import math
 from pathlib import Path
 
 import numpy as np
-from bench_data import word_of_rank
 
+_LETTERS = np.frombuffer(b"etaoinshrdlcumwfgypbvkjxqz", dtype=np.uint8)
 N_WORDS = 70_000
-TOP_SHARE = 0.062
+TOP_SHARE = 0.062  # share of the most frequent word, as "the" in text8
 
 
 def zipf_probabilities(n_words: int = N_WORDS, top_share: float = TOP_SHARE) -> np.ndarray:
@@ -48,14 +47,12 @@ def write_zipf_corpus(path: Path, n_tokens: int, seed: int = 0, words_per_line: 
             f.write("\n".join(lines) + "\n")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("out", type=Path)
-    parser.add_argument("--tokens", type=int, default=17_000_000)
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args()
-    write_zipf_corpus(args.out, args.tokens, args.seed)
-
-
-if __name__ == "__main__":
-    main()
+def word_of_rank(rank: int) -> str:
+    """A distinct lower-case word per rank; frequent ranks get short words (3 letters and up)."""
+    length = 3 + int(math.log2(rank + 1) / 3)
+    x = (rank * 0x9E3779B97F4A7C15) % (26**length)  # odd, coprime with 13: a bijection
+    letters = []
+    for _ in range(length):
+        x, r = divmod(x, 26)
+        letters.append(_LETTERS[r])
+    return bytes(letters).decode("ascii")

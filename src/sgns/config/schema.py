@@ -4,39 +4,26 @@ conf/train.yaml extends `RunConfig` (stored as ``train_schema``; Hydra's schema 
 Hydra rejects an unknown key or a wrongly typed value while composing, whether it comes from a
 YAML file or the command line. The files under conf/ set only what differs from the defaults
 here; ``python scripts/train.py --cfg job`` prints the composed whole. Ranges and choices are
-field metadata, checked by `validate` on the composed, resolved config:
+field metadata (sgns.config.rules), checked by sgns.config.check on the composed config; the
+choices themselves come from the packages that implement them (sgns.data, sgns.model,
+sgns.eval). Importing this module registers the schema with Hydra.
 
-    >>> validate({"model": {"embed_dim": 0}})
-    Traceback (most recent call last):
-    sgns.errors.ConfigError: model.embed_dim=0 is invalid: it must be an integer in [1, 100000]
-
-Every problem is reported as one line that names the key and what is allowed.
+    >>> RULES["model.embed_dim"].allowed()
+    'an integer in [1, 100000]'
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from hydra.core.config_store import ConfigStore
-from omegaconf import DictConfig, OmegaConf
-from omegaconf.errors import MissingMandatoryValue, OmegaConfBaseException
 
-from sgns.choices import (
-    EXPORT_FORMATS,
-    INITS,
-    OPTIMIZERS,
-    PAIRS_ON,
-    SOURCES,
-    SUBSAMPLE_RULES,
-    TABLE_DTYPES,
-    VECTORS,
-)
-from sgns.config_rules import flag, lightning_devices, number, one_of, rules_of, text
+from sgns.config.rules import flag, lightning_devices, number, one_of, rules_of, text
+from sgns.data import PAIRS_ON, SOURCES, SUBSAMPLE_RULES
 from sgns.data.corpus import NORMALIZATIONS
-from sgns.errors import ConfigError
+from sgns.eval import EXPORT_FORMATS, VECTORS
+from sgns.model import INITS, OPTIMIZERS, TABLE_DTYPES
 
 # Lightning's own values, checked here so that a typo fails before Lightning is loaded.
 ACCELERATORS = ("auto", "cpu", "gpu", "cuda", "mps", "tpu")
@@ -111,7 +98,7 @@ class DataConfig:
     window: int = number(5, 1, 1000)
     # Pairs per optimiser step and rank (sgd applies them in model.sgd_chunk pieces);
     # auto: the device's default, 65536 on a CPU, 1048576 on a CUDA GPU cut to at most 1/64
-    # of an epoch but not below 65536 (sgns.accelerator).
+    # of an epoch but not below 65536 (sgns.run.auto).
     batch_size: Any = number("auto", 1, 1 << 26, words=("auto",))
     # Pairs only inside consecutive chunks of this many kept words (null: no chunks).
     context_chunk: int | None = number(None, 2)
@@ -123,7 +110,7 @@ class DataConfig:
     num_workers: int = number(0, 0, 256)
     # host: numpy in the loader | device: torch on the training device, an epoch's ids kept
     # there (num_workers 0) | auto: device on a CUDA GPU, else host.
-    pairs_on: str = one_of("auto", PAIRS_ON)
+    pairs_on: str = one_of("auto", ("auto", *PAIRS_ON))
     # Tokens subsampled and paired at a time (bounds memory); host pairs only: device pairs
     # take 16M-token blocks (sgns/data/device_batches.py).
     block_tokens: int = number(1 << 20, 1024, 1 << 31)
@@ -152,7 +139,7 @@ class ModelConfig:
     # sgd: a batch is applied as consecutive updates of this many pairs (under DDP, all
     # ranks together: each rank's piece is its share); every row's step is bounded at any
     # size. auto: the device's default, 4096 on a CPU, the whole batch on a CUDA GPU
-    # (sgns.accelerator); null: the whole batch (every rank's) in one update. Whatever the
+    # (sgns.run.auto); null: the whole batch (every rank's) in one update. Whatever the
     # value, an update is cut to at most 1/64 of an epoch (but not below 4096), said in the log.
     sgd_chunk: Any | None = number("auto", 1, 1 << 26, words=("auto",))
     # sgd: storage of both tables: float32 | bfloat16 | float16; updates are computed in
@@ -177,7 +164,7 @@ class TrainerConfig:
     devices: Any = lightning_devices(1)
     num_nodes: int = number(1, 1, 1 << 16)
     # auto | ddp (re-runs this script per device) | ddp_spawn | ddp_fork (Linux), or any name
-    # Lightning knows (sgns.distributed).
+    # Lightning knows (sgns.run.distributed).
     strategy: str = text("auto", "a strategy name")
     # null: gloo when the gradients are sparse (model.optimizer=sparse_adam, since NCCL cannot
     # all-reduce sparse tensors), else Lightning's default (nccl on GPUs, gloo on CPU). sgd
@@ -232,155 +219,3 @@ TRAINER_RESERVED = (
     "enable_checkpointing",
     "use_distributed_sampler",
 )
-
-
-def checked(cfg: DictConfig) -> dict:
-    """`cfg` as a plain dict, interpolations resolved, after `validate`.
-
-    Raises ConfigError (one line) for an unset ``???`` key, a failing interpolation or any
-    problem `validate` finds.
-    """
-    try:
-        conf = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
-    except MissingMandatoryValue as err:
-        rule = RULES.get(err.full_key)
-        allowed = f": it must be {rule.allowed()}" if rule else ""
-        raise ConfigError(f"{err.full_key} is not set{allowed}") from None
-    except OmegaConfBaseException as err:
-        raise ConfigError(one_line(str(err))) from None
-    validate(conf)
-    return conf
-
-
-def validate(conf: dict) -> None:
-    """Raise ConfigError for the first unknown key or invalid value in `conf` (a plain dict)."""
-    _check_known_keys(conf)
-    for key, rule in RULES.items():
-        found, value = _lookup(conf, key)
-        if not found or (value is None and rule.nullable):
-            continue
-        if not rule.ok(value):
-            raise ConfigError(f"{key}={value!r} is invalid: it must be {rule.allowed()}")
-
-
-def composition_error(err: Exception) -> ConfigError:
-    """Hydra's multi-line composition error as one line. An unknown key is named with the keys
-    known beside it, and a value of the wrong type with what its key allows."""
-    message = f"{err}\n{err.__cause__ or ''}"
-    where = re.match(r"In '([^']+)': ", message)  # a file under conf/, not the command line
-    prefix = f"In '{where[1]}': " if where else ""
-    found = re.search(r"full_key: (\S+)", message)
-    key = found[1] if found else None
-    if key and re.search(r"Key '[^']+' not in '", message):
-        return ConfigError(prefix + str(unknown_key(key)))
-    if key in RULES:  # OmegaConf refused the value's type
-        return ConfigError(
-            f"{prefix}{key}{_shown_value(message)} is invalid: it must be {RULES[key].allowed()}"
-        )
-    missing = re.search(r"Could not (?:load|find) '([^']+)'", message)
-    extra = PLUGIN_EXTRAS.get(missing[1]) if missing else None
-    if extra:  # a launcher or sweeper whose Hydra plugin is not installed
-        return ConfigError(
-            f"{prefix}{missing[1]} comes with a Hydra plugin that is not installed: "
-            f"pip install -e '.[{extra}]'"
-        )
-    return ConfigError(one_line(message))
-
-
-# Configs that Hydra plugins bring, and the extra of pyproject.toml that installs each.
-PLUGIN_EXTRAS = {
-    "hydra/launcher/ray": "parallel",
-    "hydra/launcher/submitit_slurm": "cluster",
-    "hydra/launcher/submitit_local": "cluster",
-    "hydra/sweeper/optuna": "sweep",
-    "hydra/sweeper/sampler/tpe": "sweep",
-}
-
-
-def _shown_value(message: str) -> str:
-    """'=VALUE' as validate() would show it, from OmegaConf's type error ('' if not found)."""
-    if "is not Optional" in message:
-        return "=None"
-    found = re.search(
-        r"Value '(.*)' (?:of type '(\w+)' could not|is not a valid \w+ \(type (\w+)\))", message
-    )
-    if not found:
-        return ""
-    value, kind = found[1], found[2] or found[3]
-    return f"={value!r}" if kind == "str" else f"={value}"
-
-
-def unknown_key(key: str) -> ConfigError:
-    """The error for a key RunConfig does not know, listing the keys known beside it."""
-    section = key.split(".")[0] if "." in key else None
-    known = _known_keys(section)
-    listing = f"; known keys here: {', '.join(known)}" if known else ""
-    return ConfigError(f"unknown config key '{key}'{listing}")
-
-
-def check_inside(path: str | Path, root: str | Path, what: str) -> None:
-    """Raise ConfigError unless `path` lies inside `root` (after resolving ``..`` and links).
-
-    A run directory is named after its overrides, so an override value such as
-    ``x/../../..`` would otherwise place a run's files outside the sweep folder.
-    """
-    path, root = Path(path).resolve(), Path(root).resolve()
-    if path != root and root not in path.parents:
-        raise ConfigError(f"{what} {path} lies outside {root}; override values must not hold '..'")
-
-
-def one_line(text: str) -> str:
-    """Join a message's lines; the lines under a 'heading:' become a comma-separated list."""
-    out, listing = "", False
-    for line in (raw.strip() for raw in text.splitlines()):
-        if line.startswith("Config search path"):
-            break
-        if not line or line.startswith(("full_key:", "object_type=", "reference_type=")):
-            continue
-        if listing:
-            out += (" " if out.endswith(":") else ", ") + line
-            continue
-        out += ("; " if out else "") + line
-        listing = line.endswith(":")
-    return out
-
-
-def _known_keys(section: str | None) -> list[str]:
-    if section is None:
-        return sorted({key.split(".")[0] for key in RULES})
-    return sorted(key.split(".", 1)[1] for key in RULES if key.startswith(section + "."))
-
-
-def _check_known_keys(conf: dict) -> None:
-    """Keys added with ``+`` pass Hydra's struct check; only Lightning's may stay."""
-    for name in sorted(set(conf) - set(_known_keys(None))):
-        raise unknown_key(name)
-    for section in SECTIONS:
-        node = conf.get(section)
-        if node is None:
-            continue
-        if not isinstance(node, dict):
-            raise ConfigError(f"{section}={node!r} is invalid: it must be a section of keys")
-        for name in sorted(set(node) - set(_known_keys(section))):
-            if section == "trainer" and _is_trainer_argument(name):
-                continue
-            raise unknown_key(f"{section}.{name}")
-
-
-def _is_trainer_argument(name: str) -> bool:
-    """Whether lightning.Trainer takes `name` (e.g. +trainer.max_steps=100), and run() does not
-    set it itself. Imported only here, so that common configs are checked without Lightning."""
-    import inspect
-
-    import lightning as L
-
-    return name not in TRAINER_RESERVED and name in inspect.signature(L.Trainer).parameters
-
-
-def _lookup(conf: dict, dotted: str):
-    node = conf
-    for part in dotted.split("."):
-        if not isinstance(node, dict) or part not in node:
-            return False, None
-        node = node[part]
-    return True, node

@@ -2,7 +2,7 @@
 
 A field's annotation gives its type (int, float, str, bool, ``X | None``; Any where Lightning
 takes several types), which OmegaConf enforces while Hydra composes; its metadata adds the
-range or the choices, which `sgns.config.validate` checks. Every rule's `kind` and `nullable`
+range or the choices, which `sgns.config.check.validate` checks. Every rule's `kind` and `nullable`
 are filled in from the annotation by `rules_of`:
 
     >>> @dataclass

@@ -1,15 +1,15 @@
 """The GPU path end to end on one machine: tests, speed on a text8-sized corpus, and quality
-against the CPU. Run by scripts/gpu_check.sh, which prepares the environment first.
+against the CPU. Run by scripts/bench/gpu_check.sh, which prepares the environment first.
 
-    python scripts/gpu_check.py OUT_DIR          # on a CUDA machine: 17M tokens
-    python scripts/gpu_check.py OUT_DIR --cpu    # dry run on the CPU: 300k tokens, GPU settings
+    python scripts/bench/gpu_check.py OUT_DIR          # on a CUDA machine: 17M tokens
+    python scripts/bench/gpu_check.py OUT_DIR --cpu    # dry run on the CPU, GPU settings
 
 1. ``pytest -m gpu`` (the tests that need CUDA);
-2. a generated text8-sized corpus (scripts/zipf_corpus.py) trained with the defaults:
+2. a generated text8-sized corpus (sgns.data.zipf) trained with the defaults:
    training words/s, seconds per step, peak GPU memory (torch.cuda.max_memory_allocated);
 3. 4 runs of that corpus sharing the GPU at once, through hydra/launcher=parallel (Ray, a
    quarter of the GPU each): their aggregate training words/s against the run alone
-   (scripts/gpu_share.py);
+   (`shared_gpu` below: plain concurrent processes where Ray is not installed);
 4. the bundled sample (experiment=sample) trained on the device and on the CPU at the
    device's batch size, with WS353 and analogy accuracy side by side;
 5. on a GPU only: one epoch of the corpus at each of several batch sizes and table dtypes,
@@ -27,23 +27,25 @@ from __future__ import annotations
 
 import argparse
 import gc
+import importlib.util
 import json
 import re
 import subprocess
 import sys
 import time
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import torch
-from gpu_share import shared_gpu
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
-from zipf_corpus import write_zipf_corpus
 
-from sgns.accelerator import CPU_BATCH_SIZE, GPU_BATCH_SIZE, resolve_auto
-from sgns.train import run
+from sgns.data.zipf import write_zipf_corpus
+from sgns.run.auto import CPU_BATCH_SIZE, GPU_BATCH_SIZE, resolve_auto
+from sgns.run.train import run
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
+STAMP = re.compile(r"^\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3})\].*`Trainer\.fit` stopped", re.M)
 # What `auto` picks on a CUDA GPU, set explicitly for the dry run on a CPU.
 GPU_LIKE = [
     "data.pairs_on=device",
@@ -51,7 +53,7 @@ GPU_LIKE = [
     f"model.sgd_chunk={GPU_BATCH_SIZE}",
 ]
 # On a GPU `auto` cuts the batch to the sample's size, 65,536 pairs, and every update to
-# 1/64 of an epoch, 8,192 pairs (sgns.accelerator); the dry run sets the batch, for a third
+# 1/64 of an epoch, 8,192 pairs (sgns.run.auto); the dry run sets the batch, for a third
 # of the sample's epochs: it checks the steps, not scores.
 SAMPLE_DRY_RUN = [
     "trainer.accelerator=cpu",
@@ -116,7 +118,7 @@ def pytest_gpu() -> dict:
 
 
 def train(run_dir: Path, overrides: list[str]) -> dict:
-    """One training run through sgns.train.run; its metrics, settings and peak GPU memory."""
+    """One training run through sgns.run.train.run; its metrics, settings and peak GPU memory."""
     with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
         cfg = compose("train", overrides=[*overrides, "trainer.enable_progress_bar=false"])
     conf = resolve_auto(OmegaConf.to_container(cfg, resolve=True))
@@ -264,6 +266,99 @@ def markdown(report: dict) -> str:
 
 def _show(value, spec: str) -> str:
     return "n/a" if value is None else format(value, spec)
+
+
+# Runs sharing one device: through the Ray launcher, or as plain concurrent processes.
+def shared_gpu(out: Path, overrides: list[str], runs: int, alone_words_per_sec: float, cpu: bool):
+    """`runs` runs (seeds 0..runs-1) sharing one GPU, each 1/runs of it, against one alone.
+
+    On the CPU (`cpu`, the dry run) each run takes a core instead: the steps, not the speed.
+    """
+    if not has_ray_launcher():
+        launcher = "processes"
+        together = processes(out / "shared_gpu", overrides, runs)
+    else:
+        launcher = "parallel"
+        ray = [f"hydra.launcher.ray.remote.num_gpus={0 if cpu else 1 / runs}"]
+        if cpu:
+            ray.append(f"hydra.launcher.ray.init.num_cpus={runs}")
+        seeds = f"seed={','.join(map(str, range(runs)))}"
+        together = sweep(out / "shared_gpu", [*overrides, seeds], ray)
+    return {
+        "runs": runs,
+        "launcher": launcher,
+        "aggregate_words_per_sec": together["words_per_sec"],
+        "alone_words_per_sec": alone_words_per_sec,
+        "speedup": together["words_per_sec"] / alone_words_per_sec,
+        "per_run_words_per_sec": together["per_run"],
+        "overlap_seconds": together["overlap_seconds"],
+    }
+
+
+def sweep(sweep_dir: Path, overrides: list[str], launcher: list[str]) -> dict:
+    """One `scripts/train.py -m` through hydra/launcher=parallel; its training span."""
+    command = [
+        sys.executable, str(ROOT / "scripts" / "train.py"), "-m", "hydra/launcher=parallel",
+        *launcher, *overrides, "trainer.enable_progress_bar=false", "eval.enabled=false",
+        f"hydra.sweep.dir={sweep_dir}", "hydra.sweep.subdir=${hydra.job.num}",
+    ]  # fmt: skip
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"the shared-GPU sweep failed: {done.stderr[-3000:]}")
+    return training_spans(sweep_dir)
+
+
+def processes(sweep_dir: Path, overrides: list[str], runs: int) -> dict:
+    """`runs` concurrent `scripts/train.py` processes (seeds 0..runs-1); their training span."""
+    sweep_dir.mkdir(parents=True, exist_ok=True)
+    started = []
+    for seed in range(runs):
+        command = [
+            sys.executable, str(ROOT / "scripts" / "train.py"), *overrides, f"seed={seed}",
+            "trainer.enable_progress_bar=false", "eval.enabled=false",
+            f"hydra.run.dir={sweep_dir / str(seed)}",
+        ]  # fmt: skip
+        with open(sweep_dir / f"{seed}.stderr.log", "w") as err:  # a file: no pipe to fill
+            started.append(subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL,
+                                            stderr=err))  # fmt: skip
+    for seed, process in enumerate(started):
+        if process.wait() != 0:
+            tail = (sweep_dir / f"{seed}.stderr.log").read_text()[-3000:]
+            raise RuntimeError(f"a shared-GPU run failed: {tail}")
+    return training_spans(sweep_dir)
+
+
+def has_ray_launcher() -> bool:
+    try:
+        return importlib.util.find_spec("hydra_plugins.hydra_ray_launcher") is not None
+    except ModuleNotFoundError:  # no hydra_plugins package at all
+        return False
+
+
+def training_spans(sweep_dir: Path) -> dict:
+    """The runs under `sweep_dir`: words trained over the span from first start to last end."""
+    spans, words, per_run = [], 0, []
+    for run_dir in sorted(p for p in sweep_dir.iterdir() if p.name.isdigit()):
+        metrics = json.loads((run_dir / "metrics.json").read_text())
+        spans.append(training_span(run_dir / "train.log", metrics["train_seconds"]))
+        words += metrics["tokens_seen"]
+        per_run.append(metrics["train_words_per_sec"])
+    start, end = min(s for s, _ in spans), max(e for _, e in spans)
+    overlap = max(0.0, (min(e for _, e in spans) - max(s for s, _ in spans)).total_seconds())
+    return {
+        "words_per_sec": words / (end - start).total_seconds(),
+        "per_run": per_run,
+        "overlap_seconds": overlap,
+    }
+
+
+def training_span(log: Path, train_seconds: float) -> tuple[datetime, datetime]:
+    """When a run trained: `train_seconds` ending at its "`Trainer.fit` stopped" line."""
+    found = STAMP.findall(log.read_text())
+    if not found:
+        raise RuntimeError(f"{log} has no `Trainer.fit` stopped line")
+    end = datetime.strptime(found[-1], "%Y-%m-%d %H:%M:%S,%f")
+    return end - timedelta(seconds=train_seconds), end
 
 
 if __name__ == "__main__":

@@ -1,0 +1,142 @@
+"""Word vectors in and out, in one place: word2vec text and binary files (gensim reads both),
+training checkpoints, and run directories.
+
+>>> save_word2vec("vectors.txt", np.eye(2), ["the", "cat"])   # text, most frequent word first
+>>> print(open("vectors.txt").read(), end="")
+2 2
+the 1 0
+cat 0 1
+>>> matrix, words = load_vectors("vectors.txt")    # a run directory, a vectors file or a .ckpt
+>>> matrix.shape, matrix.dtype, words
+((2, 2), dtype('float32'), ['the', 'cat'])
+
+A checkpoint names its own tables (SkipGramModule.on_save_checkpoint writes ``tables``, the
+state_dict keys of the input and output vectors, beside ``vocab``), so reading one needs
+neither Lightning nor the model class. It is read with ``weights_only=True``: tensors and plain
+containers only, so a crafted checkpoint cannot run code when loaded.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from sgns.errors import DataError
+from sgns.eval import VECTORS
+from sgns.io import atomic_path, load_checkpoint
+
+VECTOR_FILES = ("vectors.txt", "vectors.bin")
+
+
+def save_word2vec(
+    path: str | Path, vectors: np.ndarray, words: list[str], binary: bool = False
+) -> None:
+    """Write `vectors` (V, D) with their `words` in word2vec format, atomically.
+
+    The file is written beside its destination and renamed into place, so an interrupted
+    write never leaves a half-written file where a previous one stood.
+    """
+    vectors = np.asarray(vectors, dtype=np.float32)
+    if vectors.ndim != 2 or vectors.shape[0] != len(words):
+        raise ValueError(f"vectors of shape {vectors.shape} do not match {len(words)} words")
+    with atomic_path(path) as tmp:
+        if binary:
+            from gensim.models import KeyedVectors  # a second's import, for binary files only
+
+            kv = KeyedVectors(vector_size=vectors.shape[1], dtype=np.float32)
+            kv.add_vectors(words, vectors)
+            kv.save_word2vec_format(str(tmp), binary=True, write_header=True)
+        else:
+            _write_text(tmp, vectors, words)
+
+
+def _write_text(path: Path, vectors: np.ndarray, words: list[str]) -> None:
+    """word2vec text format; %.9g round-trips every float32 exactly, and one C-level
+    format per row is several times faster than gensim's per-value repr()."""
+    row = " ".join(["%.9g"] * vectors.shape[1])
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(f"{len(words)} {vectors.shape[1]}\n")
+        for start in range(0, len(words), 4096):
+            block = vectors[start : start + 4096].tolist()
+            names = words[start : start + 4096]
+            f.write("".join(f"{w} {row % tuple(v)}\n" for w, v in zip(names, block, strict=True)))
+
+
+def load_word2vec(path: str | Path, binary: bool | None = None) -> tuple[np.ndarray, list[str]]:
+    """Read a word2vec text or binary file; `binary=None` guesses from the file's first line."""
+    from gensim.models import KeyedVectors
+
+    path = Path(path)
+    if binary is None:
+        binary = _looks_binary(path)
+    kv = KeyedVectors.load_word2vec_format(str(path), binary=binary)
+    return kv.vectors, list(kv.index_to_key)
+
+
+def _looks_binary(path: Path) -> bool:
+    with open(path, "rb") as f:
+        f.readline()
+        sample = f.read(4096)
+    try:
+        sample.decode("utf-8")
+    except UnicodeDecodeError:
+        return True
+    return False
+
+
+def load_vectors_from_checkpoint(
+    path: str | Path, vectors: str = "in"
+) -> tuple[np.ndarray, list[str]]:
+    """The word vectors (V, D) float32 and their words (most frequent first) in `path`.
+
+    `vectors` is ``in`` (the input table, word2vec's output) or ``in+out`` (input plus
+    output vectors; Levy et al. 2015). Raises DataError for a missing or unreadable file
+    and for a checkpoint without sgns weights or vocabulary.
+    """
+    if vectors not in VECTORS:
+        raise ValueError(f"vectors={vectors!r} is not one of: {', '.join(VECTORS)}")
+    checkpoint = load_checkpoint(path)
+    state, vocab, tables = (
+        checkpoint["state_dict"],
+        checkpoint.get("vocab"),
+        checkpoint.get("tables"),
+    )
+    if not vocab or "words" not in vocab:
+        raise DataError(f"{path} holds no vocabulary; it was not written by sgns training")
+    names = tables if isinstance(tables, dict) else {}
+    keys = [names.get(side) for side in ("in", "out")]
+    if not isinstance(state, dict) or not all(key in state for key in keys):
+        raise DataError(f"{path} holds no skip-gram weights; is it an sgns checkpoint?")
+    weight = state[keys[0]]
+    if vectors == "in+out":
+        weight = weight + state[keys[1]]
+    words = list(vocab["words"])
+    if weight.shape[0] != len(words):
+        raise DataError(f"{path}: {weight.shape[0]} vectors but {len(words)} words")
+    return weight.float().numpy(), words
+
+
+def vectors_file(path: str | Path) -> Path:
+    """The vectors file for `path`: the path itself, or RUN_DIR/vectors.txt (else vectors.bin)."""
+    path = Path(path)
+    if path.is_dir():
+        for name in VECTOR_FILES:
+            if (path / name).is_file():
+                return path / name
+        raise DataError(f"no {' or '.join(VECTOR_FILES)} in run directory {str(path)!r}")
+    if not path.exists():
+        raise DataError(f"no such file or directory: {str(path)!r}")
+    return path
+
+
+def load_vectors(path: str | Path) -> tuple[np.ndarray, list[str]]:
+    """Read (vectors (V, D), words) from a run directory, a word2vec text/binary file or a
+    training checkpoint (``.ckpt``, which carries its vocabulary)."""
+    if Path(path).suffix == ".ckpt":
+        return load_vectors_from_checkpoint(path)
+    file = vectors_file(path)
+    try:
+        return load_word2vec(file)
+    except (ValueError, UnicodeDecodeError, EOFError, OSError) as exc:
+        raise DataError(f"cannot read word2vec vectors from {str(file)!r}: {exc}") from exc
