@@ -119,6 +119,18 @@ def make_config(overrides: list[str]):
         return compose(config_name="train", overrides=overrides)
 
 
+def resolved_config(overrides: list[str], cuda: bool = False) -> dict:
+    """`make_config(overrides)` as a plain dict with its device's `auto` settings decided,
+    as sgns.run.train.run decides them before it builds the datamodule."""
+    from omegaconf import OmegaConf
+
+    from sgns.run.auto import AutoSettings
+
+    conf = OmegaConf.to_container(make_config(overrides), resolve=True)
+    AutoSettings(conf, cuda=cuda, cores=1)
+    return conf
+
+
 def planted_groups_text(
     n_groups=6, group_size=5, n_tokens=30_000, run=12, seed=0
 ) -> tuple[str, list[list[str]]]:

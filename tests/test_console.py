@@ -29,6 +29,7 @@ def test_bar_total_is_the_expected_batch_count_and_the_epoch_is_not_cut(tmp_path
     datamodule = SkipGramDataModule(
         source="text_file", path=str(corpus), cache_dir=tmp_path / "cache",
         normalization="lower", min_count=1, subsample_t=0, batch_size=64,
+        pairs_on="host", block_tokens=1 << 20,
     )  # fmt: skip
     datamodule.prepare_data()
     datamodule.setup("fit")
@@ -43,7 +44,10 @@ def test_bar_total_is_the_expected_batch_count_and_the_epoch_is_not_cut(tmp_path
         accelerator="cpu", max_epochs=1, logger=False, enable_checkpointing=False,
         callbacks=[bar, totals], limit_val_batches=0, enable_model_summary=False,
     )  # fmt: skip
-    trainer.fit(SkipGramModule(vocab.words, vocab.counts, embed_dim=8), datamodule=datamodule)
+    module = SkipGramModule(
+        vocab.words, vocab.counts, embed_dim=8, shared_negatives=1, sgd_chunk=4096
+    )
+    trainer.fit(module, datamodule=datamodule)
     assert trainer.num_training_batches == float("inf")  # Lightning counts none itself
     assert totals.totals == [expected] * real
     assert trainer.global_step == real

@@ -130,7 +130,8 @@ def test_slurm_launcher_asks_for_the_trainers_nodes_with_one_task_per_device():
 
 @pytest.fixture
 def gpus_per_run_resolver(monkeypatch):
-    from sgns.run.launchers import RESOLVER, prepare
+    from sgns.run.auto import GPUS_PER_RUN_RESOLVER as RESOLVER
+    from sgns.run.launchers import prepare
 
     monkeypatch.delenv("RAY_worker_niceness", raising=False)  # restored afterwards
     prepare()  # what scripts/train.py does before Hydra composes
@@ -181,15 +182,11 @@ def test_ray_workers_run_at_normal_priority_and_threads_follow_the_cores_given(
 ):
     import os
 
-    from sgns.run.train import cpu_threads
+    from sgns.run.auto import cores_given
 
     # Ray spells it so; set by prepare() unless the user did.
     assert os.environ["RAY_worker_niceness"] == "0"  # noqa: SIM112
-    conf = {"cpu_threads": None, "trainer": {"accelerator": "cpu", "devices": 1}}
     monkeypatch.setenv("OMP_NUM_THREADS", "3")  # what Ray sets for a run with num_cpus=3
-    assert cpu_threads(conf) == 3
-    monkeypatch.setenv("OMP_NUM_THREADS", "4")
-    assert cpu_threads({**conf, "trainer": {"accelerator": "cpu", "devices": 2}}) == 2
-    assert cpu_threads({**conf, "cpu_threads": 1}) == 1  # an explicit value wins
+    assert cores_given() == 3
     monkeypatch.delenv("OMP_NUM_THREADS")
-    assert cpu_threads(conf) == len(os.sched_getaffinity(0))
+    assert cores_given() == len(os.sched_getaffinity(0))

@@ -41,7 +41,7 @@ from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
 from sgns.data.zipf import write_zipf_corpus
-from sgns.run.auto import CPU_BATCH_SIZE, GPU_BATCH_SIZE, resolve_auto
+from sgns.run.auto import CPU_BATCH_SIZE, GPU_BATCH_SIZE
 from sgns.run.train import run
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -121,7 +121,7 @@ def train(run_dir: Path, overrides: list[str]) -> dict:
     """One training run through sgns.run.train.run; its metrics, settings and peak GPU memory."""
     with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
         cfg = compose("train", overrides=[*overrides, "trainer.enable_progress_bar=false"])
-    conf = resolve_auto(OmegaConf.to_container(cfg, resolve=True))
+    conf = OmegaConf.to_container(cfg, resolve=True)
     if torch.cuda.is_available():
         # Earlier runs' tables and buffers, held in reference cycles until collected, would
         # count in this run's peak.
@@ -138,7 +138,7 @@ def train(run_dir: Path, overrides: list[str]) -> dict:
         "accelerator": conf["trainer"]["accelerator"],
         "batch_size": metrics["batch_size"],  # auto may cut it to the corpus's size
         "sgd_chunk": metrics["sgd_chunk"],
-        "pairs_on": conf["data"]["pairs_on"],
+        "pairs_on": metrics["auto"].get("data.pairs_on", {}).get("value", conf["data"]["pairs_on"]),
         "table_dtype": conf["model"]["table_dtype"],
         "steps": steps,
         "train_seconds": metrics["train_seconds"],

@@ -7,14 +7,12 @@ from collections import Counter
 
 import numpy as np
 import pytest
-from omegaconf import OmegaConf
 
-from conftest import make_config
+from conftest import make_config, resolved_config
 from sgns.data.corpus import expand_paths, normalize, read_text
 from sgns.data.datamodule import SkipGramDataModule
 from sgns.data.tokens import unsegmented_hint
 from sgns.errors import DataError
-from sgns.run.auto import resolve_auto
 
 TEXT = "the quick brown fox\njumps over the lazy dog\n" * 3
 
@@ -215,11 +213,10 @@ def user_text_vocab(tmp_path, text: str, *overrides: str) -> list[str]:
     """The vocabulary data=text_file builds from `text` with its defaults plus `overrides`."""
     path = tmp_path / "corpus.txt"
     path.write_text(text, encoding="utf-8")
-    cfg = make_config(
+    conf = resolved_config(
         ["data=text_file", f"data.path={path}", f"data.cache_dir={tmp_path / 'cache'}",
          *overrides]
     )  # fmt: skip
-    conf = resolve_auto(OmegaConf.to_container(cfg, resolve=True))
     dm = SkipGramDataModule(**conf["data"])
     dm.setup("fit")
     return dm.vocab.words
@@ -248,10 +245,9 @@ def test_text_file_text8_option_still_gives_text8_words(tmp_path):
 def test_undecodable_bytes_stay_inside_their_word_as_u_fffd(tmp_path, caplog):
     path = tmp_path / "corpus.txt"
     path.write_bytes(b"caf\xe9 ok " * 5)  # Latin-1 e-acute: not UTF-8
-    cfg = make_config(
+    conf = resolved_config(
         ["data=text_file", f"data.path={path}", f"data.cache_dir={tmp_path / 'cache'}"]
     )
-    conf = resolve_auto(OmegaConf.to_container(cfg, resolve=True))
     with caplog.at_level(logging.WARNING, logger="sgns.data.corpus"):
         dm = SkipGramDataModule(**conf["data"])
         dm.setup("fit")
@@ -313,7 +309,7 @@ def test_an_explicit_setting_beats_the_sources_default():
     ids=["text_file", "wiki_sample", "overridden", "no subsampling"],
 )
 def test_the_run_names_its_normalisation_and_subsampling(overrides, line):
-    assert SkipGramDataModule(**make_config(overrides).data).describe() == line
+    assert SkipGramDataModule(**resolved_config(overrides)["data"]).describe() == line
 
 
 def test_max_vocab_keeps_the_most_frequent_among_min_count_words(tmp_path):
@@ -325,6 +321,7 @@ def test_max_vocab_keeps_the_most_frequent_among_min_count_words(tmp_path):
         ["data=text_file", f"data.path={path}", f"data.cache_dir={tmp_path / 'cache'}"]
     )
     data = dict(cfg.data, min_count=3, max_vocab=3, pairs_on="host", batch_size=4096)
+    data["block_tokens"] = 1 << 20
     dm = SkipGramDataModule(**data)
     dm.setup("fit")
     assert dm.vocab.words == ["a", "b", "c"]  # d passes min_count but max_vocab stops it

@@ -67,7 +67,8 @@ def datamodule(tmp_path, **kwargs) -> SkipGramDataModule:
     corpus.write_text(" ".join(f"w{i}" for i in words))
     dm = SkipGramDataModule(
         source="text_file", path=str(corpus), cache_dir=str(tmp_path / "cache"),
-        normalization="lower", min_count=1, subsample_t=1e-3, batch_size=1000, **kwargs,
+        normalization="lower", min_count=1, subsample_t=1e-3, batch_size=1000,
+        block_tokens=1 << 20, **kwargs,
     )  # fmt: skip
     dm.prepare_data()
     dm.setup("fit")
@@ -86,6 +87,6 @@ def test_the_datamodule_makes_device_pairs_when_asked_and_counts_its_batches(tmp
 
 def test_device_pairs_refuse_loader_workers_and_unknown_choices(tmp_path):
     with pytest.raises(ConfigError, match="data.num_workers=2 with data.pairs_on=device"):
-        SkipGramDataModule(pairs_on="device", num_workers=2)
+        SkipGramDataModule(pairs_on="device", num_workers=2, batch_size=64, block_tokens=1024)
     with pytest.raises(ConfigError, match="data.pairs_on='gpu' is invalid"):
-        SkipGramDataModule(pairs_on="gpu")
+        SkipGramDataModule(pairs_on="gpu", batch_size=64, block_tokens=1024)

@@ -67,7 +67,10 @@ def test_keep_probabilities_are_probabilities_falling_with_frequency(counter, t)
 @given(counters, st.floats(0.0, 1.5))
 def test_noise_distribution_is_normalised_and_ordered_like_the_counts(counter, power):
     vocab = Vocab.from_counter(counter, 1)
-    module = SkipGramModule(vocab.words, vocab.counts, embed_dim=2, noise_power=power)
+    module = SkipGramModule(
+        vocab.words, vocab.counts, embed_dim=2, noise_power=power, shared_negatives=1,
+        sgd_chunk=4096,
+    )  # fmt: skip
     noise = module.model.noise_dist.double().numpy()
     assert np.isclose(noise.sum(), 1.0)
     assert np.all(noise > 0)

@@ -18,12 +18,12 @@ from conftest import (
     log_stamps,
     make_config,
     planted_groups_text,
+    resolved_config,
     run_script,
     small_run_overrides,
 )
 from sgns.data.datamodule import SkipGramDataModule
 from sgns.model.module import SkipGramModule
-from sgns.run.auto import resolve_auto
 from sgns.run.distributed import weights_digest
 from sgns.run.train import run
 
@@ -161,9 +161,7 @@ def test_ddp_spawn_trains_the_same_model_and_reports_its_progress(ddp_run):
 
 
 def single_process_datamodule(overrides: list[str]) -> SkipGramDataModule:
-    from omegaconf import OmegaConf
-
-    conf = resolve_auto(OmegaConf.to_container(make_config(overrides), resolve=True))
+    conf = resolved_config(overrides)
     datamodule = SkipGramDataModule(**conf["data"], seed=conf["seed"])
     datamodule.prepare_data()
     datamodule.setup("fit")

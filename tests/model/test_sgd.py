@@ -8,7 +8,6 @@ from sgns.model.sgd import (
     Workspace,
     add_row_sums,
     apply_bounded,
-    auto_shared_negatives,
     sgd_step,
 )
 from sgns.model.skipgram import SkipGramNeg
@@ -194,8 +193,3 @@ def test_a_bfloat16_table_smaller_than_its_updates_sums_them_the_same_way():
     assert torch.equal(dense_path, want)
     assert torch.equal(sorted_path, want)
     assert torch.equal(dense_path[4], start[4])
-
-
-def test_auto_shares_negatives_among_fewer_pairs_only_on_a_small_vocabulary():
-    assert [auto_shared_negatives(n) for n in (30, 1000, 4999)] == [8, 8, 8]
-    assert [auto_shared_negatives(n) for n in (5000, 9071, 3_000_000)] == [32, 32, 32]

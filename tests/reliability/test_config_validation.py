@@ -86,6 +86,7 @@ def test_every_key_of_every_shipped_config_has_a_type_a_default_and_a_rule():
     assert untyped == {
         "data.path", "trainer.devices", "trainer.precision", "trainer.deterministic",
         "data.batch_size", "model.sgd_chunk", "model.shared_negatives",  # an integer or "auto"
+        "data.block_tokens",
     }  # fmt: skip
 
 

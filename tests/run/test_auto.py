@@ -1,7 +1,10 @@
-"""`auto` device settings: GPU sizes on CUDA, the CPU defaults elsewhere, explicit values kept
-(but no update covers over 1/64 of an epoch)."""
+"""The one `auto` policy: GPU sizes on CUDA, the CPU defaults elsewhere, explicit values kept
+(but no update covers over 1/64 of an epoch), threads shared by a CPU run's ranks, one line in
+the log and a record in metrics.json."""
 
+import json
 import logging
+import re
 
 import pytest
 from omegaconf import OmegaConf
@@ -9,8 +12,8 @@ from omegaconf import OmegaConf
 from conftest import make_config, planted_groups_text, small_run_overrides
 from sgns.config.check import validate
 from sgns.errors import ConfigError
-from sgns.run import auto
-from sgns.run.auto import resolve_auto
+from sgns.run import train
+from sgns.run.auto import AutoSettings, cores_given, local_processes
 from sgns.run.train import run
 
 
@@ -18,41 +21,79 @@ def conf(*overrides: str) -> dict:
     return OmegaConf.to_container(make_config(list(overrides)), resolve=True)
 
 
-def settings(resolved: dict) -> tuple:
-    data, model = resolved["data"], resolved["model"]
-    return data["batch_size"], model["sgd_chunk"], data["pairs_on"]
+def resolved(*overrides: str, cuda: bool, cores: int = 2) -> dict:
+    config = conf(*overrides)
+    AutoSettings(config, cuda=cuda, cores=cores)
+    return config
+
+
+def settings(config: dict) -> tuple:
+    data, model = config["data"], config["model"]
+    return data["batch_size"], model["sgd_chunk"], data["pairs_on"], data["block_tokens"]
 
 
 def test_the_shipped_defaults_are_auto_and_valid():
-    assert settings(conf()) == ("auto", "auto", "auto")
+    assert settings(conf()) == ("auto", "auto", "auto", "auto")
+    assert conf()["model"]["shared_negatives"] == "auto"
+    assert conf()["cpu_threads"] is None
     validate(conf())
 
 
-def test_on_a_cpu_auto_means_the_cpu_defaults(monkeypatch):
-    monkeypatch.setattr(auto.torch.cuda, "is_available", lambda: False)
-    assert settings(resolve_auto(conf())) == (65_536, 4096, "host")
-    assert settings(resolve_auto(conf("trainer.accelerator=cpu"))) == (65_536, 4096, "host")
+def test_on_a_cpu_auto_means_the_cpu_defaults():
+    assert settings(resolved(cuda=False)) == (65_536, 4096, "host", 1 << 20)
+    assert settings(resolved("trainer.accelerator=cpu", cuda=False)) == (
+        65_536,
+        4096,
+        "host",
+        1 << 20,
+    )
 
 
-@pytest.mark.parametrize("device", ["auto", "gpu", "cuda"])
-def test_on_a_cuda_gpu_auto_means_million_pair_steps_made_on_the_device(monkeypatch, device):
-    monkeypatch.setattr(auto.torch.cuda, "is_available", lambda: True)
-    resolved = resolve_auto(conf(f"trainer.accelerator={device}"))
-    assert settings(resolved) == (1_048_576, 1_048_576, "device")
+def test_on_a_cuda_gpu_auto_means_million_pair_steps_made_on_the_device():
+    assert settings(resolved(cuda=True)) == (1 << 20, 1 << 20, "device", 1 << 24)
 
 
-def test_explicit_values_win_over_the_device_defaults(monkeypatch):
-    monkeypatch.setattr(auto.torch.cuda, "is_available", lambda: True)
-    resolved = resolve_auto(conf("data.batch_size=4194304", "model.sgd_chunk=null"))
-    assert settings(resolved) == (4_194_304, None, "device")
-    resolved = resolve_auto(conf("data.batch_size=8192"))
-    assert settings(resolved) == (8192, 8192, "device")  # one piece per step on a GPU
-    assert settings(resolve_auto(conf("data.pairs_on=host"))) == (1_048_576, 1_048_576, "host")
+@pytest.mark.parametrize(
+    ("device", "cuda"),
+    [("auto", True), ("gpu", True), ("cuda", True), ("cpu", False), ("auto", False)],
+)
+def test_the_device_is_cuda_where_lightning_will_train_on_one(monkeypatch, device, cuda):
+    monkeypatch.setattr(train.torch.cuda, "is_available", lambda: cuda)
+    assert train.trains_on_cuda(device) is cuda
+
+
+def test_explicit_values_win_over_the_device_defaults():
+    config = resolved("data.batch_size=4194304", "model.sgd_chunk=null", cuda=True)
+    assert settings(config) == (4_194_304, None, "device", 1 << 24)
+    assert settings(resolved("data.batch_size=8192", cuda=True)) == (8192, 8192, "device", 1 << 24)
+    host = resolved("data.pairs_on=host", cuda=True)
+    assert settings(host) == (1 << 20, 1 << 20, "host", 1 << 20)
     # Loader workers make pairs on the host.
-    assert resolve_auto(conf("data.num_workers=2"))["data"]["pairs_on"] == "host"
-    monkeypatch.setattr(auto.torch.cuda, "is_available", lambda: False)
-    resolved = resolve_auto(conf("data.pairs_on=device", "data.batch_size=1048576"))
-    assert settings(resolved) == (1_048_576, 4096, "device")
+    assert resolved("data.num_workers=2", cuda=True)["data"]["pairs_on"] == "host"
+    config = resolved("data.pairs_on=device", "data.batch_size=1048576", cuda=False)
+    assert settings(config) == (1 << 20, 4096, "device", 1 << 24)
+    assert resolved("data.block_tokens=4096", cuda=True)["data"]["block_tokens"] == 4096
+
+
+@pytest.mark.parametrize(
+    ("devices", "cuda", "cores", "threads"),
+    [
+        (1, False, 4, 4),
+        (2, False, 4, 2),  # trainer=ddp trainer.devices=2 on a CPU-only machine: 2 ranks
+        ([0, 1, 2], False, 6, 2),
+        ("auto", False, 4, 4),  # Lightning runs one CPU process for auto
+        (2, False, 1, 1),  # never below one
+        (2, True, 4, 4),  # GPU ranks: each its own device, the host's threads untouched
+    ],
+)
+def test_threads_are_the_cores_given_shared_by_a_cpu_runs_ranks(devices, cuda, cores, threads):
+    config = conf("trainer=ddp", f"trainer.devices={json.dumps(devices)}")
+    AutoSettings(config, cuda=cuda, cores=cores)
+    assert config["cpu_threads"] == threads
+    explicit = conf("cpu_threads=3", "trainer=ddp", "trainer.devices=2")
+    AutoSettings(explicit, cuda=False, cores=8)
+    assert explicit["cpu_threads"] == 3
+    assert local_processes(-1) >= 1
 
 
 @pytest.mark.parametrize(
@@ -70,19 +111,6 @@ def test_bad_device_settings_name_what_is_allowed(key, value, allowed):
     assert str(err.value) == f"{key}={value!r} is invalid: it must be {allowed}"
 
 
-class Epoch:
-    """A datamodule as fit_batch_to_epoch sees it: an epoch's expected pairs."""
-
-    def __init__(self, pairs: float, batch_size: int):
-        self.pairs, self.batch_size = pairs, batch_size
-
-    def expected_pairs_per_epoch(self) -> float:
-        return self.pairs
-
-    def set_batch_size(self, batch_size: int) -> None:
-        self.batch_size = batch_size
-
-
 @pytest.mark.parametrize(
     ("pairs", "fitted"),
     [
@@ -93,21 +121,20 @@ class Epoch:
     ],
 )
 def test_an_automatic_gpu_batch_is_at_most_a_64th_of_an_epoch(pairs, fitted):
-    resolved = {"data": {"batch_size": 2**20}, "model": {"sgd_chunk": 2**20}}
-    epoch = Epoch(pairs, 2**20)
-    assert auto.fit_batch_to_epoch(resolved, epoch, chunk_was_auto=True) == fitted
-    assert epoch.batch_size == resolved["data"]["batch_size"] == fitted
-    assert resolved["model"]["sgd_chunk"] == fitted
-    explicit_chunk = {"data": {"batch_size": 2**20}, "model": {"sgd_chunk": 4096}}
-    auto.fit_batch_to_epoch(explicit_chunk, Epoch(pairs, 2**20), chunk_was_auto=False)
-    assert explicit_chunk["model"]["sgd_chunk"] == 4096
+    config = conf("model.sgd_chunk=null")  # updates as large as the batch: only it is cut here
+    policy = AutoSettings(config, cuda=True, cores=1)
+    policy.fit_to_corpus(pairs, vocab_size=10_000)
+    assert config["data"]["batch_size"] == fitted
+    explicit = conf("data.batch_size=1048576", "model.optimizer=adam")
+    AutoSettings(explicit, cuda=True, cores=1).fit_to_corpus(pairs, vocab_size=10_000)
+    assert explicit["data"]["batch_size"] == 2**20  # set explicitly: kept
 
 
 @pytest.mark.parametrize(
     ("pairs", "batch", "chunk", "applied"),
     [
         (559_000, 2**20, 2**20, 8192),  # the bundled sample: 1/64 of an epoch is ~8.7k
-        (559_000, 65_536, None, 8192),  # null: the whole batch, cut the same way
+        (559_000, 65_536, "null", 8192),  # null: the whole batch, cut the same way
         (559_000, 65_536, 8192, None),  # at most a 64th already: kept
         (559_000, 65_536, 1024, None),
         (100_000, 65_536, 65_536, 4096),  # never below the CPU's default
@@ -115,31 +142,70 @@ def test_an_automatic_gpu_batch_is_at_most_a_64th_of_an_epoch(pairs, fitted):
         (10**10, 2**20, 2**20, None),
     ],
 )
-def test_an_update_is_at_most_a_64th_of_an_epoch_whatever_was_set(pairs, batch, chunk, applied):
-    resolved = {"data": {"batch_size": batch}, "model": {"sgd_chunk": chunk}}
-    cut = auto.fit_updates_to_epoch(resolved, Epoch(pairs, batch))
+def test_an_update_is_at_most_a_64th_of_an_epoch_whatever_was_set(
+    pairs, batch, chunk, applied, caplog
+):
+    config = conf(f"data.batch_size={batch}", f"model.sgd_chunk={chunk}")
+    policy = AutoSettings(config, cuda=False, cores=1)
+    with caplog.at_level(logging.WARNING, logger="sgns"):
+        policy.fit_to_corpus(pairs, vocab_size=10_000)
+    set_chunk = None if chunk == "null" else chunk
     if applied is None:
-        assert cut is None
-        assert resolved["model"]["sgd_chunk"] == chunk
+        assert policy.explicit_cut is None
+        assert config["model"]["sgd_chunk"] == set_chunk
+        assert not caplog.records
     else:
-        assert cut == (min(chunk or batch, batch), applied)
-        assert resolved["model"]["sgd_chunk"] == applied
-    assert resolved["data"]["batch_size"] == batch  # the batch is only what a step loads
+        assert policy.explicit_cut == (min(set_chunk or batch, batch), applied)
+        assert config["model"]["sgd_chunk"] == applied
+        assert caplog.records[0].getMessage().endswith(f"training in {applied}-pair updates")
+    assert config["data"]["batch_size"] == batch  # the batch is only what a step loads
+
+
+@pytest.mark.parametrize(("vocab", "shared"), [(30, 8), (4999, 8), (5000, 32), (3_000_000, 32)])
+def test_shared_negatives_follow_the_vocabulary(vocab, shared):
+    config = conf()
+    AutoSettings(config, cuda=False, cores=1).fit_to_corpus(1e6, vocab_size=vocab)
+    assert config["model"]["shared_negatives"] == shared
+    kept = conf("model.shared_negatives=4")
+    AutoSettings(kept, cuda=False, cores=1).fit_to_corpus(1e6, vocab_size=vocab)
+    assert kept["model"]["shared_negatives"] == 4
 
 
 @pytest.mark.slow
-def test_a_small_corpus_on_gpu_settings_trains_in_cut_steps(tmp_path, monkeypatch, caplog):
+def test_a_small_corpus_on_gpu_settings_trains_in_cut_steps_said_in_one_line(
+    tmp_path, monkeypatch, caplog
+):
     """The GPU's automatic settings (forced here on the CPU) on a corpus of ~180k pairs an
-    epoch: 65,536-pair steps in 4,096-pair updates, not one 1M-pair update per epoch; what
-    `auto` comes to is information, not a warning."""
-    monkeypatch.setattr(auto, "trains_on_cuda", lambda accelerator: True)
+    epoch: 65,536-pair steps in 4,096-pair updates, not one 1M-pair update per epoch. What
+    `auto` came to is one INFO line, and metrics.json records each key with its reason."""
+    monkeypatch.setattr(train, "trains_on_cuda", lambda accelerator: True)
     corpus = tmp_path / "corpus.txt"
     corpus.write_text(planted_groups_text(n_tokens=30_000)[0])
     overrides = small_run_overrides(corpus, tmp_path / "cache", **{"data.batch_size": "auto"})
     with caplog.at_level(logging.INFO, logger="sgns"):
         metrics = run(make_config(overrides), tmp_path / "run")
     assert (metrics["batch_size"], metrics["sgd_chunk"]) == (65_536, 4096)
-    cut = [r for r in caplog.records if r.getMessage().startswith("model.sgd_chunk=auto: ")]
-    assert [r.levelno for r in cut] == [logging.INFO]
-    assert cut[0].getMessage().endswith("training in 4096-pair updates")
+    lines = [r for r in caplog.records if r.getMessage().startswith("auto: ")]
+    assert [r.levelno for r in lines] == [logging.INFO]
+    pairs = re.search(r"of ([\d,]+) pairs", lines[0].getMessage())[1]
+    threads = cores_given()
+    assert lines[0].getMessage() == (
+        "auto: data.batch_size=65536 (a CUDA GPU's default, 1048576 cut to 1/64 of "
+        f"{pairs} pairs), model.sgd_chunk=4096 (the whole batch on a GPU, 1048576 cut to "
+        f"1/64 of {pairs} pairs, 65536 cut to 1/64 of {pairs} pairs), data.pairs_on=device "
+        "(made where a CUDA GPU trains), data.block_tokens=16777216 (device pairs), "
+        f"cpu_threads={threads} (cores given: {threads}), model.shared_negatives=8 "
+        "(a 30-word vocabulary, under 5,000)"
+    )
+    written = json.loads((tmp_path / "run" / "metrics.json").read_text())["auto"]
+    assert written == metrics["auto"]
+    assert {k: v["value"] for k, v in written.items()} == {
+        "data.batch_size": 65_536,
+        "model.sgd_chunk": 4096,
+        "data.pairs_on": "device",
+        "data.block_tokens": 1 << 24,
+        "cpu_threads": threads,
+        "model.shared_negatives": 8,
+    }
+    assert 100_000 < int(pairs.replace(",", "")) < 300_000
     assert metrics["steps"] >= 2 * metrics["epochs"]

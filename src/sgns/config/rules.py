@@ -23,7 +23,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 INF = math.inf
-RULE = "rule"  # the metadata key
+RULE = "rule"  # the metadata key of a field's rule
+ROLES = "roles"  # the metadata key of what else a key is, beyond a setting:
+TRAINS = "trains"  # it decides the vocabulary, the batches or the model: a resume must match it
+HPARAM = "hparam"  # a setting sweeps vary: TensorBoard's HPARAMS tab shows it
 
 
 @dataclass(frozen=True)
@@ -129,28 +132,52 @@ class Devices:
         return self.count.ok(value)
 
 
-def number(default, low, high=INF, *, open_low=False, words=()):
+def _field(default, rule, roles: tuple):
+    return field(default=default, metadata={RULE: rule, ROLES: frozenset(roles)})
+
+
+def number(default, low, high=INF, *, open_low=False, words=(), roles=()):
     """A field in [low, high], or (low, high] with `open_low`; int or float by its annotation.
-    With `words` (annotated Any, as OmegaConf has no int-or-str type) an integer or a word."""
+    With `words` (annotated Any, as OmegaConf has no int-or-str type) an integer or a word.
+    `roles`: TRAINS and/or HPARAM."""
     kind = int if words else float
-    rule = Number(low, high, open_low, kind=kind, also=tuple(words))
-    return field(default=default, metadata={RULE: rule})
+    return _field(default, Number(low, high, open_low, kind=kind, also=tuple(words)), roles)
 
 
-def one_of(default, options):
-    return field(default=default, metadata={RULE: Choice(tuple(options))})
+def one_of(default, options, roles=()):
+    return _field(default, Choice(tuple(options)), roles)
 
 
-def text(default, what="a string", pattern=None, lists=False):
-    return field(default=default, metadata={RULE: Text(what, pattern, lists)})
+def text(default, what="a string", pattern=None, lists=False, roles=()):
+    return _field(default, Text(what, pattern, lists), roles)
 
 
-def flag(default, also=()):
-    return field(default=default, metadata={RULE: Flag(tuple(also))})
+def flag(default, also=(), roles=()):
+    return _field(default, Flag(tuple(also)), roles)
 
 
 def lightning_devices(default):
-    return field(default=default, metadata={RULE: Devices()})
+    return _field(default, Devices(), ())
+
+
+def keys_with(schema: type, role: str, prefix: str = "") -> tuple[str, ...]:
+    """The dotted keys of `schema` (nested dataclasses flattened) whose field has `role`.
+
+    >>> @dataclass
+    ... class Model:
+    ...     embed_dim: int = number(100, 1, roles=(TRAINS, HPARAM))
+    ...     n_neighbors: int = number(8, 1)
+    >>> keys_with(Model, TRAINS)
+    ('embed_dim',)
+    """
+    keys: list[str] = []
+    for name, hint in typing.get_type_hints(schema).items():
+        kind, _ = _unwrap(hint)
+        if dataclasses.is_dataclass(kind):
+            keys += keys_with(kind, role, f"{prefix}{name}.")
+        elif role in schema.__dataclass_fields__[name].metadata.get(ROLES, ()):
+            keys.append(prefix + name)
+    return tuple(keys)
 
 
 def rules_of(schema: type, prefix: str = "") -> dict:

@@ -19,7 +19,17 @@ from typing import Any
 
 from hydra.core.config_store import ConfigStore
 
-from sgns.config.rules import flag, lightning_devices, number, one_of, rules_of, text
+from sgns.config.rules import (
+    HPARAM,
+    TRAINS,
+    flag,
+    keys_with,
+    lightning_devices,
+    number,
+    one_of,
+    rules_of,
+    text,
+)
 from sgns.data import PAIRS_ON, SOURCES, SUBSAMPLE_RULES
 from sgns.data.corpus import NORMALIZATIONS
 from sgns.eval import EXPORT_FORMATS, VECTORS
@@ -30,6 +40,8 @@ ACCELERATORS = ("auto", "cpu", "gpu", "cuda", "mps", "tpu")
 PRECISIONS = ("64-true", "32-true", "16-mixed", "bf16-mixed", "16-true", "bf16-true")
 PRECISIONS += ("64", "32", "16", "bf16", 64, 32, 16)  # Lightning's short aliases
 BACKENDS = ("gloo", "nccl", "mpi")
+# Field roles (sgns.config.rules): what a resume must match, what the HPARAMS tab shows.
+SWEPT = (TRAINS, HPARAM)
 
 
 @dataclass
@@ -49,7 +61,7 @@ class ExportConfig:
     """The vectors file a finished run writes into its run directory."""
 
     # in | in+out (input + output vectors summed; Levy et al. 2015)
-    vectors: str = one_of("in", VECTORS)
+    vectors: str = one_of("in", VECTORS, roles=(HPARAM,))
     # text (vectors.txt) | binary (vectors.bin)
     format: str = one_of("text", EXPORT_FORMATS)
 
@@ -75,7 +87,7 @@ class DataConfig:
 
     # wiki_sample: the English Wikipedia sample shipped inside gensim's wheel (~470k words, no
     # download) | text_file: your own text, data.path | text8: downloaded on first use.
-    source: str = one_of("wiki_sample", SOURCES)
+    source: str = one_of("wiki_sample", SOURCES, roles=(HPARAM,))
     # text_file: a file, a folder or a glob, or a list of them; plain, .gz or .bz2.
     path: Any | None = text(None, "a file, folder or glob", lists=True)
     # text8: pin the archive's SHA-256.
@@ -85,35 +97,34 @@ class DataConfig:
     # none (words as written, split on whitespace) | lower (the same, lower-cased) |
     # text8 (a-z only, digits spelled out: English only) | punct (the notebook's <PERIOD>
     # tokens). text8 for English Wikipedia, prepared the way text8 was (data=text_file: none).
-    normalization: str = one_of("text8", NORMALIZATIONS)
+    normalization: str = one_of("text8", NORMALIZATIONS, roles=(TRAINS,))
     # Keep words seen at least this often...
-    min_count: int = number(5, 1)
+    min_count: int = number(5, 1, roles=SWEPT)
     # ...then keep at most this many of the most frequent.
-    max_vocab: int | None = number(None, 1)
+    max_vocab: int | None = number(None, 1, roles=(TRAINS,))
     # Subsampling threshold t, the notebook's; 0 disables (data=text_file: 1e-3).
-    subsample_t: float = number(1e-5, 0.0, 1.0)
+    subsample_t: float = number(1e-5, 0.0, 1.0, roles=SWEPT)
     # mikolov: drop with 1 - sqrt(t/f) | word2vec: the C tool's / gensim's rule.
-    subsample_rule: str = one_of("mikolov", SUBSAMPLE_RULES)
+    subsample_rule: str = one_of("mikolov", SUBSAMPLE_RULES, roles=SWEPT)
     # Context window W; each centre word draws R ~ U[1, W].
-    window: int = number(5, 1, 1000)
+    window: int = number(5, 1, 1000, roles=SWEPT)
     # Pairs per optimiser step and rank (sgd applies them in model.sgd_chunk pieces);
-    # auto: the device's default, 65536 on a CPU, 1048576 on a CUDA GPU cut to at most 1/64
-    # of an epoch but not below 65536 (sgns.run.auto).
-    batch_size: Any = number("auto", 1, 1 << 26, words=("auto",))
+    # auto: the device's default, cut to the corpus (sgns.run.auto).
+    batch_size: Any = number("auto", 1, 1 << 26, words=("auto",), roles=SWEPT)
     # Pairs only inside consecutive chunks of this many kept words (null: no chunks).
-    context_chunk: int | None = number(None, 2)
+    context_chunk: int | None = number(None, 2, roles=(TRAINS,))
     # Shuffle pairs within each block of text.
-    shuffle: bool = True
+    shuffle: bool = flag(True, roles=(TRAINS,))
     # Tail of the corpus held out for the validation loss.
-    val_fraction: float = number(0.01, 0.0, 0.5)
+    val_fraction: float = number(0.01, 0.0, 0.5, roles=(TRAINS,))
     # DataLoader worker processes generating pairs (host pairs only).
     num_workers: int = number(0, 0, 256)
     # host: numpy in the loader | device: torch on the training device, an epoch's ids kept
-    # there (num_workers 0) | auto: device on a CUDA GPU, else host.
+    # there (num_workers 0) | auto: device on a CUDA GPU without loader workers, else host.
     pairs_on: str = one_of("auto", ("auto", *PAIRS_ON))
-    # Tokens subsampled and paired at a time (bounds memory); host pairs only: device pairs
-    # take 16M-token blocks (sgns/data/device_batches.py).
-    block_tokens: int = number(1 << 20, 1024, 1 << 31)
+    # Tokens subsampled and paired at a time (bounds memory); auto: the host's or the
+    # device's block (sgns.run.auto).
+    block_tokens: Any = number("auto", 1024, 1 << 31, words=("auto",), roles=(TRAINS,))
 
 
 @dataclass
@@ -121,36 +132,35 @@ class ModelConfig:
     """conf/model: SkipGramModule's arguments, one for one."""
 
     # D, size of each word vector.
-    embed_dim: int = number(100, 1, 100_000)
+    embed_dim: int = number(100, 1, 100_000, roles=SWEPT)
     # Negative samples per (input, target) pair.
-    n_samples: int = number(5, 1, 10_000)
+    n_samples: int = number(5, 1, 10_000, roles=SWEPT)
     # Noise distribution = unigram counts ^ noise_power, normalised.
-    noise_power: float = number(0.75, 0.0, 2.0)
+    noise_power: float = number(0.75, 0.0, 2.0, roles=SWEPT)
     # sgd (sparse, linear decay) | sparse_adam | adam (dense, the notebook's).
-    optimizer: str = one_of("sgd", OPTIMIZERS)
+    optimizer: str = one_of("sgd", OPTIMIZERS, roles=SWEPT)
     # sgd: word2vec's per-pair step size; adam/sparse_adam: the usual lr.
-    lr: float = number(0.025, 0.0, 100.0, open_low=True)
+    lr: float = number(0.025, 0.0, 100.0, open_low=True, roles=SWEPT)
     # sgd decays linearly to lr * min_lr_ratio.
-    min_lr_ratio: float = number(1e-4, 0.0, 1.0)
-    # sgd: pairs per group sharing one set of negatives (Ji et al. 2016). auto: 32, or 8 on
-    # a vocabulary under 5,000 words (graph walks, ids), where sharing among 32 costs
-    # quality (sgns.model.sgd.auto_shared_negatives).
-    shared_negatives: Any = number("auto", 1, 1 << 20, words=("auto",))
+    min_lr_ratio: float = number(1e-4, 0.0, 1.0, roles=SWEPT)
+    # sgd: pairs per group sharing one set of negatives (Ji et al. 2016). auto: by the
+    # vocabulary's size (sgns.run.auto).
+    shared_negatives: Any = number("auto", 1, 1 << 20, words=("auto",), roles=SWEPT)
     # sgd: a batch is applied as consecutive updates of this many pairs (under DDP, all
     # ranks together: each rank's piece is its share); every row's step is bounded at any
-    # size. auto: the device's default, 4096 on a CPU, the whole batch on a CUDA GPU
-    # (sgns.run.auto); null: the whole batch (every rank's) in one update. Whatever the
-    # value, an update is cut to at most 1/64 of an epoch (but not below 4096), said in the log.
-    sgd_chunk: Any | None = number("auto", 1, 1 << 26, words=("auto",))
+    # size. auto: the device's default (sgns.run.auto); null: the whole batch (every rank's)
+    # in one update. Whatever the value, an update covering too much of an epoch is cut
+    # (sgns.run.auto), said in the log.
+    sgd_chunk: Any | None = number("auto", 1, 1 << 26, words=("auto",), roles=SWEPT)
     # sgd: storage of both tables: float32 | bfloat16 | float16; updates are computed in
     # float32 and each row rounded once per step.
-    table_dtype: str = one_of("float32", TABLE_DTYPES)
+    table_dtype: str = one_of("float32", TABLE_DTYPES, roles=SWEPT)
     # word2vec (input +-0.5/D, output 0) | uniform (both U(-1, 1), the notebook's).
-    init: str = one_of("word2vec", INITS)
+    init: str = one_of("word2vec", INITS, roles=SWEPT)
     # Validation words: half frequent, half rarer.
-    n_val_words: int = number(16, 0, 1000)
+    n_val_words: int = number(16, 0, 1000, roles=(HPARAM,))
     # Neighbours shown per validation word.
-    n_neighbors: int = number(8, 1, 1000)
+    n_neighbors: int = number(8, 1, 1000, roles=(HPARAM,))
 
 
 @dataclass
@@ -170,7 +180,7 @@ class TrainerConfig:
     # all-reduce sparse tensors), else Lightning's default (nccl on GPUs, gloo on CPU). sgd
     # exchanges dense row updates, which NCCL carries.
     process_group_backend: str | None = one_of(None, BACKENDS)
-    max_epochs: int = number(5, 1, 1_000_000)
+    max_epochs: int = number(5, 1, 1_000_000, roles=(HPARAM,))
     precision: Any = one_of("32-true", PRECISIONS)
     log_every_n_steps: int = number(50, 1)
     # null: validate at each epoch end; an int: every N training steps. Epoch length is
@@ -186,12 +196,11 @@ class TrainerConfig:
 class RunConfig:
     """conf/train.yaml: one training run."""
 
-    seed: int = number(0, 0, 2**32 - 1)
-    # torch's intra-op CPU threads. null: the cores this process was given (OMP_NUM_THREADS,
-    # which Ray sets to a run's num_cpus, else the CPU affinity), shared out among the
-    # processes of a CPU DDP run. Fastest on an otherwise idle machine; where other
-    # processes keep the cores busy, threads that wait for each other slow the small ops of
-    # a step badly: use 1 there.
+    seed: int = number(0, 0, 2**32 - 1, roles=SWEPT)
+    # torch's intra-op CPU threads. null: the cores this process was given, shared out among
+    # the processes of a CPU DDP run (sgns.run.auto). Fastest on an otherwise idle machine;
+    # where other processes keep the cores busy, threads that wait for each other slow the
+    # small ops of a step badly: use 1 there.
     cpu_threads: int | None = number(None, 1, 4096)
     # Checkpoint path to resume from, e.g. resume=outputs/runs/RUN/checkpoints/last.ckpt
     resume: str | None = text(None, "a checkpoint path")
@@ -210,6 +219,11 @@ ConfigStore.instance().store(name="train_schema", node=RunConfig)
 
 RULES = rules_of(RunConfig)  # {"model.embed_dim": Number(...), ...}: every key's rule
 SECTIONS = sorted({key.split(".")[0] for key in RULES if "." in key})
+# Settings a resumed run must share with its checkpoint (sgns.run.resume); the rest (epochs,
+# devices, workers, checkpoint, export and validation output) may change.
+MUST_MATCH = keys_with(RunConfig, TRAINS)
+# The settings a sweep varies, for TensorBoard's HPARAMS tab (sgns.run.train.run_hparams).
+HPARAM_KEYS = keys_with(RunConfig, HPARAM)
 # Keys run() passes to lightning.Trainer itself; a config value would clash with them.
 TRAINER_RESERVED = (
     "logger",

@@ -28,7 +28,6 @@ from sgns.data.host_batches import SkipGramPairs
 from sgns.data.pairs import expected_pairs, iter_pair_batches
 from sgns.data.tokens import prepare_tokens, warn_if_unsegmented
 from sgns.errors import ConfigError
-from sgns.run.auto import CPU_BATCH_SIZE
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +46,8 @@ class SkipGramDataModule(L.LightningDataModule):
 
     The defaults are DataConfig's (data=wiki_sample); conf/data/text_file.yaml's differ
     (normalization "none", word2vec's subsampling), so pass those for your own text.
+    `batch_size`, `pairs_on` and `block_tokens`, ``auto`` in the config, have no default here:
+    sgns.run.auto decides them for the training device.
     """
 
     def __init__(
@@ -60,21 +61,18 @@ class SkipGramDataModule(L.LightningDataModule):
         subsample_t=1e-5,
         subsample_rule="mikolov",
         window=5,
-        batch_size=4096,
         context_chunk=None,
         shuffle=True,
         val_fraction=0.01,
         num_workers=0,
         seed=0,
-        block_tokens=1 << 20,
         sha256=None,
-        pairs_on="host",
+        *,
+        batch_size: int,
+        pairs_on: str,
+        block_tokens: int,
     ):
         super().__init__()
-        # sgns.run.train resolves "auto" for the training device first (sgns.run.auto); built
-        # directly from a config, the datamodule takes a CPU's settings.
-        pairs_on = "host" if pairs_on == "auto" else pairs_on
-        batch_size = CPU_BATCH_SIZE if batch_size == "auto" else batch_size
         if pairs_on not in PAIRS_ON:
             raise ConfigError(
                 f"data.pairs_on={pairs_on!r} is invalid: it must be one of: {', '.join(PAIRS_ON)}"
@@ -154,10 +152,10 @@ class SkipGramDataModule(L.LightningDataModule):
             self.shuffle,
             self.block_tokens,
         )
-        if self.pairs_on == "device":  # in the device's own blocks (DEVICE_BLOCK_TOKENS)
+        if self.pairs_on == "device":
             self.train_set = DevicePairs(
                 self.train_ids, self.keep_prob, self.window, self.batch_size, self.seed,
-                self.context_chunk, self.shuffle,
+                self.context_chunk, self.shuffle, self.block_tokens,
             )  # fmt: skip
         rng = np.random.default_rng([self.seed, _VAL_SEED])
         self.val_batches = [

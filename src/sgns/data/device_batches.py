@@ -23,10 +23,6 @@ import torch
 from sgns.data import device_pairs
 from sgns.data.host_batches import SkipGramPairs
 
-# Tokens paired at a time. Pairing n tokens holds about 2 window n int32 candidates and their
-# masks, then up to (window + 1) n int64 pairs: some 150 bytes a token at window 5, so
-# 16M tokens (text8 whole) take about 2.5 GB of device memory at the peak.
-DEVICE_BLOCK_TOKENS = 1 << 24
 # Corpora up to this many tokens (1 GB of int32) stay on the device for the whole fit.
 RESIDENT_TOKENS = 1 << 28
 
@@ -43,8 +39,8 @@ class DevicePairs(SkipGramPairs):
             trainer's device before each epoch.
     """
 
-    def __init__(self, *args, block_tokens=DEVICE_BLOCK_TOKENS, device="cpu", **kwargs):
-        super().__init__(*args, block_tokens=block_tokens, **kwargs)
+    def __init__(self, *args, device="cpu", **kwargs):
+        super().__init__(*args, **kwargs)
         self.device = torch.device(device)
         self._on_device: dict[tuple[str, str], torch.Tensor] = {}  # ids and keep_prob
 

@@ -16,7 +16,6 @@ import torch
 
 from sgns.errors import ConfigError, DataError, SgnsError
 from sgns.eval.neighbors import nearest_neighbors
-from sgns.model import OPTIMIZERS
 from sgns.model import TABLE_DTYPES as TABLE_DTYPE_NAMES
 from sgns.model.loss import NegativeSamplingLoss
 from sgns.model.sgd import ClosedFormSGD, TableUpdates, pad_pairs, sgd_step, sum_per_row
@@ -46,8 +45,10 @@ class SkipGramModule(L.LightningModule):
             their negatives (1: every pair draws its own, as word2vec does).
         sgd_chunk: with ``sgd``, a batch is applied as consecutive updates of at most
             this many pairs, all ranks together under DDP (None: the whole batch at once);
-            every row's step is bounded whatever its size. sgns.run.train cuts it to the
-            corpus first (sgns.run.auto.fit_updates_to_epoch).
+            every row's step is bounded whatever its size.
+
+    The defaults are sgns.config.schema.ModelConfig's; `shared_negatives` and `sgd_chunk`,
+    ``auto`` there, have none: sgns.run.auto decides them from the device and the corpus.
         table_dtype: storage of both tables (``float32``, ``bfloat16``, ``float16``; the
             last two with ``sgd`` only, which computes every update in float32).
         n_val_words: how many validation words; half frequent, half rarer.
@@ -64,20 +65,15 @@ class SkipGramModule(L.LightningModule):
         lr: float = 0.025,
         min_lr_ratio: float = 1e-4,
         init: str = "word2vec",
-        shared_negatives: int = 1,
-        sgd_chunk: int | None = 4096,
         table_dtype: str = "float32",
         n_val_words: int = 16,
         n_neighbors: int = 8,
         seed: int = 0,
+        *,
+        shared_negatives: int,
+        sgd_chunk: int | None,
     ):
         super().__init__()
-        if optimizer not in OPTIMIZERS:
-            raise SgnsError(f"model.optimizer={optimizer!r} is not one of: {', '.join(OPTIMIZERS)}")
-        if table_dtype not in TABLE_DTYPES:
-            raise ConfigError(
-                f"model.table_dtype={table_dtype!r} is not one of: {', '.join(TABLE_DTYPES)}"
-            )
         if table_dtype != "float32" and optimizer != "sgd":
             raise ConfigError(
                 f"model.table_dtype={table_dtype} needs model.optimizer=sgd (the closed-form "

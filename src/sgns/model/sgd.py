@@ -45,19 +45,6 @@ import torch.nn.functional as F
 from sgns.model.skipgram import SkipGramNeg
 from sgns.model.updates import STEP_BOUND, RowUpdates, Workspace
 
-# model.shared_negatives=auto. On the 1,000-node graph walks of docs/benchmarks.md, 32 pairs
-# sharing negatives give 0.733 of nodes a neighbour in their own community, 8 give 0.793,
-# as gensim does (0.79); the 9,071-word bundled sample and larger vocabularies keep 32,
-# which is the faster.
-SHARED_NEGATIVES = 32
-SMALL_VOCAB, SMALL_VOCAB_SHARED_NEGATIVES = 5_000, 8
-
-
-def auto_shared_negatives(vocab_size: int) -> int:
-    """What model.shared_negatives=auto comes to for a vocabulary of `vocab_size` words."""
-    return SMALL_VOCAB_SHARED_NEGATIVES if vocab_size < SMALL_VOCAB else SHARED_NEGATIVES
-
-
 # in_embed's updates and out_embed's, each a list of parts applied in its order.
 TableUpdates = tuple[list[RowUpdates], list[RowUpdates]]
 # Under DDP, a step's three parts (in_embed's; out_embed's as contexts; out_embed's as

@@ -1,34 +1,177 @@
-"""What ``auto`` means for the settings that depend on the training device.
+"""What every ``auto`` of the config comes to: one policy, decided from the config and the hardware.
 
-    >>> conf = {"trainer": {"accelerator": "cpu"}, "data": {"batch_size": "auto",
-    ...         "pairs_on": "auto"}, "model": {"sgd_chunk": "auto"}}
-    >>> resolve_auto(conf)["data"]   # no "auto" left in batch_size, sgd_chunk, pairs_on
-    {'batch_size': 65536, 'pairs_on': 'host'}
-    >>> conf["model"]
-    {'sgd_chunk': 4096}
+    >>> conf = {"cpu_threads": None, "trainer": {"devices": 1},
+    ...         "data": {"batch_size": "auto", "pairs_on": "auto", "block_tokens": "auto",
+    ...                  "num_workers": 0},
+    ...         "model": {"optimizer": "sgd", "sgd_chunk": "auto", "shared_negatives": "auto"}}
+    >>> auto = AutoSettings(conf, cuda=True, cores=16)      # resolves `conf` in place
+    >>> conf["data"]["batch_size"], conf["data"]["pairs_on"]
+    (1048576, 'device')
+    >>> auto.fit_to_corpus(pairs_per_epoch=560_000, vocab_size=9071)   # the bundled sample
+    >>> conf["data"]["batch_size"], conf["model"]["sgd_chunk"], conf["model"]["shared_negatives"]
+    (65536, 8192, 32)
+    >>> print(auto.line())  # doctest: +NORMALIZE_WHITESPACE
+    auto: data.batch_size=65536 (a CUDA GPU's default, 1048576 cut to 1/64 of 560,000 pairs),
+    model.sgd_chunk=8192 (the whole batch on a GPU, 1048576 cut to 1/64 of 560,000 pairs,
+    65536 cut to 1/64 of 560,000 pairs), data.pairs_on=device (made where a CUDA GPU trains),
+    data.block_tokens=16777216 (device pairs), cpu_threads=16 (cores given: 16),
+    model.shared_negatives=32 (a 9,071-word vocabulary)
 
-A CUDA GPU wants large steps and pairs made where it trains: 1,048,576 pairs per step in one
-piece (the batch rule bounds every row's step at any size, sgns.model.sgd) and pairs made on
-the device (sgns.data.device_batches). A CPU keeps the settings measured there
-(docs/benchmarks.md): 65,536-pair batches applied in 4,096-pair pieces, pairs made by numpy.
-A value set explicitly (anything but ``auto``) is kept as it is, with one exception below.
-Once the corpus is known, an automatic batch is cut to at most 1/MIN_STEPS_PER_EPOCH of an
-epoch (`fit_batch_to_epoch`), and so is every update, however model.sgd_chunk was set
-(`fit_updates_to_epoch`): the bounded row step keeps any update from diverging, but not a
-run from having too few. On the bundled sample (~560k pairs an epoch, 30 epochs; the default
-reaches WS353 0.550 and 0.566 at seeds 0 and 1) whole-epoch updates reach 0.41, 65,536-pair
-ones 0.531 at seed 1, and 8,192-pair ones, the cut there, 0.538 and 0.552 (docs/benchmarks.md,
-"Updates of at most 1/64 of an epoch").
+The keys: ``data.batch_size``, ``model.sgd_chunk``, ``data.pairs_on``, ``data.block_tokens``,
+``model.shared_negatives`` and ``cpu_threads`` (null) in a run, and in a parallel sweep the
+GPUs per run (`gpus_per_run`, an OmegaConf resolver, conf/hydra/launcher/parallel.yaml). A run
+logs `line()` once, and metrics.json records `record()` under ``auto``.
+
+The rules, with the measurements behind them in docs/benchmarks.md:
+
+- A CUDA GPU wants large steps and pairs made where it trains: GPU_BATCH_SIZE pairs per step in
+  one update (the row bound of sgns.model.sgd keeps any size from diverging), pairs made on
+  the device in DEVICE_BLOCK_TOKENS-token blocks. A CPU keeps what was measured fastest there:
+  CPU_BATCH_SIZE-pair batches applied in CPU_SGD_CHUNK-pair updates, pairs made by numpy in
+  HOST_BLOCK_TOKENS-token blocks. Loader workers make pairs on the host.
+- Once the corpus is known, an automatic batch is cut to at most 1/MIN_STEPS_PER_EPOCH of an
+  epoch (not below CPU_BATCH_SIZE), and so is every update, however model.sgd_chunk was set
+  (not below CPU_SGD_CHUNK): the bounded row step keeps an update from diverging, but not a
+  run from having too few of them ("Updates of at most 1/64 of an epoch").
+- Groups of SHARED_NEGATIVES pairs share their negatives, SMALL_VOCAB_SHARED_NEGATIVES on a
+  vocabulary under SMALL_VOCAB words (graph walks, ids), where sharing among more costs
+  quality ("Graph walks").
+- torch's threads: the cores this process was given, shared among the CPU processes of a DDP
+  run on this node so that two ranks on two cores do not each start two threads.
+
+A value set explicitly is kept as it is, except for the update cut above, which is logged as a
+warning.
 """
 
 from __future__ import annotations
 
+import logging
+import os
+from dataclasses import dataclass
+from typing import Any
+
 import torch
+
+log = logging.getLogger(__name__)
 
 GPU_BATCH_SIZE = 1 << 20
 CPU_BATCH_SIZE = 65_536
 CPU_SGD_CHUNK = 4096
-MIN_STEPS_PER_EPOCH = 64  # an automatic batch, and any update, is at most this fraction of an epoch
+MIN_STEPS_PER_EPOCH = 64
+# Tokens subsampled and paired at a time. On a device, pairing n tokens holds about 2 window n
+# int32 candidates and their masks, then up to (window + 1) n int64 pairs: some 150 bytes a
+# token at window 5, so 16M tokens (text8 whole) take about 2.5 GB at the peak.
+HOST_BLOCK_TOKENS = 1 << 20
+DEVICE_BLOCK_TOKENS = 1 << 24
+# On the 1,000-node graph walks 32 pairs sharing negatives put 0.733 of nodes beside one of
+# their own community, 8 put 0.793, as gensim does (0.79); the 9,071-word bundled sample and
+# larger vocabularies keep 32, which is the faster.
+SHARED_NEGATIVES = 32
+SMALL_VOCAB, SMALL_VOCAB_SHARED_NEGATIVES = 5_000, 8
+GPU_SHARE_PER_RUN = 0.25  # a parallel sweep puts 4 runs on each GPU
+GPUS_PER_RUN_RESOLVER = "sgns.gpus_per_run"
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What a key came to and why, in a few words."""
+
+    value: Any
+    why: str
+
+
+class AutoSettings:
+    """The run's ``auto`` keys, resolved in `conf` (a checked plain dict) as the facts arrive:
+    the device at construction, the corpus in `fit_to_corpus`.
+
+    Args:
+        conf: the run's config; its ``auto`` values are replaced in place.
+        cuda: whether training runs on a CUDA GPU (`trains_on_cuda`).
+        cores: the cores this process was given (`cores_given`).
+    """
+
+    def __init__(self, conf: dict, cuda: bool, cores: int):
+        self.conf, self.cuda = conf, cuda
+        self.decisions: dict[str, Decision] = {}
+        self.explicit_cut: tuple[int, int] | None = None  # a set sgd_chunk cut to the epoch
+        data, model = conf["data"], conf["model"]
+        device = "a CUDA GPU's" if cuda else "a CPU's"
+        if data["batch_size"] == "auto":
+            self._set("data.batch_size", GPU_BATCH_SIZE if cuda else CPU_BATCH_SIZE,
+                      f"{device} default")  # fmt: skip
+        if model["sgd_chunk"] == "auto":
+            chunk, why = (data["batch_size"], "the whole batch on a GPU") if cuda else (
+                CPU_SGD_CHUNK, "a CPU's default")  # fmt: skip
+            self._set("model.sgd_chunk", chunk, why)
+        if data["pairs_on"] == "auto":
+            if cuda and not data["num_workers"]:
+                self._set("data.pairs_on", "device", "made where a CUDA GPU trains")
+            else:
+                why = "data.num_workers make them" if data["num_workers"] else "numpy on a CPU"
+                self._set("data.pairs_on", "host", why)
+        if data["block_tokens"] == "auto":
+            on_device = data["pairs_on"] == "device"
+            self._set("data.block_tokens", DEVICE_BLOCK_TOKENS if on_device else HOST_BLOCK_TOKENS,
+                      "device pairs" if on_device else "host pairs")  # fmt: skip
+        if conf.get("cpu_threads") is None:
+            ranks = 1 if cuda else local_processes(conf["trainer"].get("devices", 1))
+            why = f"cores given: {cores}" + (f", shared by {ranks} ranks" if ranks > 1 else "")
+            self._set("cpu_threads", max(1, cores // ranks), why)
+
+    def fit_to_corpus(self, pairs_per_epoch: float, vocab_size: int) -> None:
+        """Cut the batch and the updates to the epoch, and share negatives by vocabulary size."""
+        data, model = self.conf["data"], self.conf["model"]
+        share, pairs = epoch_share(pairs_per_epoch), round(pairs_per_epoch)
+        batch = data["batch_size"]
+        if "data.batch_size" in self.decisions and max(CPU_BATCH_SIZE, share) < batch:
+            self._cut("data.batch_size", batch, max(CPU_BATCH_SIZE, share), pairs)
+            if "model.sgd_chunk" in self.decisions and model["sgd_chunk"] == batch:
+                self._cut("model.sgd_chunk", batch, data["batch_size"], pairs)
+        if model["optimizer"] == "sgd":
+            self._fit_updates(share, pairs)
+        if model["shared_negatives"] == "auto":
+            small = vocab_size < SMALL_VOCAB
+            self._set("model.shared_negatives",
+                      SMALL_VOCAB_SHARED_NEGATIVES if small else SHARED_NEGATIVES,
+                      f"a {vocab_size:,}-word vocabulary"
+                      + (f", under {SMALL_VOCAB:,}" if small else ""))  # fmt: skip
+
+    def _fit_updates(self, share: int, pairs: int) -> None:
+        """Cut model.sgd_chunk so that one update, all ranks together, covers at most
+        1/MIN_STEPS_PER_EPOCH of an epoch, never below CPU_SGD_CHUNK."""
+        batch, chunk = self.conf["data"]["batch_size"], self.conf["model"]["sgd_chunk"]
+        asked = min(chunk or batch, batch)  # null: the whole batch in one update
+        limit = max(CPU_SGD_CHUNK, share)
+        if asked <= limit:
+            return
+        if "model.sgd_chunk" not in self.decisions:  # set explicitly
+            self.explicit_cut = (asked, limit)
+            self.decisions["model.sgd_chunk"] = Decision(chunk, "set")
+            log.warning(
+                "model.sgd_chunk=%s: %d-pair updates would each cover over 1/%d of an epoch "
+                "(%d pairs), too few updates to train well; training in %d-pair updates",
+                "null" if chunk is None else chunk, asked, MIN_STEPS_PER_EPOCH, pairs, limit,
+            )  # fmt: skip
+        self._cut("model.sgd_chunk", asked, limit, pairs)
+
+    def _cut(self, key: str, old: int, new: int, pairs: int) -> None:
+        why = f"{self.decisions[key].why}, {old} cut to 1/{MIN_STEPS_PER_EPOCH} of {pairs:,} pairs"
+        self._set(key, new, why)
+
+    def _set(self, key: str, value, why: str) -> None:
+        section, _, name = key.rpartition(".")
+        (self.conf[section] if section else self.conf)[name] = value
+        self.decisions[key] = Decision(value, why)
+
+    def line(self) -> str:
+        """One line for the log: every decided key, its value and why."""
+        if not self.decisions:
+            return "auto: nothing to decide (every key is set)"
+        return "auto: " + ", ".join(f"{k}={d.value} ({d.why})" for k, d in self.decisions.items())
+
+    def record(self) -> dict:
+        """The decisions for metrics.json: {key: {"value": ..., "why": ...}}."""
+        return {key: {"value": d.value, "why": d.why} for key, d in self.decisions.items()}
 
 
 def trains_on_cuda(accelerator: str) -> bool:
@@ -38,51 +181,48 @@ def trains_on_cuda(accelerator: str) -> bool:
     return accelerator in ("auto", "gpu") and torch.cuda.is_available()
 
 
-def resolve_auto(conf: dict) -> dict:
-    """`conf` (a plain dict) with every ``auto`` device setting replaced, in place; returned."""
-    cuda = trains_on_cuda(conf["trainer"].get("accelerator", "auto"))
-    data, model = conf["data"], conf["model"]
-    if data.get("batch_size") == "auto":
-        data["batch_size"] = GPU_BATCH_SIZE if cuda else CPU_BATCH_SIZE
-    if model.get("sgd_chunk") == "auto":
-        model["sgd_chunk"] = data["batch_size"] if cuda else CPU_SGD_CHUNK
-    if data.get("pairs_on") == "auto":
-        # Loader workers were asked for explicitly: they make pairs on the host.
-        data["pairs_on"] = "device" if cuda and not data.get("num_workers") else "host"
-    return conf
-
-
-def fit_batch_to_epoch(conf: dict, datamodule, chunk_was_auto: bool) -> int:
-    """Cut an automatic batch size (already resolved in `conf`) to the largest power of two
-    that gives the epoch at least MIN_STEPS_PER_EPOCH steps, never below CPU_BATCH_SIZE; the
-    datamodule and `conf` are updated in place, and an automatic sgd_chunk follows the batch.
-    Returns the batch size."""
-    batch = conf["data"]["batch_size"]
-    fitted = max(CPU_BATCH_SIZE, _epoch_share(datamodule))
-    if fitted >= batch:
-        return batch
-    datamodule.set_batch_size(fitted)
-    conf["data"]["batch_size"] = fitted
-    if chunk_was_auto and conf["model"]["sgd_chunk"] == batch:
-        conf["model"]["sgd_chunk"] = fitted
-    return fitted
-
-
-def fit_updates_to_epoch(conf: dict, datamodule) -> tuple[int, int] | None:
-    """Cut model.sgd_chunk (already resolved in `conf`, in place) so that one update, all
-    ranks together, covers at most 1/MIN_STEPS_PER_EPOCH of an epoch, rounded down to a power
-    of two, never below CPU_SGD_CHUNK (the CPU's default, which small corpora keep). Returns
-    the update size asked for and the one applied when it cut, else None."""
-    batch, chunk = conf["data"]["batch_size"], conf["model"]["sgd_chunk"]
-    asked = min(chunk or batch, batch)  # null: the whole batch in one update
-    limit = max(CPU_SGD_CHUNK, _epoch_share(datamodule))
-    if asked <= limit:
-        return None
-    conf["model"]["sgd_chunk"] = limit
-    return asked, limit
-
-
-def _epoch_share(datamodule) -> int:
-    """The largest power of two at most 1/MIN_STEPS_PER_EPOCH of the epoch's pairs."""
-    share = int(datamodule.expected_pairs_per_epoch() / MIN_STEPS_PER_EPOCH)
+def epoch_share(pairs_per_epoch: float) -> int:
+    """The largest power of two at most 1/MIN_STEPS_PER_EPOCH of an epoch's pairs."""
+    share = int(pairs_per_epoch / MIN_STEPS_PER_EPOCH)
     return 1 << max(0, share.bit_length() - 1)
+
+
+def local_processes(devices) -> int:
+    """How many processes a CPU run starts on this node for trainer.devices (a count, a list,
+    auto or -1, as Lightning reads them for the CPU)."""
+    if isinstance(devices, list):
+        return max(1, len(devices))
+    if devices == -1:
+        return os.cpu_count() or 1
+    return devices if isinstance(devices, int) and devices > 0 else 1
+
+
+def cores_given() -> int:
+    """The cores this process may use: OMP_NUM_THREADS where a launcher sets it (Ray sets it
+    to a run's num_cpus), else the CPU affinity (taskset, SLURM's cpusets), else every core."""
+    omp = os.environ.get("OMP_NUM_THREADS", "")
+    if omp.isdigit() and int(omp) > 0:
+        return int(omp)
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS and Windows have no affinity call
+        return os.cpu_count() or 1
+
+
+def gpus_per_run(address: str | None = None) -> float:
+    """GPU_SHARE_PER_RUN of a GPU per run of a parallel sweep where the runs will find GPUs,
+    else 0 (they run on the CPU: a run asking for a share there would wait for ever, and one
+    asking for none on a GPU machine is hidden from its GPUs, as Ray empties
+    CUDA_VISIBLE_DEVICES).
+
+    Resolved when Hydra sets the launcher up, before the launcher starts Ray: with no
+    `address` (Ray starts here) it asks torch on this machine, as the runs will; with one, it
+    connects to that cluster now (the launcher then finds the connection made) and asks it.
+    """
+    if not address:
+        return GPU_SHARE_PER_RUN if torch.cuda.is_available() else 0.0
+    import ray
+
+    if not ray.is_initialized():
+        ray.init(address=address, log_to_driver=False)  # as conf/hydra/launcher/parallel.yaml
+    return GPU_SHARE_PER_RUN if ray.cluster_resources().get("GPU", 0) > 0 else 0.0

@@ -34,6 +34,7 @@ from torch.nn.parallel import DistributedDataParallel
 
 from sgns.errors import ConfigError
 from sgns.run.console import quiet_library_noise
+from sgns.run.progress import EPOCHS, STEPS
 
 log = logging.getLogger(__name__)
 
@@ -182,8 +183,8 @@ class DistributedRun(L.Callback):
 
     def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         # ddp_spawn trains in child processes and carries only callback_metrics back.
-        trainer.callback_metrics["run/epochs"] = torch.tensor(trainer.current_epoch)
-        trainer.callback_metrics["run/steps"] = torch.tensor(trainer.global_step)
+        trainer.callback_metrics[EPOCHS] = torch.tensor(trainer.current_epoch)
+        trainer.callback_metrics[STEPS] = torch.tensor(trainer.global_step)
         if trainer.world_size > 1:
             mine = weights_digest(pl_module)
             rank_zero = trainer.strategy.broadcast(mine, src=0)

@@ -27,30 +27,12 @@ import torch
 from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
+from sgns.config.schema import MUST_MATCH
 from sgns.errors import ConfigError
 from sgns.io import load_checkpoint
+from sgns.run.progress import STOPPED
 
 log = logging.getLogger(__name__)
-
-# Settings that decide the vocabulary, the batches or the model: a resumed run must share them.
-# Others (trainer.max_epochs, devices, workers, checkpoint and export settings) may change.
-MUST_MATCH = (
-    "seed",
-    "model",
-    "data.normalization",
-    "data.min_count",
-    "data.max_vocab",
-    "data.subsample_t",
-    "data.subsample_rule",
-    "data.window",
-    "data.batch_size",
-    "data.context_chunk",
-    "data.shuffle",
-    "data.val_fraction",
-    "data.block_tokens",
-)
-# Only validation output, not training, depends on these model settings.
-MAY_DIFFER = ("model.n_val_words", "model.n_neighbors")
 
 
 class Interrupted(Exception):
@@ -128,8 +110,6 @@ class ResumeState(Callback):
         log.warning("%s", self.interrupted)
 
 
-# callback_metrics key: (signal number, step) of a stop, for a launching process to report.
-STOPPED = "run/stopped"
 SIGNAL_NAMES = {signal.SIGTERM: "SIGTERM", signal.SIGINT: "interrupted (Ctrl-C)"}
 
 
@@ -149,8 +129,6 @@ def check_resume(path: str | Path, conf: dict, words: list[str]) -> dict:
     if isinstance(saved, dict):
         for key in MUST_MATCH:
             old, new = _lookup(saved, key), _lookup(conf, key)
-            if isinstance(old, dict) and isinstance(new, dict):
-                key, old, new = _first_difference(key, old, new)
             if old != new:
                 raise ConfigError(
                     f"cannot resume from {path}: it was trained with {key}={old!r}, this run "
@@ -163,14 +141,6 @@ def check_resume(path: str | Path, conf: dict, words: list[str]) -> dict:
             f"from this corpus's ({len(words)} words); use the original corpus and settings"
         )
     return {key: int(checkpoint.get(key, 0)) for key in ("epoch", "global_step")}
-
-
-def _first_difference(prefix: str, old: dict, new: dict):
-    for name in sorted(set(old) | set(new)):
-        key = f"{prefix}.{name}"
-        if key not in MAY_DIFFER and old.get(name) != new.get(name):
-            return key, old.get(name), new.get(name)
-    return prefix, None, None
 
 
 def _lookup(conf: dict, dotted: str):

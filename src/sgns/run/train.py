@@ -21,7 +21,6 @@ import datetime as dt
 import json
 import logging
 import math
-import os
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -36,22 +35,17 @@ from lightning.pytorch.utilities.exceptions import MisconfigurationException, SI
 from omegaconf import DictConfig
 
 from sgns.config.check import checked
+from sgns.config.schema import HPARAM_KEYS
 from sgns.data.datamodule import SkipGramDataModule
 from sgns.errors import ConfigError, DataError, SgnsError, first_line
-from sgns.eval.callback import EVAL_SECONDS, EmbeddingEvaluation, final_scores
+from sgns.eval.callback import EmbeddingEvaluation, final_scores
 from sgns.eval.vectors import save_word2vec
 from sgns.io import atomic_write_text
 from sgns.model.module import DIVERGENCE_REMEDY, SkipGramModule
-from sgns.model.sgd import auto_shared_negatives
-from sgns.run.auto import (
-    MIN_STEPS_PER_EPOCH,
-    fit_batch_to_epoch,
-    fit_updates_to_epoch,
-    resolve_auto,
-    trains_on_cuda,
-)
+from sgns.run.auto import AutoSettings, cores_given, trains_on_cuda
 from sgns.run.console import EpochProgressBar, outcome_line, quiet_library_noise
 from sgns.run.distributed import DistributedRun, check_backend, strategy
+from sgns.run.progress import EPOCHS, EVAL_SECONDS, STEPS, TRAIN_STARTED, TrainingClock, carried
 from sgns.run.resume import ResumeState, check_resume
 from sgns.run.runinfo import write_run_info
 
@@ -60,60 +54,47 @@ from sgns.run.runinfo import write_run_info
 
 log = logging.getLogger(__name__)
 DIVERGED = 10  # a final loss this many times that of all-zero vectors means divergence
-HPARAM_DATA_KEYS = ("source", "window", "min_count", "subsample_t", "subsample_rule", "batch_size")
 
 
 def run(cfg: DictConfig, run_dir: str | Path) -> dict:
-    """Check `cfg` (sgns.config.check.checked), train as it says, write vectors and metrics into
-    `run_dir`, return the metrics."""
+    """Check `cfg` (sgns.config.check.checked), train as it says, write vectors and metrics
+    into `run_dir`, return the metrics."""
     return run_checked(checked(cfg), run_dir)
 
 
 def run_checked(conf: dict, run_dir: str | Path) -> dict:
-    """`run` for a config already through sgns.config.check.checked (scripts/train.py checks it
-    before loading torch, so a bad command line fails fast)."""
+    """`run` for a config already through sgns.config.check.checked (scripts/train.py checks
+    it before loading torch, so a bad command line fails fast)."""
     start, started_at = time.perf_counter(), dt.datetime.now().astimezone()
-    batch_was_auto = conf["data"]["batch_size"] == "auto"
-    chunk_was_auto = conf["model"]["sgd_chunk"] == "auto"
-    resolve_auto(conf)  # the device's batch size, sgd_chunk and pair generation
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    torch.set_num_threads(cpu_threads(conf))
+    cuda = trains_on_cuda(conf["trainer"]["accelerator"])
+    auto = AutoSettings(conf, cuda=cuda, cores=cores_given())  # the device's settings
+    torch.set_num_threads(conf["cpu_threads"])
 
     datamodule = SkipGramDataModule(**conf["data"], seed=conf["seed"])
     log.info("%s", datamodule.describe())  # before tokenising: a wrong choice shows at once
     datamodule.prepare_data()
     datamodule.setup("fit")
-    if batch_was_auto:
-        batch = conf["data"]["batch_size"]
-        if fit_batch_to_epoch(conf, datamodule, chunk_was_auto) < batch:
-            log.info(
-                "data.batch_size=auto: %d pairs per step, %d steps an epoch (a %d-pair "
-                "step would be over 1/%d of an epoch)", conf["data"]["batch_size"],
-                datamodule.expected_batches_per_epoch(), batch, MIN_STEPS_PER_EPOCH,
-            )  # fmt: skip
     words = datamodule.vocab.words
-    if conf["model"]["shared_negatives"] == "auto":
-        conf["model"]["shared_negatives"] = auto_shared_negatives(len(words))
-        log.info(
-            "model.shared_negatives=auto: %d pairs share their negatives (%d-word vocabulary)",
-            conf["model"]["shared_negatives"], len(words),
-        )  # fmt: skip
-    if conf["model"]["optimizer"] == "sgd":
-        fit_updates(conf, datamodule, chunk_was_auto)
-    resume = conf.get("resume")
+    auto.fit_to_corpus(datamodule.expected_pairs_per_epoch(), len(words))  # the corpus's
+    datamodule.set_batch_size(conf["data"]["batch_size"])
+    log.info("%s", auto.line())
+
+    resume = conf["resume"]
     start_step = check_resume(resume, conf, words)["global_step"] if resume else 0
-    module = _module(conf, datamodule)
+    vocab = datamodule.vocab
+    module = SkipGramModule(vocab.words, vocab.counts, **conf["model"], seed=conf["seed"])
     resume_state = ResumeState(conf)
     quiet_library_noise()
-    trainer = _trainer(conf, run_dir, module, _callbacks(conf, run_dir, resume_state))
+    trainer = _trainer(conf, run_dir, module, _callbacks(conf, run_dir, resume_state, cuda))
     if trainer.is_global_zero:
         write_run_info(run_dir, trainer.strategy.root_device, started_at)
     fit_seconds, eval_seconds = _fit(trainer, module, datamodule, resume, resume_state)
 
-    # Under ddp_spawn this process did not train: rank zero's progress came back in metrics.
-    epochs_done = trainer.current_epoch or int(trainer.callback_metrics.get("run/epochs", 0))
-    steps = trainer.global_step or int(trainer.callback_metrics.get("run/steps", 0))
+    # Under ddp_spawn this process did not train: rank zero's progress came back.
+    epochs_done = int(carried(trainer, EPOCHS, trainer.current_epoch) or 0)
+    steps = int(carried(trainer, STEPS, trainer.global_step) or 0)
     _check_trained(steps, trainer, module)
     tokens_seen = datamodule.train_tokens * epochs_done
     # A resumed run trained only its last part in this process.
@@ -127,11 +108,11 @@ def run_checked(conf: dict, run_dir: str | Path) -> dict:
         "epochs": epochs_done,
         "tokens_seen": tokens_seen,
         "steps": steps,
-        # What data.batch_size, model.sgd_chunk and model.shared_negatives came to (auto: the
-        # device's, sgns.run.auto; the vocabulary's, sgns.model.sgd).
+        # What data.batch_size, model.sgd_chunk and model.shared_negatives came to.
         "batch_size": conf["data"]["batch_size"],
         "sgd_chunk": conf["model"]["sgd_chunk"],
         "shared_negatives": conf["model"]["shared_negatives"],
+        "auto": auto.record(),  # every `auto` decided, with why (sgns.run.auto)
         "train_seconds": fit_seconds,
         "eval_seconds": eval_seconds,
         "wall_time_s": wall,
@@ -146,29 +127,7 @@ def run_checked(conf: dict, run_dir: str | Path) -> dict:
     return metrics
 
 
-def fit_updates(conf: dict, datamodule: SkipGramDataModule, chunk_was_auto: bool) -> None:
-    """sgns.run.auto.fit_updates_to_epoch, said in the log: a warning when it overrides a
-    value the user set."""
-    chunk = conf["model"]["sgd_chunk"]
-    cut = fit_updates_to_epoch(conf, datamodule)
-    if cut:
-        say = log.info if chunk_was_auto else log.warning
-        say(
-            "model.sgd_chunk=%s: %d-pair updates would each cover over 1/%d of an epoch (%d "
-            "pairs), too few updates to train well; training in %d-pair updates",
-            "auto" if chunk_was_auto else "null" if chunk is None else chunk, cut[0],
-            MIN_STEPS_PER_EPOCH,
-            round(datamodule.expected_pairs_per_epoch()), cut[1],
-        )  # fmt: skip
-
-
-def _module(conf: dict, datamodule: SkipGramDataModule) -> SkipGramModule:
-    """The LightningModule over the datamodule's vocabulary."""
-    vocab = datamodule.vocab
-    return SkipGramModule(vocab.words, vocab.counts, **conf["model"], seed=conf["seed"])
-
-
-def _callbacks(conf: dict, run_dir: Path, resume_state: ResumeState) -> list[L.Callback]:
+def _callbacks(conf: dict, run_dir: Path, resume_state: ResumeState, cuda: bool) -> list:
     callbacks = [
         _checkpointing(run_dir / "checkpoints", **conf["checkpoint"]),
         resume_state,
@@ -180,8 +139,7 @@ def _callbacks(conf: dict, run_dir: Path, resume_state: ResumeState) -> list[L.C
     if trainer.get("enable_progress_bar", True):
         # On a GPU the bar reads the logged loss back from the device whenever it redraws:
         # only as often as the loss is logged, so that the steps in between never wait.
-        on_cuda = trains_on_cuda(trainer.get("accelerator", "auto"))
-        refresh = trainer["log_every_n_steps"] if on_cuda else 1
+        refresh = trainer["log_every_n_steps"] if cuda else 1
         # First to see an exception: it ends its line.
         callbacks.insert(0, EpochProgressBar(refresh_rate=refresh))
     eval_conf = conf["eval"]
@@ -226,18 +184,6 @@ def _trainer(conf, run_dir, module, callbacks) -> L.Trainer:
     return trainer
 
 
-TRAIN_STARTED = "run/train_started"
-
-
-class TrainingClock(L.Callback):
-    """Stamps when training proper starts: after DDP has started and joined its ranks (seconds
-    for a rank that imports torch afresh), after the sanity check and a resume's restore.
-    Wall-clock time, so that ddp_spawn's rank zero can carry it back in callback_metrics."""
-
-    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        trainer.callback_metrics[TRAIN_STARTED] = torch.tensor(time.time(), dtype=torch.float64)
-
-
 def _fit(trainer, module, datamodule, resume, resume_state: ResumeState) -> tuple[float, float]:
     """Train; returns the seconds of training and of the evaluations inside fit."""
     fit_start = time.time()
@@ -269,15 +215,14 @@ def _local_multirun() -> bool:
 
 
 def run_hparams(conf: dict) -> dict:
-    """The settings a sweep varies, flat, for TensorBoard's HPARAMS tab."""
-    data = conf["data"]
-    return {
-        **{f"model.{k}": v for k, v in conf["model"].items()},
-        **{f"data.{k}": data[k] for k in HPARAM_DATA_KEYS},
-        "trainer.max_epochs": conf["trainer"]["max_epochs"],
-        "export.vectors": conf["export"]["vectors"],
-        "seed": conf["seed"],
-    }
+    """The settings a sweep varies (HPARAM_KEYS), flat, for TensorBoard's HPARAMS tab."""
+    return {key: _lookup(conf, key) for key in HPARAM_KEYS}
+
+
+def _lookup(conf: dict, dotted: str):
+    for part in dotted.split("."):
+        conf = conf[part]
+    return conf
 
 
 def _checkpointing(dirpath: Path, every_n_minutes=None, every_n_train_steps=None):
@@ -316,32 +261,6 @@ def _check_trained(steps: int, trainer: L.Trainer, module: SkipGramModule) -> No
             f"training diverged: the last epoch's loss is {loss:.4g}, over {DIVERGED}x the "
             f"{untrained:.3g} of untrained all-zero vectors; {remedy}"
         )
-
-
-def cpu_threads(conf: dict) -> int:
-    """`cpu_threads`, or the cores this process was given, shared out among the processes of
-    a CPU DDP run so that two ranks on two cores do not each start two threads.
-
-    The cores given are OMP_NUM_THREADS where a launcher sets it (Ray sets it to a run's
-    `num_cpus`), else the CPU affinity (taskset, SLURM's cpusets), else every core.
-    """
-    if conf.get("cpu_threads"):
-        return conf["cpu_threads"]
-    trainer = conf["trainer"]
-    local = trainer.get("devices") if trainer.get("accelerator") == "cpu" else 1
-    local = local if isinstance(local, int) and local > 0 else 1
-    return max(1, cores_given() // local)
-
-
-def cores_given() -> int:
-    """The cores this process may use: OMP_NUM_THREADS, else its CPU affinity."""
-    omp = os.environ.get("OMP_NUM_THREADS", "")
-    if omp.isdigit() and int(omp) > 0:
-        return int(omp)
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # macOS and Windows have no affinity call
-        return os.cpu_count() or 1
 
 
 def _metric(trainer: L.Trainer, name: str) -> float | None:
