@@ -2,14 +2,14 @@
 
 import json
 import math
+import os
 
 import pytest
 
-from conftest import planted_groups_text, run_script
-
-pytestmark = pytest.mark.slow
+from conftest import import_script, planted_groups_text, run_script
 
 
+@pytest.mark.slow
 def test_benchmark_alternates_trainers_and_reports_consistent_rates(tmp_path):
     corpus = tmp_path / "corpus.txt"
     # Letters only: the benchmark normalises as text8 does, which spells digits out.
@@ -35,10 +35,13 @@ def test_benchmark_alternates_trainers_and_reports_consistent_rates(tmp_path):
         assert math.isclose(row["words_per_s"], n_tokens * 5 / row["wall_s"])
         assert math.isclose(row["best_words_per_s"], n_tokens * 5 / row["best_wall_s"])
         assert row["peak_rss_mb"] > 50  # the child's own peak, torch or gensim loaded
+        # CPU seconds over the same span as the wall clock, on at most the machine's cores.
+        assert 0 < row["cpu_s"] <= row["wall_s"] * os.cpu_count() * 1.05
     speedup = rows["sgns"]["words_per_s"] / rows["gensim"]["words_per_s"]
     assert math.isclose(report["speedup"], speedup)
     best = rows["sgns"]["best_words_per_s"] / rows["gensim"]["best_words_per_s"]
     assert math.isclose(report["speedup_best"], best)
+    assert math.isclose(report["cpu_speedup"], rows["gensim"]["cpu_s"] / rows["sgns"]["cpu_s"])
     table = next(line for line in lines if line.startswith("sgns "))
     assert f"{speedup:.2f}" in table.split()
 
@@ -51,8 +54,11 @@ def test_benchmark_alternates_trainers_and_reports_consistent_rates(tmp_path):
         (["--rounds", "0"], "--rounds at least 1"),
     ],
 )
-def test_bad_arguments_stop_with_one_line(tmp_path, args, message):
-    result = run_script("bench/benchmark.py", *args, cwd=tmp_path)
-    assert result.returncode == 2
-    assert message in result.stderr
-    assert len(result.stderr.strip().splitlines()) == 1
+def test_bad_arguments_stop_with_one_line(tmp_path, monkeypatch, capsys, args, message):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as stopped:
+        import_script("bench/benchmark").main(args)
+    assert stopped.value.code == 2
+    err = capsys.readouterr().err
+    assert message in err
+    assert len(err.strip().splitlines()) == 1

@@ -10,6 +10,7 @@ import pytest
 from train_script import one_line, train
 
 from conftest import planted_groups_text, small_run_overrides
+from sgns.config.schema import RULES
 
 pytestmark = pytest.mark.slow
 
@@ -42,10 +43,8 @@ def test_bad_override_is_one_line_and_exit_2(tmp_path, override, message):
 
 
 EMBED_DIM_RANGE = "is invalid: it must be an integer in [1, 100000]"
-MODEL_KEYS = (
-    "embed_dim, init, lr, min_lr_ratio, n_neighbors, n_samples, n_val_words, noise_power, "
-    "optimizer, sgd_chunk, shared_negatives, table_dtype"
-)
+# The schema's model keys, sorted: a new key joins the listing with no edit here.
+MODEL_KEYS = ", ".join(sorted(key.split(".", 1)[1] for key in RULES if key.startswith("model.")))
 
 
 @pytest.mark.parametrize(

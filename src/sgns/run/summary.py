@@ -39,6 +39,7 @@ BOOKKEEPING = (
     "sgd_chunk",
     "shared_negatives",
     "train_seconds",
+    "cpu_time_s",
     "words_per_sec_incl_setup",
     "eval_seconds",
     "analogy_coverage",

@@ -66,6 +66,7 @@ def run_checked(conf: dict, run_dir: str | Path) -> dict:
     """`run` for a config already through sgns.config.check.checked (scripts/train.py checks
     it before loading torch, so a bad command line fails fast)."""
     start, started_at = time.perf_counter(), dt.datetime.now().astimezone()
+    cpu_start = time.process_time()  # this process's threads; not ddp_spawn's ranks
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     cuda = trains_on_cuda(conf["trainer"]["accelerator"])
@@ -99,7 +100,7 @@ def run_checked(conf: dict, run_dir: str | Path) -> dict:
     tokens_seen = datamodule.train_tokens * epochs_done
     # A resumed run trained only its last part in this process.
     tokens_here = tokens_seen * (steps - start_step) / max(1, steps)
-    wall = time.perf_counter() - start
+    wall, cpu = time.perf_counter() - start, time.process_time() - cpu_start
     metrics = {
         "final_train_loss": _metric(trainer, "train/loss_epoch"),
         "final_val_loss": _metric(trainer, "val/loss"),
@@ -116,6 +117,7 @@ def run_checked(conf: dict, run_dir: str | Path) -> dict:
         "train_seconds": fit_seconds,
         "eval_seconds": eval_seconds,
         "wall_time_s": wall,
+        "cpu_time_s": cpu,  # user + system seconds of this process, all its threads
         "train_words_per_sec": tokens_here / fit_seconds if fit_seconds > 0 else None,
         "words_per_sec_incl_setup": tokens_here / wall if wall > 0 else None,
         **final_scores(trainer.callback_metrics),
