@@ -12,6 +12,9 @@ $(STAMP): pyproject.toml Makefile
 	# torch first and pinned: a bare requirement would pull a multi-GB CUDA build.
 	$(PY) -m pip install --quiet "$(TORCH)"
 	$(PY) -m pip install --quiet -e ".[dev,viz]"
+	# The CPU step's compiled loops, once into numba's cache (src/sgns/model/__pycache__),
+	# rather than in every test worker and run that starts before the cache exists.
+	$(PY) -c "from sgns.model.sgd_cpu import warm_cache; warm_cache()"
 	touch $(STAMP)
 
 train: $(STAMP)  ## make train ARGS="model.embed_dim=200 trainer.max_epochs=10"

@@ -297,3 +297,28 @@ def _match_threads() -> None:
     threads = min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS)
     if numba.get_num_threads() != threads:
         numba.set_num_threads(threads)
+
+
+def warm_cache() -> None:
+    """Compile every loop above for the argument types training passes (one process, and the
+    parts of 2- and 4-rank DDP exchanges), into numba's cache beside this file. Run once after
+    installing (`make`): without it every process that starts before the cache exists, test
+    workers and DDP ranks alike, compiles the same loops for 10-20 s of CPU."""
+    from sgns.model.skipgram import SkipGramNeg
+
+    torch.manual_seed(0)
+    model = SkipGramNeg(50, 8, np.full(50, 1 / 50), generator=torch.Generator().manual_seed(0))
+    ids = torch.randint(0, 50, (64,))
+    work = Workspace()
+    noise = torch.randint(0, 50, (2, 5))
+    _, updates = row_updates(model.in_embed.weight, model.out_embed.weight, ids, ids, noise,
+                             64, 0.025, work)  # fmt: skip
+    out = torch.zeros(50, 9)
+    # One process; DDP's every-rank exchange of 2 and 4 ranks; its one-sum-per-word form.
+    for in_parts, out_parts in [(updates[:1] * n, updates[1:] * n) for n in (1, 2, 4)] + [
+        (updates[:1], updates[1:2])
+    ]:
+        apply_updates(model.in_embed.weight, model.out_embed.weight, in_parts, out_parts,
+                      0.025, work)  # fmt: skip
+        sum_per_row(out, in_parts)
+        sum_per_row(out, out_parts)
