@@ -1,7 +1,7 @@
 """scripts/bench/real_text_corpus.py: prose from docstrings, documentation and manual pages,
 once each."""
 
-from conftest import run_script
+from conftest import import_script
 
 MODULE = '''"""The module reads the configuration of every plugin before it starts.
 
@@ -26,7 +26,14 @@ MAN_PAGE = (
 MARKDOWN = "# Title\n\nThis paragraph spans\ntwo lines of ordinary prose.\n\n| a | b |\n|---|---|\n"
 
 
-def test_collects_prose_once_and_skips_code(tmp_path):
+def corpus_script(*args: str, capsys) -> tuple[int, str, str]:
+    """scripts/bench/real_text_corpus.py's main, in this process: exit status, stdout, stderr."""
+    status = import_script("bench/real_text_corpus").main(list(args))
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def test_collects_prose_once_and_skips_code(tmp_path, capsys):
     docs = tmp_path / "docs"
     (docs / "pkg").mkdir(parents=True)
     (docs / "pkg" / "mod.py").write_text(MODULE)
@@ -36,8 +43,8 @@ def test_collects_prose_once_and_skips_code(tmp_path):
     (docs / "man1").mkdir()
     (docs / "man1" / "ls.1").write_text(MAN_PAGE)
     out = tmp_path / "corpus.txt"
-    result = run_script("bench/real_text_corpus.py", str(out), "--root", str(docs), cwd=tmp_path)
-    assert result.returncode == 0, result.stderr
+    status, stdout, stderr = corpus_script(str(out), "--root", str(docs), capsys=capsys)
+    assert status == 0, stderr
     lines = out.read_text().splitlines()
     assert sorted(lines) == sorted([
         "The module reads the configuration of every plugin before it starts.",
@@ -48,16 +55,16 @@ def test_collects_prose_once_and_skips_code(tmp_path):
         "ls - list directory contents",
         "List information about the FILEs (the current directory by default).",
     ])  # fmt: skip
-    assert result.stdout.strip() == f"{sum(len(x.split()) for x in lines)} tokens in {out}"
+    assert stdout.strip() == f"{sum(len(x.split()) for x in lines)} tokens in {out}"
 
 
-def test_too_few_tokens_is_a_one_line_error_and_writes_nothing(tmp_path):
+def test_too_few_tokens_is_a_one_line_error_and_writes_nothing(tmp_path, capsys):
     (tmp_path / "docs").mkdir()
     (tmp_path / "docs" / "a.md").write_text("Just one short paragraph of words here.\n")
     out = tmp_path / "corpus.txt"
     args = [str(out), "--root", str(tmp_path / "docs"), "--min-tokens", "1000"]
-    result = run_script("bench/real_text_corpus.py", *args, cwd=tmp_path)
-    assert result.returncode == 2
-    assert result.stderr.strip() == "error: found 7 tokens, fewer than --min-tokens 1000"
+    status, _, stderr = corpus_script(*args, capsys=capsys)
+    assert status == 2
+    assert stderr.strip() == "error: found 7 tokens, fewer than --min-tokens 1000"
     assert not out.exists()
     assert list(tmp_path.iterdir()) == [tmp_path / "docs"]
