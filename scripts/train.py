@@ -5,6 +5,10 @@ python scripts/train.py data=text_file data.path=my.txt   # your own text
 python scripts/train.py -m model.embed_dim=50,100 model.n_samples=5,10   # a sweep
 python scripts/train.py ... resume=outputs/runs/RUN/checkpoints/last.ckpt  # continue a run
 
+Each launch gets a folder of its own (sgns.run.folders): a run or sweep started in the same
+second as another gets a name ending _2, _3, ...; a hydra.run.dir or hydra.sweep.dir that
+holds a finished run is refused, unless resume= names a checkpoint inside it.
+
 Exit status: 0 done; 2 bad input or config (one line ``error: ...`` on stderr, nothing trained);
 143 stopped by SIGTERM and 130 by Ctrl-C (one line ``stopped: ...`` naming the checkpoint to
 resume from).
@@ -26,6 +30,8 @@ from sgns.config.check import check_inside, checked, composition_error
 from sgns.data.corpus import expand_paths
 from sgns.errors import ConfigError, SgnsError, first_line
 from sgns.io import atomic_write_text
+from sgns.run.folders import FolderTaken
+from sgns.run.folders import prepare as prepare_folders
 from sgns.run.launchers import prepare as prepare_parallel_runs
 
 EXIT_BAD_INPUT, EXIT_SIGTERM, EXIT_CTRL_C = 2, 143, 130  # 128 + signal number, as shells report
@@ -85,6 +91,7 @@ def _record_failure(run_dir: Path, err: Exception) -> None:
 
 if __name__ == "__main__":
     prepare_parallel_runs()
+    prepare_folders()
     # Let composition errors (an unknown key, a bad override) reach us as exceptions, so they
     # print as one line like every other bad input; a user's own HYDRA_FULL_ERROR=1 wins.
     full_traces = os.environ.get("HYDRA_FULL_ERROR") == "1"
@@ -95,4 +102,7 @@ if __name__ == "__main__":
         if full_traces:
             raise
         print(f"error: {composition_error(err)}", file=sys.stderr)
+        sys.exit(EXIT_BAD_INPUT)
+    except FolderTaken as err:  # raised before Hydra writes into the folder
+        print(f"error: {err}", file=sys.stderr)
         sys.exit(EXIT_BAD_INPUT)

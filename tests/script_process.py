@@ -23,6 +23,7 @@ import runpy
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 # What scripts/*.py import, directly or once their arguments are checked.
@@ -99,18 +100,33 @@ class ScriptProcess:
 
 
 def start(
-    script: Path, args: list[str], cwd: Path, env: dict, stdout: Path, stderr: Path
+    script: Path,
+    args: list[str],
+    cwd: Path,
+    env: dict,
+    stdout: Path,
+    stderr: Path,
+    before: Callable[[], None] | None = None,
 ) -> ScriptProcess:
     """`script` started in the background, its output written to `stdout` and `stderr` (the
-    same path for both merges them, as a terminal shows them)."""
+    same path for both merges them, as a terminal shows them). `before`, a picklable
+    function, runs in the child just before the script (to wait at a barrier, say)."""
     process = _forkserver().Process(
-        target=_main, args=(str(script), list(args), str(cwd), dict(env), str(stdout), str(stderr))
+        target=_main,
+        args=(str(script), list(args), str(cwd), dict(env), str(stdout), str(stderr), before),
     )
     process.start()
     return ScriptProcess(process)
 
 
-def _main(script: str, args: list[str], cwd: str, env: dict, stdout: str, stderr: str) -> None:
+def barrier(parties: int):
+    """A barrier that scripts' processes can wait at in `before`, to start together."""
+    return _forkserver().Barrier(parties)
+
+
+def _main(
+    script: str, args: list[str], cwd: str, env: dict, stdout: str, stderr: str, before=None
+) -> None:
     """In the child: what ``python script *args`` would do, then exit with its status."""
     os.chdir(cwd)
     os.environ.clear()
@@ -123,6 +139,8 @@ def _main(script: str, args: list[str], cwd: str, env: dict, stdout: str, stderr
     sys.path.insert(0, str(Path(script).parent))  # as `python script` puts its folder first
     code = 0
     try:
+        if before is not None:
+            before()
         runpy.run_path(script, run_name="__main__")
     except SystemExit as exit_:
         code = _exit_status(exit_.code)

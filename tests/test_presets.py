@@ -6,6 +6,7 @@ from omegaconf import OmegaConf
 
 from conftest import CONF_DIR, make_config
 from sgns.config.check import validate
+from sgns.run.folders import prepare as prepare_folders
 
 
 def resolved(overrides):
@@ -97,6 +98,7 @@ def test_optuna_search_maximises_analogy_accuracy():
 
 
 def launcher_config(name: str, overrides: list[str]) -> dict:
+    prepare_folders()  # as scripts/train.py: submitit's folder lies in ${hydra.sweep.dir}
     with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
         cfg = compose(
             config_name="train",

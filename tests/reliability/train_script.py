@@ -23,9 +23,12 @@ def train(*args: str, cwd: Path, timeout: float = 300) -> subprocess.CompletedPr
     return script_process.run(SCRIPT, list(args), cwd=cwd, env=env(), timeout=timeout)
 
 
-def start(*args: str, cwd: Path, log: Path) -> script_process.ScriptProcess:
-    """Start scripts/train.py in the background, its output going to `log`."""
-    return script_process.start(SCRIPT, list(args), cwd=cwd, env=env(), stdout=log, stderr=log)
+def start(*args: str, cwd: Path, log: Path, before=None) -> script_process.ScriptProcess:
+    """Start scripts/train.py in the background, its output going to `log`; `before` runs in
+    its process first (tests/script_process.py)."""
+    return script_process.start(
+        SCRIPT, list(args), cwd=cwd, env=env(), stdout=log, stderr=log, before=before
+    )
 
 
 def one_line(stderr: str) -> str:
