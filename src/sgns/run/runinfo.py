@@ -27,7 +27,7 @@ from sgns.io import atomic_write_text
 
 PACKAGES = ("torch", "lightning", "hydra-core", "omegaconf", "numpy", "gensim")
 # The package's own directory: src/sgns in a checkout.
-SOURCE_DIR = Path(__file__).resolve().parent
+SOURCE_DIR = Path(__file__).resolve().parents[1]
 
 
 def run_info(device: torch.device | str | None = None, started: dt.datetime | None = None) -> dict:
