@@ -77,14 +77,14 @@ def run_checked(conf: dict, run_dir: str | Path) -> dict:
     log.info("%s", datamodule.describe())  # before tokenising: a wrong choice shows at once
     datamodule.prepare_data()
     datamodule.setup("fit")
-    words = datamodule.vocab.words
+    vocab = datamodule.vocab
+    words = vocab.words
     auto.fit_to_corpus(datamodule.expected_pairs_per_epoch(), len(words))  # the corpus's
     datamodule.set_batch_size(conf["data"]["batch_size"])
     log.info("%s", auto.line())
 
     resume = conf["resume"]
     start_step = check_resume(resume, conf, words)["global_step"] if resume else 0
-    vocab = datamodule.vocab
     module = SkipGramModule(vocab.words, vocab.counts, **conf["model"], seed=conf["seed"])
     resume_state = ResumeState(conf)
     quiet_library_noise()
