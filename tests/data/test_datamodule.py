@@ -45,3 +45,10 @@ def test_a_finished_epoch_saves_the_start_of_the_next(skip):
     n = len(first_pairs(source))
     assert n > 10
     assert source.state_dict() == {"epoch": 3, "batches_done": 0}
+
+
+def test_every_pairs_on_choice_has_its_pair_maker():
+    from sgns.data import PAIRS_ON
+    from sgns.data.datamodule import PAIR_MAKERS
+
+    assert tuple(PAIR_MAKERS) == PAIRS_ON

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from sgns.data import PAIRS_ON, SOURCES
+from sgns.data import SOURCES
 from sgns.data.corpus import NORMALIZATION_MEANINGS, expand_paths, wiki_sample_file
 from sgns.data.device_batches import DevicePairs
 from sgns.data.host_batches import SkipGramPairs
@@ -38,6 +38,7 @@ SUBSAMPLE_ORIGINS = {
     (1e-3, "word2vec"): "word2vec's and gensim's default, for user text",
 }
 _VAL_SEED = 0x5EED
+PAIR_MAKERS = {"host": SkipGramPairs, "device": DevicePairs}  # data.pairs_on: PAIRS_ON
 
 
 class SkipGramDataModule(L.LightningDataModule):
@@ -73,10 +74,6 @@ class SkipGramDataModule(L.LightningDataModule):
         block_tokens: int,
     ):
         super().__init__()
-        if pairs_on not in PAIRS_ON:
-            raise ConfigError(
-                f"data.pairs_on={pairs_on!r} is invalid: it must be one of: {', '.join(PAIRS_ON)}"
-            )
         if pairs_on == "device" and num_workers:
             raise ConfigError(
                 f"data.num_workers={num_workers} with data.pairs_on=device: device pairs are "
@@ -142,21 +139,11 @@ class SkipGramDataModule(L.LightningDataModule):
             val_ids = ids[-n_val:]
         self.train_ids = ids[: len(ids) - n_val]
         self.keep_prob = self.vocab.keep_prob(self.subsample_t, self.subsample_rule)
-        self.train_set = SkipGramPairs(
-            self.train_ids,
-            self.keep_prob,
-            self.window,
-            self.batch_size,
-            self.seed,
-            self.context_chunk,
-            self.shuffle,
-            self.block_tokens,
-        )
-        if self.pairs_on == "device":
-            self.train_set = DevicePairs(
-                self.train_ids, self.keep_prob, self.window, self.batch_size, self.seed,
-                self.context_chunk, self.shuffle, self.block_tokens,
-            )  # fmt: skip
+        pairs = PAIR_MAKERS[self.pairs_on]  # numpy in the loader, or torch on the device
+        self.train_set = pairs(
+            self.train_ids, self.keep_prob, self.window, self.batch_size, self.seed,
+            self.context_chunk, self.shuffle, self.block_tokens,
+        )  # fmt: skip
         rng = np.random.default_rng([self.seed, _VAL_SEED])
         self.val_batches = [
             (torch.from_numpy(x), torch.from_numpy(y))

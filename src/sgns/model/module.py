@@ -46,12 +46,12 @@ class SkipGramModule(L.LightningModule):
         sgd_chunk: with ``sgd``, a batch is applied as consecutive updates of at most
             this many pairs, all ranks together under DDP (None: the whole batch at once);
             every row's step is bounded whatever its size.
-
-    The defaults are sgns.config.schema.ModelConfig's; `shared_negatives` and `sgd_chunk`,
-    ``auto`` there, have none: sgns.run.auto decides them from the device and the corpus.
         table_dtype: storage of both tables (``float32``, ``bfloat16``, ``float16``; the
             last two with ``sgd`` only, which computes every update in float32).
         n_val_words: how many validation words; half frequent, half rarer.
+
+    The defaults are sgns.config.schema.ModelConfig's; `shared_negatives` and `sgd_chunk`,
+    ``auto`` there, have none: sgns.run.auto decides them from the device and the corpus.
     """
 
     def __init__(
