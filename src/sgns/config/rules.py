@@ -160,7 +160,7 @@ def lightning_devices(default):
     return _field(default, Devices(), ())
 
 
-def keys_with(schema: type, role: str, prefix: str = "") -> tuple[str, ...]:
+def keys_with(schema: type, role: str) -> tuple[str, ...]:
     """The dotted keys of `schema` (nested dataclasses flattened) whose field has `role`.
 
     >>> @dataclass
@@ -170,27 +170,15 @@ def keys_with(schema: type, role: str, prefix: str = "") -> tuple[str, ...]:
     >>> keys_with(Model, TRAINS)
     ('embed_dim',)
     """
-    keys: list[str] = []
-    for name, hint in typing.get_type_hints(schema).items():
-        kind, _ = _unwrap(hint)
-        if dataclasses.is_dataclass(kind):
-            keys += keys_with(kind, role, f"{prefix}{name}.")
-        elif role in schema.__dataclass_fields__[name].metadata.get(ROLES, ()):
-            keys.append(prefix + name)
-    return tuple(keys)
+    return tuple(key for key, _, _, meta in _leaves(schema) if role in meta.get(ROLES, ()))
 
 
-def rules_of(schema: type, prefix: str = "") -> dict:
+def rules_of(schema: type) -> dict:
     """Every leaf key of the dataclass `schema` (dotted, nested dataclasses flattened) with its
     rule, completed from the annotation: int or float for numbers, nullable for ``X | None``."""
     rules = {}
-    for name, hint in typing.get_type_hints(schema).items():
-        key = prefix + name
-        kind, nullable = _unwrap(hint)
-        if dataclasses.is_dataclass(kind):
-            rules |= rules_of(kind, key + ".")
-            continue
-        rule = schema.__dataclass_fields__[name].metadata.get(RULE)
+    for key, kind, nullable, meta in _leaves(schema):
+        rule = meta.get(RULE)
         if rule is None:
             if kind is not bool:
                 raise TypeError(f"{key} needs a rule: number(), one_of(), text() or flag()")
@@ -198,6 +186,16 @@ def rules_of(schema: type, prefix: str = "") -> dict:
         kind = rule.kind if kind is typing.Any else kind  # Any: the rule alone decides
         rules[key] = dataclasses.replace(rule, kind=kind, nullable=nullable)
     return rules
+
+
+def _leaves(schema: type, prefix: str = ""):
+    """(dotted key, type, nullable, field metadata) of every leaf field of `schema`."""
+    for name, hint in typing.get_type_hints(schema).items():
+        kind, nullable = _unwrap(hint)
+        if dataclasses.is_dataclass(kind):
+            yield from _leaves(kind, f"{prefix}{name}.")
+        else:
+            yield prefix + name, kind, nullable, schema.__dataclass_fields__[name].metadata
 
 
 def _unwrap(hint) -> tuple[Any, bool]:
