@@ -306,11 +306,11 @@ def warm_cache() -> None:
     workers and DDP ranks alike, compiles the same loops for 10-20 s of CPU."""
     from sgns.model.skipgram import SkipGramNeg
 
-    torch.manual_seed(0)
-    model = SkipGramNeg(50, 8, np.full(50, 1 / 50), generator=torch.Generator().manual_seed(0))
-    ids = torch.randint(0, 50, (64,))
+    generator = torch.Generator().manual_seed(0)
+    model = SkipGramNeg(50, 8, np.full(50, 1 / 50), generator=generator)
+    ids = torch.randint(0, 50, (64,), generator=generator)
     work = Workspace()
-    noise = torch.randint(0, 50, (2, 5))
+    noise = torch.randint(0, 50, (2, 5), generator=generator)
     _, updates = row_updates(model.in_embed.weight, model.out_embed.weight, ids, ids, noise,
                              64, 0.025, work)  # fmt: skip
     out = torch.zeros(50, 9)
