@@ -1,0 +1,152 @@
+"""The fused GPU step (sgns.model.sgd_fused), run by Triton's interpreter on the CPU
+(tests/conftest.py sets TRITON_INTERPRET=1 where there is no GPU), against its float64
+description: group after group, each computed from the tables the previous groups left."""
+
+import math
+
+import pytest
+import torch
+
+pytest.importorskip("triton")
+
+from sgns.model.sgd_fused import (  # noqa: E402
+    default_programs,
+    fused_available,
+    fused_sgd_step,
+    reference_step,
+)
+from sgns.model.skipgram import SkipGramNeg  # noqa: E402
+from sgns.model.updates import STEP_BOUND  # noqa: E402
+
+DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def model_with(w_in: torch.Tensor, w_out: torch.Tensor) -> SkipGramNeg:
+    model = SkipGramNeg(len(w_in), w_in.shape[1]).to(DEVICE)
+    with torch.no_grad():
+        model.in_embed.weight.copy_(w_in)
+        model.out_embed.weight.copy_(w_out)
+    return model
+
+
+def check_against_reference(
+    vocab, dim, n_samples, shared, pairs, lr=0.1, scale=1.0, n_valid=None, programs=1, seed=0
+):
+    """Train one step both ways from the same tables, pairs and negatives; return the
+    starting tables, the kernel's and the reference's (float64)."""
+    gen = torch.Generator().manual_seed(seed)
+    w_in = torch.randn(vocab, dim, generator=gen) * scale
+    w_out = torch.randn(vocab, dim, generator=gen) * scale
+    inputs = torch.randint(vocab, (pairs,), generator=gen)
+    targets = torch.randint(vocab, (pairs,), generator=gen)
+    noise = torch.randint(vocab, (-(-pairs // shared), n_samples), generator=gen)
+    model = model_with(w_in, w_out)
+    loss = fused_sgd_step(
+        model, inputs.to(DEVICE), targets.to(DEVICE), n_samples, lr, shared,
+        noise=noise.to(DEVICE), n_valid=n_valid, programs=programs,
+    )  # fmt: skip
+    ref_in, ref_out = w_in.double(), w_out.double()
+    total = reference_step(ref_in, ref_out, inputs, targets, noise, lr, shared, n_valid)
+    got_in = model.in_embed.weight.detach().cpu().double()
+    got_out = model.out_embed.weight.detach().cpu().double()
+    torch.testing.assert_close(got_in, ref_in, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(got_out, ref_out, rtol=1e-5, atol=1e-5)
+    counted = pairs if n_valid is None else n_valid
+    assert float(loss) == pytest.approx(total / counted, rel=1e-5)
+    return (w_in, w_out), (got_in, got_out)
+
+
+def test_the_interpreter_or_a_gpu_runs_it():
+    assert fused_available(DEVICE)
+
+
+def test_rows_repeated_inside_a_group_get_every_term():
+    """Three words: every group repeats each row several times, as centre, context and
+    negative at once; atomic adds keep every term."""
+    before, after = check_against_reference(vocab=3, dim=16, n_samples=5, shared=8, pairs=32)
+    assert not torch.equal(before[0].double(), after[0])
+
+
+@pytest.mark.parametrize("n_samples", [1, 2, 5, 12])
+def test_any_number_of_negatives_from_1_to_12(n_samples):
+    check_against_reference(vocab=50, dim=24, n_samples=n_samples, shared=16, pairs=48)
+
+
+@pytest.mark.parametrize(
+    ("dim", "shared", "pairs"),
+    [(40, 8, 61), (150, 32, 70), (7, 1, 5)],
+    ids=["dim-40-last-group-short", "dim-150-two-slices", "one-pair-groups"],
+)
+def test_padding_of_groups_negatives_and_dimensions(dim, shared, pairs):
+    """Groups, negatives and the dimension are padded to the kernel's block sizes (powers of
+    two, at least 16); the padding moves nothing."""
+    check_against_reference(vocab=40, dim=dim, n_samples=5, shared=shared, pairs=pairs)
+
+
+def test_pairs_past_n_valid_count_for_nothing():
+    """Pairs that pad a batch (n_valid) neither move rows nor count in the loss: a row that
+    only they touch keeps its value."""
+    gen = torch.Generator().manual_seed(1)
+    model = model_with(torch.randn(10, 16, generator=gen), torch.randn(10, 16, generator=gen))
+    before_in = model.in_embed.weight.detach().clone()
+    before_out = model.out_embed.weight.detach().clone()
+    inputs = torch.tensor([1, 2, 3, 9, 9, 9]).to(DEVICE)  # 9 only in the padding
+    targets = torch.tensor([4, 5, 6, 9, 9, 9]).to(DEVICE)
+    noise = torch.tensor([[1, 2], [3, 4]]).to(DEVICE)  # 9 is never a negative either
+    fused_sgd_step(model, inputs, targets, 2, 0.1, shared=3, noise=noise, n_valid=3)
+    assert torch.equal(model.in_embed.weight[9], before_in[9])
+    assert torch.equal(model.out_embed.weight[9], before_out[9])
+    assert not torch.equal(model.in_embed.weight[1], before_in[1])
+    check_against_reference(vocab=10, dim=16, n_samples=2, shared=3, pairs=6, n_valid=3)
+
+
+def test_scores_of_plus_and_minus_100_stay_finite_and_bounded():
+    """Vectors of norm ~40 give scores near +-100: sigmoid saturates, log-sigmoid stays finite,
+    and every part's step is cut to STEP_BOUND / L (L ~ 400 here, lr L far above the bound)."""
+    before, after = check_against_reference(
+        vocab=20, dim=16, n_samples=5, shared=8, pairs=40, lr=0.5, scale=10.0
+    )
+    scores = before[0] @ before[1].T
+    assert scores.abs().max() > 100
+    for start, end in zip(before, after, strict=True):
+        assert torch.isfinite(end).all()
+        # A row's move is bounded: without the bound a saturated pair would move a row by
+        # lr * |x| ~ 20 per term.
+        step = (end - start.double()).norm(dim=1)
+        norm = start.double().norm(dim=1)
+        assert (step <= 4 * STEP_BOUND * norm).all()
+
+
+def test_programs_take_consecutive_runs_of_groups():
+    """Under the interpreter programs run one after another, each over its own consecutive
+    groups: three programs take the same steps as one."""
+    if DEVICE == "cuda":
+        pytest.skip("programs run side by side on a GPU")
+    check_against_reference(vocab=30, dim=16, n_samples=3, shared=8, pairs=72, programs=3)
+
+
+def test_programs_in_flight_are_capped_by_the_vocabulary():
+    """Never more pairs in flight than words: 30 words in groups of 8 go through 3 programs."""
+    assert default_programs(torch.device("cpu"), vocab=30, shared=8, groups=1000) == 3
+    assert default_programs(torch.device("cpu"), vocab=10, shared=32, groups=1000) == 1
+    assert default_programs(torch.device("cpu"), vocab=10**6, shared=32, groups=7) == 7
+
+
+def test_the_loss_is_what_negative_sampling_loss_reports_for_a_fresh_group():
+    """One group, untouched tables: its loss is NegativeSamplingLoss's on the same pairs and
+    negatives (log 2 per score at zero vectors)."""
+    model = SkipGramNeg(5, 8).to(DEVICE)
+    with torch.no_grad():
+        model.in_embed.weight.zero_()
+        model.out_embed.weight.zero_()
+    ids = torch.tensor([0, 1, 2, 3]).to(DEVICE)
+    noise = torch.tensor([[4, 4, 4]]).to(DEVICE)
+    loss = fused_sgd_step(model, ids, ids, 3, 0.025, shared=4, noise=noise)
+    assert float(loss) == pytest.approx(4 * math.log(2), rel=1e-6)
+
+
+def test_reduced_precision_tables_are_refused():
+    model = SkipGramNeg(5, 8).to(DEVICE).to(torch.bfloat16)
+    ids = torch.tensor([0, 1]).to(DEVICE)
+    with pytest.raises(ValueError, match="float32 tables only"):
+        fused_sgd_step(model, ids, ids, 2, 0.025, shared=2)
