@@ -150,7 +150,7 @@ def _patch_nested_calls_once() -> None:
 
     patch = getattr(interpreter, "_patch_lang", None)
     nested = getattr(interpreter, "InterpretedFunction", None)
-    if patch is None or nested is None or not callable(getattr(nested, "__call__", None)):
+    if not callable(patch) or not isinstance(nested, type):
         return
     patched: set[int] = set()
 
