@@ -45,7 +45,12 @@ def test_bar_total_is_the_expected_batch_count_and_the_epoch_is_not_cut(tmp_path
         callbacks=[bar, totals], limit_val_batches=0, enable_model_summary=False,
     )  # fmt: skip
     module = SkipGramModule(
-        vocab.words, vocab.counts, embed_dim=8, shared_negatives=1, sgd_chunk=4096
+        vocab.words,
+        vocab.counts,
+        embed_dim=8,
+        shared_negatives=1,
+        sgd_chunk=4096,
+        gpu_step="torch",
     )
     trainer.fit(module, datamodule=datamodule)
     assert trainer.num_training_batches == float("inf")  # Lightning counts none itself

@@ -179,7 +179,9 @@ class SyncsAreErrors(L.Callback):
 @needs_cuda
 def test_steps_between_log_points_never_synchronise_with_the_gpu():
     words, counts = [f"w{i}" for i in range(5000)], np.arange(5000, 0, -1) * 10
-    module = SkipGramModule(words, counts, embed_dim=64, shared_negatives=1, sgd_chunk=None)
+    module = SkipGramModule(
+        words, counts, embed_dim=64, shared_negatives=1, sgd_chunk=None, gpu_step="torch"
+    )
     g = torch.Generator("cuda").manual_seed(0)
     batch = tuple(torch.randint(5000, (1 << 18,), generator=g, device="cuda") for _ in "xy")
     guard = SyncsAreErrors(log_every=5)

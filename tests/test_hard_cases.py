@@ -67,7 +67,7 @@ def test_thirty_distinct_words_fit_as_well_with_the_gpus_automatic_settings(tmp_
     may cover over 1/64 of the ~100k-pair epoch. Whole 65,536-pair updates, as `auto` gave
     before, are two an epoch: 10 in all, a final loss of 3.78."""
     monkeypatch.setattr(auto, "trains_on_cuda", lambda accelerator: True)
-    metrics, _, vectors = train(tmp_path, thirty_words_text())
+    metrics, _, vectors = train(tmp_path, thirty_words_text(), "model.gpu_step=torch")
     assert (metrics["batch_size"], metrics["sgd_chunk"]) == (65_536, 4096)
     assert np.isfinite(vectors).all()
     best = -(math.log(1 / 6) + 5 * math.log(5 / 6))

@@ -70,6 +70,7 @@ def test_noise_distribution_is_normalised_and_ordered_like_the_counts(counter, p
     module = SkipGramModule(
         vocab.words, vocab.counts, embed_dim=2, noise_power=power, shared_negatives=1,
         sgd_chunk=4096,
+        gpu_step="torch",
     )  # fmt: skip
     noise = module.model.noise_dist.double().numpy()
     assert np.isclose(noise.sum(), 1.0)

@@ -14,7 +14,12 @@ from sgns.model.updates import RowUpdates
 def _module(n_vocab: int, rank: int = 0) -> SkipGramModule:
     words = [f"w{i}" for i in range(n_vocab)]
     module = SkipGramModule(
-        words, list(range(n_vocab + 10, 10, -1)), embed_dim=8, shared_negatives=1, sgd_chunk=4096
+        words,
+        list(range(n_vocab + 10, 10, -1)),
+        embed_dim=8,
+        shared_negatives=1,
+        sgd_chunk=4096,
+        gpu_step="torch",
     )
     with torch.no_grad():
         module.model.out_embed.weight.uniform_(

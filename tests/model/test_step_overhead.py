@@ -44,7 +44,12 @@ def test_a_gpu_sized_step_issues_few_torch_operations():
     words, counts = [f"w{i}" for i in range(1000)], np.arange(1000, 0, -1) * 10
     # embed_dim 8: the count does not depend on it, and it keeps the CPU step short.
     module = SkipGramModule(
-        words, counts, embed_dim=8, shared_negatives=1, sgd_chunk=GPU_BATCH_SIZE
+        words,
+        counts,
+        embed_dim=8,
+        shared_negatives=1,
+        sgd_chunk=GPU_BATCH_SIZE,
+        gpu_step="torch",
     )
     probe = ProfileOneStep()
     trainer = L.Trainer(

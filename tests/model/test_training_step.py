@@ -19,7 +19,10 @@ HOST_READS = ("item", "tolist", "__bool__", "__float__", "__int__")
 def make_module(**kwargs) -> SkipGramModule:
     words, counts = [f"w{i}" for i in range(V)], np.arange(V, 0, -1) * 10
     return SkipGramModule(
-        words, counts, embed_dim=8, **{"shared_negatives": 1, "sgd_chunk": None, **kwargs}
+        words,
+        counts,
+        embed_dim=8,
+        **{"shared_negatives": 1, "sgd_chunk": None, "gpu_step": "torch", **kwargs},
     )
 
 

@@ -240,7 +240,7 @@ MODEL_KEYS = ", ".join(sorted(key[len("model.") :] for key in RULES if key.start
 def test_hydra_rejects_an_unknown_key_naming_the_known_ones():
     message = composition_message("model.embed_dimm=3")
     assert message == f"unknown config key 'model.embed_dimm'; known keys here: {MODEL_KEYS}"
-    assert MODEL_KEYS.startswith("embed_dim, init, lr, ")
+    assert MODEL_KEYS.startswith("embed_dim, gpu_step, init, lr, ")
 
 
 def test_an_out_of_range_override_is_named_with_its_range():

@@ -181,7 +181,9 @@ def test_a_small_corpus_on_gpu_settings_trains_in_cut_steps_said_in_one_line(
     monkeypatch.setattr(train, "trains_on_cuda", lambda accelerator: True)
     corpus = tmp_path / "corpus.txt"
     corpus.write_text(planted_groups_text(n_tokens=30_000)[0])
-    overrides = small_run_overrides(corpus, tmp_path / "cache", **{"data.batch_size": "auto"})
+    overrides = small_run_overrides(
+        corpus, tmp_path / "cache", **{"data.batch_size": "auto", "model.gpu_step": "torch"}
+    )
     with caplog.at_level(logging.INFO, logger="sgns"):
         metrics = run(make_config(overrides), tmp_path / "run")
     assert (metrics["batch_size"], metrics["sgd_chunk"]) == (65_536, 4096)

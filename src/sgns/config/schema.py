@@ -33,7 +33,7 @@ from sgns.config.rules import (
 from sgns.data import PAIRS_ON, SOURCES, SUBSAMPLE_RULES
 from sgns.data.corpus import NORMALIZATIONS
 from sgns.eval import EXPORT_FORMATS, VECTORS
-from sgns.model import INITS, OPTIMIZERS, TABLE_DTYPES
+from sgns.model import GPU_STEPS, INITS, OPTIMIZERS, TABLE_DTYPES
 
 # Lightning's own values, checked here so that a typo fails before Lightning is loaded.
 ACCELERATORS = ("auto", "cpu", "gpu", "cuda", "mps", "tpu")
@@ -155,6 +155,11 @@ class ModelConfig:
     # sgd: storage of both tables: float32 | bfloat16 | float16; updates are computed in
     # float32 and each row rounded once per step.
     table_dtype: str = one_of("float32", TABLE_DTYPES, roles=SWEPT)
+    # sgd on a CUDA GPU: fused (one Triton kernel; groups of shared_negatives pairs, each
+    # applied as it is computed; not bit-reproducible) | torch (torch operations in
+    # sgd_chunk updates; bit-reproducible under trainer.deterministic=true) | auto: fused
+    # where it can run, else torch (sgns.run.auto). A CPU steps with its compiled loops.
+    gpu_step: str = one_of("auto", ("auto", *GPU_STEPS), roles=(HPARAM,))
     # word2vec (input +-0.5/D, output 0) | uniform (both U(-1, 1), the notebook's).
     init: str = one_of("word2vec", INITS, roles=SWEPT)
     # Validation words: half frequent, half rarer.

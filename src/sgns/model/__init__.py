@@ -11,3 +11,5 @@ loading torch:
 OPTIMIZERS = ("sgd", "sparse_adam", "adam")  # model.optimizer (SkipGramModule)
 INITS = ("word2vec", "uniform")  # model.init (SkipGramNeg.reset_parameters)
 TABLE_DTYPES = ("float32", "bfloat16", "float16")  # model.table_dtype (SkipGramModule)
+# model.gpu_step: the fused Triton kernel (sgns.model.sgd_fused) or torch operations (sgd)
+GPU_STEPS = ("fused", "torch")

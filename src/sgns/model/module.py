@@ -19,6 +19,7 @@ from sgns.eval.neighbors import nearest_neighbors
 from sgns.model import TABLE_DTYPES as TABLE_DTYPE_NAMES
 from sgns.model.loss import NegativeSamplingLoss
 from sgns.model.sgd import ClosedFormSGD, TableUpdates, pad_pairs, sgd_step, sum_per_row
+from sgns.model.sgd_fused import fused_sgd_step
 from sgns.model.skipgram import SkipGramNeg
 from sgns.model.updates import RowUpdates, Workspace
 
@@ -48,10 +49,13 @@ class SkipGramModule(L.LightningModule):
             every row's step is bounded whatever its size.
         table_dtype: storage of both tables (``float32``, ``bfloat16``, ``float16``; the
             last two with ``sgd`` only, which computes every update in float32).
+        gpu_step: with ``sgd`` on a GPU, ``fused`` (sgns.model.sgd_fused: one Triton kernel,
+            groups of `shared_negatives` pairs applied one after another, one process only)
+            or ``torch`` (sgns.model.sgd: torch operations in `sgd_chunk` updates).
         n_val_words: how many validation words; half frequent, half rarer.
 
-    The defaults are sgns.config.schema.ModelConfig's; `shared_negatives` and `sgd_chunk`,
-    ``auto`` there, have none: sgns.run.auto decides them from the device and the corpus.
+    The defaults are sgns.config.schema.ModelConfig's; `shared_negatives`, `sgd_chunk` and
+    `gpu_step`, ``auto`` there, have none: sgns.run.auto decides them from the device and the corpus.
     """
 
     def __init__(
@@ -72,6 +76,7 @@ class SkipGramModule(L.LightningModule):
         *,
         shared_negatives: int,
         sgd_chunk: int | None,
+        gpu_step: str,
     ):
         super().__init__()
         if table_dtype != "float32" and optimizer != "sgd":
@@ -190,6 +195,15 @@ class SkipGramModule(L.LightningModule):
         in 8,192-pair updates fit to a loss of 3.27, in 4,096-pair ones to 2.71)."""
         optimizer, schedule = self.optimizers(), self.lr_schedulers()
         hp, n_real, world = self.hparams, len(inputs), self.trainer.world_size
+        if hp.gpu_step == "fused":
+            # One kernel over the whole batch: its groups apply their updates one after
+            # another (sgns.model.sgd_fused), so model.sgd_chunk has nothing to cut.
+            loss = optimizer.step(lambda: fused_sgd_step(
+                self.model, inputs, targets, hp.n_samples, optimizer.param_groups[0]["lr"],
+                hp.shared_negatives, generator=generator,
+            ))  # fmt: skip
+            schedule.step()
+            return loss
         exchange = None
         if world > 1:
             inputs, targets = self._pad_to_largest_batch(inputs, targets)

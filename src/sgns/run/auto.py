@@ -3,7 +3,8 @@
     >>> conf = {"cpu_threads": None, "trainer": {"devices": 1},
     ...         "data": {"batch_size": "auto", "pairs_on": "auto", "block_tokens": "auto",
     ...                  "num_workers": 0},
-    ...         "model": {"optimizer": "sgd", "sgd_chunk": "auto", "shared_negatives": "auto"}}
+    ...         "model": {"optimizer": "sgd", "sgd_chunk": "auto", "shared_negatives": "auto",
+    ...                   "gpu_step": "torch"}}
     >>> auto = AutoSettings(conf, cuda=True, cores=16)      # resolves `conf` in place
     >>> conf["data"]["batch_size"], conf["data"]["pairs_on"]
     (1048576, 'device')
@@ -17,8 +18,8 @@
     data.block_tokens=16777216 (device pairs), cpu_threads=16 (cores given: 16),
     model.shared_negatives=32 (a 9,071-word vocabulary)
 
-The keys: ``data.batch_size``, ``model.sgd_chunk``, ``data.pairs_on``, ``data.block_tokens``,
-``model.shared_negatives`` and ``cpu_threads`` (null) in a run, and in a parallel sweep the
+The keys: ``data.batch_size``, ``model.sgd_chunk``, ``model.gpu_step``, ``data.pairs_on``,
+``data.block_tokens``, ``model.shared_negatives`` and ``cpu_threads`` (null) in a run, and in a parallel sweep the
 GPUs per run (`gpus_per_run`, an OmegaConf resolver, conf/hydra/launcher/parallel.yaml). A run
 logs `line()` once, and metrics.json records `record()` under ``auto``.
 
@@ -29,6 +30,9 @@ The rules, with the measurements behind them in docs/benchmarks.md:
   the device in DEVICE_BLOCK_TOKENS-token blocks. A CPU keeps what was measured fastest there:
   CPU_BATCH_SIZE-pair batches applied in CPU_SGD_CHUNK-pair updates, pairs made by numpy in
   HOST_BLOCK_TOKENS-token blocks. Loader workers make pairs on the host.
+- A CUDA GPU steps with the fused Triton kernel (sgns.model.sgd_fused) where it can: sgd on
+  float32 tables in one process, trainer.deterministic off, Triton installed (`fused_refusal`
+  says why not); else with torch operations, the reference.
 - Once the corpus is known, an automatic batch is cut to at most 1/MIN_STEPS_PER_EPOCH of an
   epoch (not below CPU_BATCH_SIZE), and so is every update, however model.sgd_chunk was set
   (not below CPU_SGD_CHUNK): the bounded row step keeps an update from diverging, but not a
@@ -51,6 +55,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
+
+from sgns.errors import ConfigError
+from sgns.model.sgd_fused import fused_available
 
 log = logging.getLogger(__name__)
 
@@ -113,6 +120,15 @@ class AutoSettings:
             on_device = data["pairs_on"] == "device"
             self._set("data.block_tokens", DEVICE_BLOCK_TOKENS if on_device else HOST_BLOCK_TOKENS,
                       "device pairs" if on_device else "host pairs")  # fmt: skip
+        if model["gpu_step"] == "auto":
+            refusal = fused_refusal(conf, cuda)
+            if not cuda:
+                self._set("model.gpu_step", "torch", "no CUDA GPU: the CPU's own step")
+            else:
+                self._set("model.gpu_step", "torch" if refusal else "fused",
+                          refusal or "a CUDA GPU with Triton")  # fmt: skip
+        elif model["gpu_step"] == "fused" and (refusal := fused_refusal(conf, cuda)):
+            raise ConfigError(f"model.gpu_step=fused cannot train this run: {refusal}")
         if conf.get("cpu_threads") is None:
             ranks = 1 if cuda else local_processes(conf["trainer"].get("devices", 1))
             why = f"cores given: {cores}" + (f", shared by {ranks} ranks" if ranks > 1 else "")
@@ -172,6 +188,33 @@ class AutoSettings:
     def record(self) -> dict:
         """The decisions for metrics.json: {key: {"value": ..., "why": ...}}."""
         return {key: {"value": d.value, "why": d.why} for key, d in self.decisions.items()}
+
+
+def fused_refusal(conf: dict, cuda: bool) -> str | None:
+    """Why the fused GPU step (sgns.model.sgd_fused) cannot train this run, or None."""
+    model, trainer = conf["model"], conf["trainer"]
+    if model["optimizer"] != "sgd":
+        return f"it is an sgd step, and model.optimizer={model['optimizer']}"
+    if not fused_available("cuda" if cuda else "cpu"):
+        return "it needs a CUDA GPU and the triton package (on a CPU, TRITON_INTERPRET=1)"
+    if model["table_dtype"] != "float32":
+        return f"it trains float32 tables, and model.table_dtype={model['table_dtype']}"
+    if trainer.get("deterministic"):
+        return "trainer.deterministic is set, and its atomic adds land in any order"
+    processes = cuda_processes(trainer.get("devices", 1)) if cuda else local_processes(
+        trainer.get("devices", 1))  # fmt: skip
+    if processes * trainer.get("num_nodes", 1) > 1:
+        return "several processes train, and they exchange the torch step's row updates"
+    return None
+
+
+def cuda_processes(devices) -> int:
+    """How many processes a CUDA run starts on this node for trainer.devices."""
+    if isinstance(devices, list):
+        return max(1, len(devices))
+    if devices in (-1, "auto"):
+        return max(1, torch.cuda.device_count())
+    return devices if isinstance(devices, int) and devices > 0 else 1
 
 
 def trains_on_cuda(accelerator: str) -> bool:
