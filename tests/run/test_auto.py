@@ -12,7 +12,7 @@ from omegaconf import OmegaConf
 from conftest import make_config, planted_groups_text, small_run_overrides
 from sgns.config.check import validate
 from sgns.errors import ConfigError
-from sgns.run import train
+from sgns.run import auto, train
 from sgns.run.auto import AutoSettings, cores_given, local_processes
 from sgns.run.train import run
 
@@ -51,6 +51,40 @@ def test_on_a_cpu_auto_means_the_cpu_defaults():
 
 def test_on_a_cuda_gpu_auto_means_million_pair_steps_made_on_the_device():
     assert settings(resolved(cuda=True)) == (1 << 20, 1 << 20, "device", 1 << 24)
+
+
+def test_a_cuda_gpu_steps_with_the_fused_kernel_where_it_can(monkeypatch):
+    """The fused kernel needs sgd, float32 tables, one process, no bit-for-bit promise and
+    Triton; each missing fact sends the run to the torch step, with the reason logged."""
+    monkeypatch.setattr(auto, "fused_available", lambda device: device == "cuda")
+    assert resolved(cuda=True)["model"]["gpu_step"] == "fused"
+    assert resolved(cuda=False)["model"]["gpu_step"] == "torch"
+    reasons = {
+        "trainer.deterministic=true": "trainer.deterministic is set",
+        "trainer.devices=2": "several processes train",
+        "trainer.num_nodes=2": "several processes train",
+        "model.table_dtype=bfloat16": "it trains float32 tables",
+        "model.optimizer=adam": "it is an sgd step",
+    }
+    for override, reason in reasons.items():
+        settings = AutoSettings(conf(override), cuda=True, cores=2)
+        decision = settings.decisions["model.gpu_step"]
+        assert decision.value == "torch", override
+        assert reason in decision.why, override
+        assert f"model.gpu_step=torch ({reason}" in settings.line()
+    monkeypatch.setattr(auto, "fused_available", lambda device: False)
+    assert "the triton package" in AutoSettings(conf(), cuda=True, cores=2).line()
+
+
+def test_the_fused_kernel_asked_for_where_it_cannot_run_is_a_config_error(monkeypatch):
+    monkeypatch.setattr(auto, "fused_available", lambda device: device == "cuda")
+    with pytest.raises(ConfigError, match="model.gpu_step=fused cannot train this run: it "
+                       "needs a CUDA GPU and the triton package"):  # fmt: skip
+        resolved("model.gpu_step=fused", cuda=False)
+    with pytest.raises(ConfigError, match="trainer.deterministic is set"):
+        resolved("model.gpu_step=fused", "trainer.deterministic=true", cuda=True)
+    assert resolved("model.gpu_step=fused", cuda=True)["model"]["gpu_step"] == "fused"
+    assert resolved("model.gpu_step=torch", cuda=True)["model"]["gpu_step"] == "torch"
 
 
 @pytest.mark.parametrize(
