@@ -4,6 +4,14 @@ from __future__ import annotations
 
 import importlib.util
 import os
+
+import torch
+
+if not torch.cuda.is_available():
+    # Where there is no GPU the fused GPU step's kernel runs in Triton's CPU interpreter.
+    # Triton reads this when it is first imported (Lightning imports it), so before anything
+    # else here.
+    os.environ.setdefault("TRITON_INTERPRET", "1")
 import re
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
@@ -18,11 +26,6 @@ import sgns.config.schema  # noqa: F401  (registers train_schema, which conf/tra
 
 ROOT = Path(__file__).resolve().parents[1]
 CONF_DIR = str(ROOT / "conf")
-
-if importlib.util.find_spec("torch.cuda") and not __import__("torch").cuda.is_available():
-    # The fused GPU step's kernel runs in Triton's CPU interpreter where there is no GPU;
-    # Triton reads this when the kernel is defined (sgns.model.sgd_fused).
-    os.environ.setdefault("TRITON_INTERPRET", "1")
 
 if os.environ.get("PYTEST_XDIST_WORKER"):
     # `make test` runs one pytest worker per logical CPU: each keeps to one thread, here and in

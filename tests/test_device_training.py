@@ -2,6 +2,7 @@
 where there is one, on a CUDA GPU with what trainer.accelerator=auto picks there."""
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -100,8 +101,28 @@ def test_gpu_check_dry_run_writes_sane_numbers(tmp_path):
         assert 0.1 < sample[side]["ws353"] < 1
         assert 0 <= sample[side]["analogy"] < 1
     assert sample["ws353_diff"] == pytest.approx(sample["device"]["ws353"] - sample["cpu"]["ws353"])
+    fused = report["pytest_fused"]  # the kernel's tests, in the interpreter
+    assert fused["returncode"] == 0
+    assert (fused["passed"], fused["failed"]) > (10, 0)
+    step = report["fused_step"]
+    assert step["pairs"] == 256
+    assert step["step_ms"] > 0
+    real = report["real_text"]  # a few thousand words of this machine's documentation
+    assert real["corpus"]["tokens"] >= 2000
+    assert real["corpus"]["enough"]
+    assert (real["gpu"]["gpu_step"], real["cpu"]["gpu_step"]) == ("fused", "torch")
+    assert real["gpu"]["vocab_size"] == real["cpu"]["vocab_size"] > 0
+    for side in ("gpu", "cpu"):
+        assert math.isfinite(real[side]["final_train_loss"])
+    sweep = report["sweep"]  # two of the mission's 27 runs, one epoch each
+    assert (sweep["runs"], sweep["finished"]) == (2, 2)
+    assert sweep["wall_seconds"] > 0
+    swept = [line for line in sweep["table"].splitlines() if line.startswith("| rank")]
+    assert "model.noise_power" in swept[0]  # the one key that varies
     table = (out / "gpu_check.md").read_text()
     assert "| training words/s |" in table
+    assert "| sweep of 2 runs (" in table
+    assert "| real text ws353 GPU default / CPU default |" in table
     assert "| peak GPU memory MB | n/a |" in table
     assert "| 2 runs sharing it: words/s |" in table
 

@@ -2,36 +2,57 @@
 against the CPU. Run by scripts/bench/gpu_check.sh, which prepares the environment first.
 
     python scripts/bench/gpu_check.py OUT_DIR          # on a CUDA machine: 17M tokens
+    python scripts/bench/gpu_check.py OUT_DIR --real-text real.txt.gz   # a corpus made elsewhere
     python scripts/bench/gpu_check.py OUT_DIR --cpu    # dry run on the CPU, GPU settings
 
-1. ``pytest -m gpu`` (the tests that need CUDA);
-2. a generated text8-sized corpus (sgns.data.zipf) trained with the defaults:
+1. ``pytest -m gpu`` (the tests that need CUDA), then the fused kernel's tests and the hard
+   cases (tests/test_hard_cases*.py, DDP aside) on the GPU path;
+2. the fused step alone (sgns.model.sgd_fused) on 1M-pair batches at dim 300: milliseconds
+   a step, the bandwidth its row traffic comes to, and torch.profiler's kernel table;
+3. a generated text8-sized corpus (sgns.data.zipf) trained with the defaults:
    training words/s, seconds per step, peak GPU memory (torch.cuda.max_memory_allocated);
-3. 4 runs of that corpus sharing the GPU at once, through hydra/launcher=parallel (Ray, a
-   quarter of the GPU each): their aggregate training words/s against the run alone
+4. real English (scripts/bench/real_text_corpus.py: at least REAL_TEXT_TOKENS tokens of the
+   documentation on the machine, or --real-text) trained by the GPU's defaults and by the
+   CPU's, with analogy, WS353 and SimLex side by side;
+5. the mission's sweep on that corpus: SWEEP_GRID, 27 runs of 5 epochs on the one GPU at
+   once (hydra/launcher=parallel where Ray is installed, else plain processes), its wall
+   time start-ups included, and the table and plots of sgns.run.summary;
+6. 4 runs of the generated corpus sharing the GPU at once, through hydra/launcher=parallel
+   (Ray, a quarter of the GPU each): their aggregate training words/s against the run alone
    (`shared_gpu` below: plain concurrent processes where Ray is not installed);
-4. the bundled sample (experiment=sample) trained on the device and on the CPU at the
+7. the bundled sample (experiment=sample) trained on the device and on the CPU at the
    device's batch size, with WS353 and analogy accuracy side by side;
-5. on a GPU only: one epoch of the corpus at each of several batch sizes and table dtypes,
-   for the words/s and memory each costs (what GPU_BATCH_SIZE is chosen from).
+8. on a GPU only: one epoch of the corpus at each of several batch sizes and table dtypes
+   through the torch step, for the words/s and memory each costs.
 
 Writes OUT_DIR/gpu_check.json and OUT_DIR/gpu_check.md after every step, so a run cut short
-keeps what it measured. With --cpu every "device" run trains
-on the CPU with what ``auto`` picks on a GPU set explicitly (pairs made by torch, 1M-pair
-steps in one piece; 65,536 on the sample, as `auto` cuts them there; updates cut to 1/64 of
-an epoch on the small corpora), so the same code runs; its numbers say nothing about GPU
-speed.
+keeps what it measured. With --cpu every "device" run trains on the CPU with what ``auto``
+picks on a GPU set explicitly, so the same code runs: the fused kernel in Triton's
+interpreter (TRITON_INTERPRET=1; steps 1, 2, 4 and 5, on a few thousand words, as it takes
+~15 ms a group of pairs), the torch step elsewhere (pairs made by torch, 1M-pair steps in
+one piece; 65,536 on the sample, as `auto` cuts them there; updates cut to 1/64 of an epoch
+on the small corpora). Its numbers say nothing about GPU speed.
 """
 
 from __future__ import annotations
 
-import argparse
+import os
+import sys
+
+if "--cpu" in sys.argv:
+    # The fused kernel in Triton's interpreter, here and in every run started: Triton reads
+    # this when it is first imported (Lightning imports it), so before any import below.
+    os.environ["TRITON_INTERPRET"] = "1"
+
+import argparse  # noqa: E402
 import gc
+import gzip
 import importlib.util
+import itertools
 import json
 import re
 import subprocess
-import sys
+import sysconfig
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -42,6 +63,7 @@ from omegaconf import OmegaConf
 
 from sgns.data.zipf import write_zipf_corpus
 from sgns.run.auto import CPU_BATCH_SIZE, GPU_BATCH_SIZE
+from sgns.run.summary import write_plots, write_summary
 from sgns.run.train import run
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -64,10 +86,36 @@ SAMPLE_DRY_RUN = [
 ]
 
 
+# Real English as gensim's settings read it (scripts/bench/benchmark.py): lower-cased,
+# word2vec's subsampling at 1e-4.
+REAL_TEXT = [
+    "data=text_file",
+    "data.normalization=lower",
+    "data.subsample_t=1e-4",
+    "data.subsample_rule=word2vec",
+]
+REAL_TEXT_TOKENS = 10_000_000
+DRY_REAL_TEXT_TOKENS = 2_000
+# The mission's sweep, 5 epochs a run; the dry run takes two of its runs for one epoch.
+SWEEP_GRID = {
+    "model.embed_dim": (50, 100, 300),
+    "model.n_samples": (2, 5, 15),
+    "model.noise_power": (0.0, 0.75, 1.0),
+}
+DRY_SWEEP_GRID = {
+    "model.embed_dim": (50,),
+    "model.n_samples": (2,),
+    "model.noise_power": (0.0, 0.75),
+}
+# The dry run's fused runs: the kernel in Triton's interpreter, on the CPU.
+FUSED_ON_CPU = ["trainer.accelerator=cpu", "data.pairs_on=device", "model.gpu_step=fused"]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out", type=Path)
     parser.add_argument("--cpu", action="store_true", help="dry run on the CPU, small corpus")
+    parser.add_argument("--real-text", type=Path, help="real-English corpus made elsewhere")
     args = parser.parse_args()
     if not args.cpu and not torch.cuda.is_available():
         sys.exit("error: no CUDA device visible to torch; use --cpu for a dry run")
@@ -75,22 +123,32 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     device = ["trainer.accelerator=cpu", *GPU_LIKE] if args.cpu else ["trainer.accelerator=gpu"]
+    fused = FUSED_ON_CPU if args.cpu else ["trainer.accelerator=gpu"]
     report = {
         "mode": "cpu" if args.cpu else "gpu",
         "device": torch.cuda.get_device_name(0) if not args.cpu else "cpu",
         "torch": torch.__version__,
         "pytest_gpu": pytest_gpu(),
+        "pytest_fused": pytest_fused(args.cpu),
     }
+    save(out, report, start)
+    report["fused_step"] = fused_step_timing(args.cpu)
+    save(out, report, start)
     # The dry run checks steps, not speed: one epoch of the corpus (2 steps of 1M pairs); the
     # sample runs below go on past the first epoch.
     dry = ["trainer.max_epochs=1"] if args.cpu else []
     report["corpus"] = corpus_run(out, 300_000 if args.cpu else 17_000_000, device + dry)
     save(out, report, start)
-    report["sample"] = sample_runs(out, SAMPLE_DRY_RUN if args.cpu else device)
+    corpus = real_text_corpus(out, args.real_text, args.cpu)
+    report["real_text"] = {"corpus": corpus, **real_text_runs(out, corpus["path"], fused, dry)}
+    save(out, report, start)
+    report["sweep"] = mission_sweep(out, corpus["path"], fused, args.cpu)
     save(out, report, start)
     report["shared_gpu"] = shared_step(out, device, args.cpu, report["corpus"])
     save(out, report, start)
-    if not args.cpu:
+    report["sample"] = sample_runs(out, SAMPLE_DRY_RUN if args.cpu else device)
+    save(out, report, start)
+    if not args.cpu:  # the torch step's sizes (model.gpu_step=torch)
         report["batch_scan"] = []
         for batch, dtype in SCAN:
             report["batch_scan"].append(scan_run(out, device, batch, dtype))
@@ -112,7 +170,23 @@ def pytest_gpu() -> dict:
         for path in (ROOT / "tests").rglob("test_*.py")
         if "mark.gpu" in path.read_text()
     )
-    command = [sys.executable, "-m", "pytest", "-q", "-m", "gpu", "-p", "no:cacheprovider", *marked]
+    return pytest_counts(["-m", "gpu", *marked])
+
+
+# The fused kernel against its float64 description, and the hard cases trained on the GPU
+# path (on a GPU, `auto` picks the fused step for them); the dry run takes the first only.
+FUSED_TESTS = ["tests/model/test_sgd_fused.py"]
+HARD_CASES = ["tests/test_hard_cases.py", "tests/test_hard_cases_fused.py"]
+
+
+def pytest_fused(cpu: bool) -> dict:
+    """The fused kernel's tests and, on a GPU, the hard cases (DDP aside: one process)."""
+    return pytest_counts(["-m", "not ddp", *FUSED_TESTS, *([] if cpu else HARD_CASES)])
+
+
+def pytest_counts(args: list[str]) -> dict:
+    """pytest with `args`: its exit status and counts."""
+    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args]
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
     tail = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else ""
     counts = {k: 0 for k in ("passed", "failed", "skipped", "errors")}
@@ -156,7 +230,137 @@ def train(run_dir: Path, overrides: list[str]) -> dict:
         "train_tokens": metrics["train_tokens"],
         "ws353": metrics.get("ws353_spearman"),
         "analogy": metrics.get("analogy_acc"),
+        "simlex": metrics.get("simlex_spearman"),
+        "gpu_step": metrics["auto"]
+        .get("model.gpu_step", {})
+        .get("value", conf["model"]["gpu_step"]),
+        "shared_negatives": metrics["shared_negatives"],
     }
+
+
+def fused_step_timing(cpu: bool, rows: int = 70_000, dim: int = 300) -> dict:
+    """The fused step alone on `rows` x `dim` tables and 1M-pair batches of Zipf-drawn ids (as
+    in text8): milliseconds a step, the bandwidth its row traffic comes to, and
+    torch.profiler's table of kernels. The dry run steps 256 pairs of a small table in the
+    interpreter: the steps, not the speed."""
+    from sgns.model.sgd_fused import fused_sgd_step
+    from sgns.model.skipgram import SkipGramNeg
+
+    device = "cpu" if cpu else "cuda"
+    pairs, n_samples, shared = (256, 5, 32) if cpu else (1 << 20, 5, 32)
+    rows, dim = (1000, 32) if cpu else (rows, dim)
+    counts = 1.0 / torch.arange(1, rows + 1, dtype=torch.float64)  # Zipf, exponent 1
+    model = SkipGramNeg(rows, dim, (counts**0.75 / (counts**0.75).sum()).numpy()).to(device)
+    gen = torch.Generator(device=device).manual_seed(0)
+    ids = torch.multinomial(counts.float().to(device), 2 * pairs, True, generator=gen)
+    inputs, targets = ids[:pairs], ids[pairs:]
+
+    def step():
+        return fused_sgd_step(model, inputs, targets, n_samples, 0.025, shared, generator=gen)
+
+    step()  # compiles the kernel
+    repeats = 1 if cpu else 20
+    if not cpu:
+        torch.cuda.synchronize()
+    start = time.perf_counter()
+    for _ in range(repeats):
+        step()
+    if not cpu:
+        torch.cuda.synchronize()
+    seconds = (time.perf_counter() - start) / repeats
+    # Rows read in both passes and written once: a pair's centre and context, and a group's
+    # negatives, float32; ids and noise aside.
+    row_bytes = dim * 4 * (3 * 2 * pairs + 3 * n_samples * -(-pairs // shared))
+    profile = None
+    if not cpu:
+        from torch.profiler import ProfilerActivity
+        from torch.profiler import profile as torch_profile
+
+        with torch_profile(activities=[ProfilerActivity.CUDA]) as prof:
+            for _ in range(5):
+                step()
+            torch.cuda.synchronize()
+        profile = prof.key_averages().table(sort_by="cuda_time_total", row_limit=8)
+    return {
+        "pairs": pairs, "rows": rows, "dim": dim, "n_samples": n_samples, "shared": shared,
+        "step_ms": seconds * 1e3, "pairs_per_sec": pairs / seconds,
+        "row_traffic_gb_per_sec": row_bytes / seconds / 1e9, "profile": profile,
+    }  # fmt: skip
+
+
+def real_text_corpus(out: Path, given: Path | None, cpu: bool) -> dict:
+    """The real-English corpus: `given` (made elsewhere, plain or gzip), else made here from
+    the documentation this machine has; its token count, and whether it reaches
+    REAL_TEXT_TOKENS (the dry run takes DRY_REAL_TEXT_TOKENS)."""
+    if given is None:
+        given = out / "real_text.txt"
+        command = [
+            sys.executable,
+            str(ROOT / "scripts" / "bench" / "real_text_corpus.py"),
+            str(given),
+        ]
+        if cpu:
+            command += ["--max-tokens", str(DRY_REAL_TEXT_TOKENS)]
+        else:  # the interpreter's own paths and the system's documentation
+            paths = sysconfig.get_paths()
+            roots = [Path(p) for p in {paths[k] for k in ("stdlib", "purelib", "platlib")}]
+            roots += [p for p in (Path("/usr/share/doc"), Path("/usr/share/man")) if p.is_dir()]
+            command += [f"--root={root}" for root in sorted(roots)]
+        done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+        if done.returncode != 0:
+            raise RuntimeError(f"real_text_corpus.py failed: {done.stderr[-2000:]}")
+    opener = gzip.open if given.suffix == ".gz" else open
+    with opener(given, "rt", encoding="utf-8", errors="replace") as text:
+        tokens = sum(len(line.split()) for line in text)
+    goal = DRY_REAL_TEXT_TOKENS if cpu else REAL_TEXT_TOKENS
+    return {"path": str(given.resolve()), "tokens": tokens, "enough": tokens >= goal}
+
+
+def real_text_runs(out: Path, corpus: str, device: list[str], dry: list[str]) -> dict:
+    """The real-text corpus trained by the GPU's defaults (`device`) and by the CPU's, 5
+    epochs each (the dry run: one), scored alike."""
+    base = [*REAL_TEXT, f"data.path={corpus}", f"data.cache_dir={out / 'cache'}", *dry]
+    gpu = train(out / "real_text_gpu", [*base, *device])
+    cpu = train(out / "real_text_cpu", [*base, "trainer.accelerator=cpu"])
+    diffs = {f"{key}_diff": _diff(gpu[key], cpu[key]) for key in ("analogy", "ws353", "simlex")}
+    return {"gpu": gpu, "cpu": cpu, **diffs}
+
+
+def mission_sweep(out: Path, corpus: str, device: list[str], cpu: bool) -> dict:
+    """SWEEP_GRID on the real-text corpus, every run at once on the one GPU (the dry run:
+    DRY_SWEEP_GRID, one epoch, a core a run); wall time from launch to the last run's end,
+    start-ups included, and sgns.run.summary's table and plots of the sweep folder."""
+    grid = DRY_SWEEP_GRID if cpu else SWEEP_GRID
+    runs = list(itertools.product(*grid.values()))
+    base = [
+        *REAL_TEXT, f"data.path={corpus}", f"data.cache_dir={out / 'cache'}", *device,
+        f"trainer.max_epochs={1 if cpu else 5}", "cpu_threads=1",
+    ]  # fmt: skip
+    sweep_dir = out / "sweep"
+    start = time.perf_counter()
+    if has_ray_launcher():
+        launcher = "parallel"
+        ray = [
+            f"hydra.launcher.ray.remote.num_gpus={0 if cpu else 1 / len(runs):.4f}",
+            f"hydra.launcher.ray.remote.num_cpus={1 if cpu else 0.5}",
+        ]
+        swept = [f"{key}={','.join(map(str, values))}" for key, values in grid.items()]
+        sweep(sweep_dir, [*base, *swept], ray, evaluate=True)
+    else:
+        launcher = "processes"
+        each = [[f"{k}={v}" for k, v in zip(grid, values, strict=True)] for values in runs]
+        run_processes(sweep_dir, base, each, evaluate=True)
+    wall = time.perf_counter() - start
+    text, ranked, metric, _ = write_summary(sweep_dir)
+    try:
+        plots = [str(p) for p in write_plots(sweep_dir, ranked, metric)]
+    except ImportError:  # matplotlib (the viz extra) missing
+        plots = []
+    return {
+        "runs": len(runs), "launcher": launcher, "wall_seconds": wall, "metric": metric,
+        "table": text, "plots": plots,
+        "finished": sum(1 for p in sweep_dir.glob("*/metrics.json")),
+    }  # fmt: skip
 
 
 def corpus_overrides(out: Path, corpus: Path) -> list[str]:
@@ -195,7 +399,7 @@ def scan_run(out: Path, device: list[str], batch: int, dtype: str) -> dict:
     overrides = [
         *corpus_overrides(out, out / "zipf_corpus.txt"), *device, "trainer.max_epochs=1",
         "eval.enabled=false", f"data.batch_size={batch}", f"model.sgd_chunk={batch}",
-        f"model.table_dtype={dtype}",
+        f"model.table_dtype={dtype}", "model.gpu_step=torch",
     ]  # fmt: skip
     return train(out / f"scan_{batch}_{dtype}", overrides)
 
@@ -228,16 +432,41 @@ def _diff(a, b):
 
 
 def markdown(report: dict) -> str:
-    corpus = report["corpus"]
-    rows = [
-        ("corpus tokens", f"{corpus['tokens']:,}"),
-        ("corpus vocabulary", f"{corpus['vocab_size']:,}"),
-        ("settings", f"batch {corpus['batch_size']:,}, updates of "
-                     f"{_show(corpus['sgd_chunk'], ',')} pairs, pairs on {corpus['pairs_on']}"),
-        ("training words/s", f"{corpus['train_words_per_sec']:,.0f}"),
-        ("seconds per step", f"{corpus['step_seconds']:.4f} ({corpus['steps']} steps)"),
-        ("peak GPU memory MB", _show(corpus["peak_gpu_memory_mb"], ".0f")),
-    ]  # fmt: skip
+    """The report so far as a table of measures, then the sweep's table and the profile."""
+    rows = []
+    if "corpus" in report:
+        corpus = report["corpus"]
+        rows += [
+            ("corpus tokens", f"{corpus['tokens']:,}"),
+            ("corpus vocabulary", f"{corpus['vocab_size']:,}"),
+            ("settings", f"batch {corpus['batch_size']:,}, updates of "
+                         f"{_show(corpus['sgd_chunk'], ',')} pairs, pairs on {corpus['pairs_on']}, "
+                         f"{corpus['gpu_step']} step"),
+            ("training words/s", f"{corpus['train_words_per_sec']:,.0f}"),
+            ("seconds per step", f"{corpus['step_seconds']:.4f} ({corpus['steps']} steps)"),
+            ("peak GPU memory MB", _show(corpus["peak_gpu_memory_mb"], ".0f")),
+        ]  # fmt: skip
+    if "fused_step" in report:
+        step = report["fused_step"]
+        rows.append((
+            f"fused step, {step['pairs']:,} pairs at dim {step['dim']}",
+            f"{step['step_ms']:.2f} ms, {step['pairs_per_sec']:,.0f} pairs/s, row traffic "
+            f"{step['row_traffic_gb_per_sec']:.0f} GB/s",
+        ))  # fmt: skip
+    if "real_text" in report:
+        real = report["real_text"]
+        rows.append(("real text tokens", f"{real['corpus']['tokens']:,}"
+                     + ("" if real["corpus"]["enough"] else " (short of the goal)")))  # fmt: skip
+        for key, spec in (("analogy", ".4f"), ("ws353", ".3f"), ("simlex", ".3f")):
+            both = f"{_show(real['gpu'][key], spec)} / {_show(real['cpu'][key], spec)}"
+            rows.append((f"real text {key} GPU default / CPU default", both))
+        rows.append(("real text words/s GPU / CPU", f"{real['gpu']['train_words_per_sec']:,.0f} / "
+                     f"{real['cpu']['train_words_per_sec']:,.0f}"))  # fmt: skip
+    if "sweep" in report:
+        sweep_report = report["sweep"]
+        rows.append((f"sweep of {sweep_report['runs']} runs ({sweep_report['launcher']})",
+                     f"{sweep_report['wall_seconds']:.0f} s wall, {sweep_report['finished']} "
+                     f"finished"))  # fmt: skip
     if "sample" in report:
         sample = report["sample"]
         rows += [
@@ -263,10 +492,22 @@ def markdown(report: dict) -> str:
         ))  # fmt: skip
     rows += [
         ("pytest -m gpu", report["pytest_gpu"]["summary"]),
+        ("fused kernel tests and hard cases", report["pytest_fused"]["summary"]),
         ("wall seconds", f"{report['wall_seconds']:.0f}"),
     ]
     lines = [f"GPU check ({report['mode']} mode, {report['device']}, torch {report['torch']})", ""]
     lines += ["| measure | value |", "|---|---|", *(f"| {k} | {v} |" for k, v in rows)]
+    if report.get("sweep"):
+        lines += ["", f"The sweep, by {report['sweep']['metric']}:", "", report["sweep"]["table"]]
+    if report.get("fused_step", {}).get("profile"):
+        lines += [
+            "",
+            "The fused step's kernels:",
+            "",
+            "```",
+            report["fused_step"]["profile"],
+            "```",
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -301,37 +542,47 @@ def shared_gpu(out: Path, overrides: list[str], runs: int, alone_words_per_sec: 
     }
 
 
-def sweep(sweep_dir: Path, overrides: list[str], launcher: list[str]) -> dict:
+def sweep(
+    sweep_dir: Path, overrides: list[str], launcher: list[str], evaluate: bool = False
+) -> dict:
     """One `scripts/train.py -m` through hydra/launcher=parallel; its training span."""
     command = [
         sys.executable, str(ROOT / "scripts" / "train.py"), "-m", "hydra/launcher=parallel",
-        *launcher, *overrides, "trainer.enable_progress_bar=false", "eval.enabled=false",
+        *launcher, *overrides, "trainer.enable_progress_bar=false", f"eval.enabled={evaluate}",
         f"hydra.sweep.dir={sweep_dir}", "hydra.sweep.subdir=${hydra.job.num}",
     ]  # fmt: skip
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
     if done.returncode != 0:
-        raise RuntimeError(f"the shared-GPU sweep failed: {done.stderr[-3000:]}")
+        raise RuntimeError(f"the sweep on the GPU failed: {done.stderr[-3000:]}")
     return training_spans(sweep_dir)
 
 
 def processes(sweep_dir: Path, overrides: list[str], runs: int) -> dict:
     """`runs` concurrent `scripts/train.py` processes (seeds 0..runs-1); their training span."""
+    run_processes(sweep_dir, overrides, [[f"seed={seed}"] for seed in range(runs)])
+    return training_spans(sweep_dir)
+
+
+def run_processes(
+    sweep_dir: Path, overrides: list[str], each: list[list[str]], evaluate: bool = False
+) -> None:
+    """One concurrent `scripts/train.py` process per entry of `each` (its own overrides after
+    `overrides`), in sweep_dir/0, 1, ...; raises naming the first that failed."""
     sweep_dir.mkdir(parents=True, exist_ok=True)
     started = []
-    for seed in range(runs):
+    for number, own in enumerate(each):
         command = [
-            sys.executable, str(ROOT / "scripts" / "train.py"), *overrides, f"seed={seed}",
-            "trainer.enable_progress_bar=false", "eval.enabled=false",
-            f"hydra.run.dir={sweep_dir / str(seed)}",
+            sys.executable, str(ROOT / "scripts" / "train.py"), *overrides, *own,
+            "trainer.enable_progress_bar=false", f"eval.enabled={evaluate}",
+            f"hydra.run.dir={sweep_dir / str(number)}",
         ]  # fmt: skip
-        with open(sweep_dir / f"{seed}.stderr.log", "w") as err:  # a file: no pipe to fill
+        with open(sweep_dir / f"{number}.stderr.log", "w") as err:  # a file: no pipe to fill
             started.append(subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL,
                                             stderr=err))  # fmt: skip
-    for seed, process in enumerate(started):
+    for number, process in enumerate(started):
         if process.wait() != 0:
-            tail = (sweep_dir / f"{seed}.stderr.log").read_text()[-3000:]
+            tail = (sweep_dir / f"{number}.stderr.log").read_text()[-3000:]
             raise RuntimeError(f"a shared-GPU run failed: {tail}")
-    return training_spans(sweep_dir)
 
 
 def has_ray_launcher() -> bool:

@@ -6,6 +6,7 @@ generated Zipf corpora flatter speed.
     python scripts/bench/real_text_corpus.py /tmp/real.txt          # this interpreter's paths
     python scripts/bench/real_text_corpus.py /tmp/real.txt --root /usr/share/doc --root ~/.rustup \
         --min-tokens 10000000
+    python scripts/bench/real_text_corpus.py /tmp/small.txt --max-tokens 5000   # the first 5,000
 
 One paragraph of text per line; identical texts (vendored copies) are written once. Prints the
 number of tokens written. Code, markup-only lines and non-text files are skipped.
@@ -108,24 +109,33 @@ def texts(roots: list[Path]) -> Iterator[str]:
                     continue
 
 
+def unique_lines(roots: list[Path], seen: set[bytes]) -> Iterator[str]:
+    """Every prose line under `roots`, each text once (`seen` holds their digests)."""
+    for text in texts(roots):
+        for line in prose_lines(text):
+            digest = hashlib.blake2b(line.encode(), digest_size=16).digest()
+            if digest not in seen:
+                seen.add(digest)
+                yield line
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("out", type=Path)
     ap.add_argument("--root", type=Path, action="append", help="folder to read (repeatable)")
     ap.add_argument("--min-tokens", type=int, default=0, help="fail if fewer were found")
+    ap.add_argument("--max-tokens", type=int, default=0, help="stop after this many (0: all)")
     args = ap.parse_args(argv)
     seen: set[bytes] = set()
     tokens = 0
     tmp = args.out.with_name(f".{args.out.name}.tmp-{os.getpid()}")
     try:
         with tmp.open("w", encoding="utf-8") as out:
-            for text in texts(args.root or default_roots()):
-                for line in prose_lines(text):
-                    digest = hashlib.blake2b(line.encode(), digest_size=16).digest()
-                    if digest not in seen:
-                        seen.add(digest)
-                        out.write(line + "\n")
-                        tokens += len(line.split())
+            for line in unique_lines(args.root or default_roots(), seen):
+                out.write(line + "\n")
+                tokens += len(line.split())
+                if args.max_tokens and tokens >= args.max_tokens:
+                    break
         if tokens < args.min_tokens:
             print(f"error: found {tokens} tokens, fewer than --min-tokens {args.min_tokens}",
                   file=sys.stderr)  # fmt: skip

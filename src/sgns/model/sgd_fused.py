@@ -64,7 +64,8 @@ def fused_available(device: torch.device | str) -> bool:
 
 
 def interpreted() -> bool:
-    """Whether Triton runs kernels in its CPU interpreter (read by Triton at import)."""
+    """Whether Triton runs kernels in its CPU interpreter: TRITON_INTERPRET=1, which must be
+    set before the process first imports triton (Lightning does), as Triton reads it then."""
     return os.environ.get("TRITON_INTERPRET", "0") not in ("", "0")
 
 
