@@ -36,10 +36,10 @@ def sgns_groups(
         n_rows = w_out + n_ids[:, None] * stride_out
         # 1. Scores and squared norms, slice by slice of the dimension: products summed
         # elementwise across slices and reduced once (fewer reductions, same sums).
-        pos = tl.zeros((BLOCK_G, BLOCK_D), dtype=tl.float32)
-        u_sq = tl.zeros((BLOCK_G, BLOCK_D), dtype=tl.float32)
-        v_sq = tl.zeros((BLOCK_G, BLOCK_D), dtype=tl.float32)
-        n_sq = tl.zeros((BLOCK_K, BLOCK_D), dtype=tl.float32)
+        uv = tl.zeros((BLOCK_G, BLOCK_D), dtype=tl.float32)
+        uu = tl.zeros((BLOCK_G, BLOCK_D), dtype=tl.float32)
+        vv = tl.zeros((BLOCK_G, BLOCK_D), dtype=tl.float32)
+        nn = tl.zeros((BLOCK_K, BLOCK_D), dtype=tl.float32)
         neg = tl.zeros((BLOCK_G, BLOCK_K), dtype=tl.float32)
         for start in range(0, dim, BLOCK_D):
             c = start + cols
@@ -47,15 +47,15 @@ def sgns_groups(
             u = tl.load(u_rows + c[None, :], mask=ok[:, None] & c_ok[None, :], other=0.0)
             v = tl.load(v_rows + c[None, :], mask=ok[:, None] & c_ok[None, :], other=0.0)
             n = tl.load(n_rows + c[None, :], mask=neg_ok[:, None] & c_ok[None, :], other=0.0)
-            pos += u * v
-            u_sq += u * u
-            v_sq += v * v
-            n_sq += n * n
+            uv += u * v
+            uu += u * u
+            vv += v * v
+            nn += n * n
             neg += tl.dot(u, tl.trans(n), input_precision="ieee")
-        pos = tl.sum(pos, axis=1)
-        u_sq = tl.sum(u_sq, axis=1)
-        v_sq = tl.sum(v_sq, axis=1)
-        n_sq_all = tl.sum(tl.sum(n_sq, axis=1), axis=0)  # padded negatives load as zeros
+        pos = tl.sum(uv, axis=1)
+        u_sq = tl.sum(uu, axis=1)
+        v_sq = tl.sum(vv, axis=1)
+        n_sq_all = tl.sum(tl.sum(nn, axis=1), axis=0)  # padded negatives load as zeros
         # 2. Step sizes lr (label - sigmoid(score)), zero for padding, and log-likelihoods,
         # both from e^-|score|, which neither overflows nor loses a saturated score:
         # sigmoid(-x) = z / (1 + z) for x >= 0, else 1 / (1 + z); log sigmoid(x) =
@@ -92,8 +92,8 @@ def sgns_groups(
             n = tl.load(n_rows + c[None, :], mask=n_mask, other=0.0)
             du = c_pos_u[:, None] * v + tl.dot(c_neg_u, n, input_precision="ieee")
             dn = tl.dot(tl.trans(c_neg_n), u, input_precision="ieee")
-            tl.atomic_add(u_rows + c[None, :], du, mask=uv_mask)
-            tl.atomic_add(v_rows + c[None, :], c_pos_v[:, None] * u, mask=uv_mask)
-            tl.atomic_add(n_rows + c[None, :], dn, mask=n_mask)
+            tl.atomic_add(u_rows + c[None, :], du, mask=uv_mask, sem="relaxed")
+            tl.atomic_add(v_rows + c[None, :], c_pos_v[:, None] * u, mask=uv_mask, sem="relaxed")
+            tl.atomic_add(n_rows + c[None, :], dn, mask=n_mask, sem="relaxed")
     total = tl.sum(pos_total, axis=0) + tl.sum(tl.sum(neg_total, axis=1), axis=0)
     tl.store(partial_loss + pid, -total)

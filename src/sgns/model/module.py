@@ -55,7 +55,8 @@ class SkipGramModule(L.LightningModule):
         n_val_words: how many validation words; half frequent, half rarer.
 
     The defaults are sgns.config.schema.ModelConfig's; `shared_negatives`, `sgd_chunk` and
-    `gpu_step`, ``auto`` there, have none: sgns.run.auto decides them from the device and the corpus.
+    `gpu_step`, ``auto`` there, have none: sgns.run.auto decides them from the device and
+    the corpus.
     """
 
     def __init__(

@@ -19,9 +19,10 @@
     model.shared_negatives=32 (a 9,071-word vocabulary)
 
 The keys: ``data.batch_size``, ``model.sgd_chunk``, ``model.gpu_step``, ``data.pairs_on``,
-``data.block_tokens``, ``model.shared_negatives`` and ``cpu_threads`` (null) in a run, and in a parallel sweep the
-GPUs per run (`gpus_per_run`, an OmegaConf resolver, conf/hydra/launcher/parallel.yaml). A run
-logs `line()` once, and metrics.json records `record()` under ``auto``.
+``data.block_tokens``, ``model.shared_negatives`` and ``cpu_threads`` (null) in a run, and in a
+parallel sweep the GPUs per run (`gpus_per_run`, an OmegaConf resolver,
+conf/hydra/launcher/parallel.yaml). A run logs `line()` once, and metrics.json records
+`record()` under ``auto``.
 
 The rules, with the measurements behind them in docs/benchmarks.md:
 
