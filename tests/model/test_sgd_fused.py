@@ -157,6 +157,7 @@ def test_reduced_precision_tables_are_refused():
         fused_sgd_step(model, ids, ids, 2, 0.025, shared=2)
 
 
+@pytest.mark.slow
 def test_the_kernel_compiles_for_ampere_and_hopper_gpus():
     """Triton compiles the kernel for sm_80 and sm_90 here, with no GPU (its wheel carries
     ptxas): what the interpreter cannot check, the kernel's types and layouts, is. In a
