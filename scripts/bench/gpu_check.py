@@ -5,8 +5,8 @@ against the CPU. Run by scripts/bench/gpu_check.sh, which prepares the environme
     python scripts/bench/gpu_check.py OUT_DIR --real-text real.txt.gz   # a corpus made elsewhere
     python scripts/bench/gpu_check.py OUT_DIR --cpu    # dry run on the CPU, GPU settings
 
-1. ``pytest -m gpu`` (the tests that need CUDA), then the fused kernel's tests and the hard
-   cases (tests/test_hard_cases*.py, DDP aside) on the GPU path;
+1. ``pytest -m gpu`` (the tests that need CUDA) and the fused kernel's tests; after step 5,
+   on a GPU only, the hard cases (tests/test_hard_cases*.py, DDP aside) on the GPU path;
 2. the fused step alone (sgns.model.sgd_fused) on 1M-pair batches at dim 300: milliseconds
    a step, the bandwidth its row traffic comes to, and torch.profiler's kernel table;
 3. a generated text8-sized corpus (sgns.data.zipf) trained with the defaults:
@@ -129,7 +129,7 @@ def main() -> None:
         "device": torch.cuda.get_device_name(0) if not args.cpu else "cpu",
         "torch": torch.__version__,
         "pytest_gpu": pytest_gpu(),
-        "pytest_fused": pytest_fused(args.cpu),
+        "pytest_fused": pytest_counts(["-m", "not ddp", *FUSED_TESTS]),
     }
     save(out, report, start)
     report["fused_step"] = fused_step_timing(args.cpu)
@@ -144,6 +144,9 @@ def main() -> None:
     save(out, report, start)
     report["sweep"] = mission_sweep(out, corpus["path"], fused, args.cpu)
     save(out, report, start)
+    if not args.cpu:  # in the dry run they are make test's (tests/test_hard_cases*.py)
+        report["pytest_hard_cases"] = pytest_counts(["-m", "not ddp", *HARD_CASES])
+        save(out, report, start)
     report["shared_gpu"] = shared_step(out, device, args.cpu, report["corpus"])
     save(out, report, start)
     report["sample"] = sample_runs(out, SAMPLE_DRY_RUN if args.cpu else device)
@@ -174,14 +177,10 @@ def pytest_gpu() -> dict:
 
 
 # The fused kernel against its float64 description, and the hard cases trained on the GPU
-# path (on a GPU, `auto` picks the fused step for them); the dry run takes the first only.
+# path (on a GPU, `auto` picks the fused step for them; DDP aside, as the step is one
+# process's); the dry run takes the first only.
 FUSED_TESTS = ["tests/model/test_sgd_fused.py"]
 HARD_CASES = ["tests/test_hard_cases.py", "tests/test_hard_cases_fused.py"]
-
-
-def pytest_fused(cpu: bool) -> dict:
-    """The fused kernel's tests and, on a GPU, the hard cases (DDP aside: one process)."""
-    return pytest_counts(["-m", "not ddp", *FUSED_TESTS, *([] if cpu else HARD_CASES)])
 
 
 def pytest_counts(args: list[str]) -> dict:
@@ -492,7 +491,8 @@ def markdown(report: dict) -> str:
         ))  # fmt: skip
     rows += [
         ("pytest -m gpu", report["pytest_gpu"]["summary"]),
-        ("fused kernel tests and hard cases", report["pytest_fused"]["summary"]),
+        ("fused kernel tests", report["pytest_fused"]["summary"]),
+        ("hard cases on the GPU path", report.get("pytest_hard_cases", {}).get("summary", "n/a")),
         ("wall seconds", f"{report['wall_seconds']:.0f}"),
     ]
     lines = [f"GPU check ({report['mode']} mode, {report['device']}, torch {report['torch']})", ""]
