@@ -176,3 +176,15 @@ def test_the_kernel_compiles_for_ampere_and_hopper_gpus():
         assert kernel["entry"]
         assert kernel["local_stores"] == 0  # no register spills to local memory
         assert kernel["atomic_adds"] > 0  # the row updates, added in place, relaxed
+
+
+def test_a_gpu_runs_it_from_ampere_on(monkeypatch):
+    """Outside the interpreter: a CUDA GPU of compute capability 8.0 or later, not a CPU."""
+    from sgns.model import sgd_fused
+
+    monkeypatch.setattr(sgd_fused, "interpreted", lambda: False)
+    assert not fused_available("cpu")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    for capability, runs in (((7, 5), False), ((8, 0), True), ((9, 0), True)):
+        monkeypatch.setattr(torch.cuda, "get_device_capability", lambda d, c=capability: c)
+        assert fused_available("cuda") is runs

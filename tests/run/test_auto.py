@@ -79,7 +79,7 @@ def test_a_cuda_gpu_steps_with_the_fused_kernel_where_it_can(monkeypatch):
 def test_the_fused_kernel_asked_for_where_it_cannot_run_is_a_config_error(monkeypatch):
     monkeypatch.setattr(auto, "fused_available", lambda device: device == "cuda")
     with pytest.raises(ConfigError, match="model.gpu_step=fused cannot train this run: it "
-                       "needs a CUDA GPU and the triton package"):  # fmt: skip
+                       "needs a CUDA GPU of compute capability 8.0 or later"):  # fmt: skip
         resolved("model.gpu_step=fused", cuda=False)
     with pytest.raises(ConfigError, match="trainer.deterministic is set"):
         resolved("model.gpu_step=fused", "trainer.deterministic=true", cuda=True)

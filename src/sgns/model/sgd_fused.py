@@ -52,15 +52,23 @@ DOT_MIN = 16  # tl.dot wants every side at least 16: smaller groups and K are pa
 # Warps per program: a program holds (group, slice) tiles of U and V and their running
 # products, some 24k floats at 32 pairs and 128 columns, ~100 registers a thread at 8 warps.
 NUM_WARPS = 8
+MIN_CAPABILITY = (8, 0)  # Ampere: the oldest GPUs the kernel is compiled for in the tests
 
 
 def fused_available(device: torch.device | str) -> bool:
-    """Whether the fused step can run on `device`: a CUDA GPU with Triton installed, or the
-    CPU under Triton's interpreter (TRITON_INTERPRET=1, for tests)."""
+    """Whether the fused step can run on `device`: a CUDA GPU of compute capability
+    MIN_CAPABILITY or later (what tests/model/compile_kernel.py compiles for) with Triton
+    installed, or anywhere under Triton's interpreter (TRITON_INTERPRET=1, for tests)."""
     if importlib.util.find_spec("triton") is None:
         return False
-    kind = torch.device(device).type
-    return kind == "cuda" or (kind == "cpu" and interpreted())
+    if interpreted():
+        return True
+    device = torch.device(device)
+    return (
+        device.type == "cuda"
+        and torch.cuda.is_available()
+        and torch.cuda.get_device_capability(device) >= MIN_CAPABILITY
+    )
 
 
 def interpreted() -> bool:

@@ -197,7 +197,8 @@ def fused_refusal(conf: dict, cuda: bool) -> str | None:
     if model["optimizer"] != "sgd":
         return f"it is an sgd step, and model.optimizer={model['optimizer']}"
     if not fused_available("cuda" if cuda else "cpu"):
-        return "it needs a CUDA GPU and the triton package (on a CPU, TRITON_INTERPRET=1)"
+        return ("it needs a CUDA GPU of compute capability 8.0 or later and the triton "
+                "package (on a CPU, TRITON_INTERPRET=1)")  # fmt: skip
     if model["table_dtype"] != "float32":
         return f"it trains float32 tables, and model.table_dtype={model['table_dtype']}"
     if trainer.get("deterministic"):
