@@ -198,10 +198,11 @@ class SyncsAreErrors(L.Callback):
 
 @pytest.mark.gpu
 @needs_cuda
-def test_steps_between_log_points_never_synchronise_with_the_gpu():
+@pytest.mark.parametrize(("gpu_step", "shared"), [("torch", 1), ("fused", 32)])
+def test_steps_between_log_points_never_synchronise_with_the_gpu(gpu_step, shared):
     words, counts = [f"w{i}" for i in range(5000)], np.arange(5000, 0, -1) * 10
     module = SkipGramModule(
-        words, counts, embed_dim=64, shared_negatives=1, sgd_chunk=None, gpu_step="torch"
+        words, counts, embed_dim=64, shared_negatives=shared, sgd_chunk=None, gpu_step=gpu_step
     )
     g = torch.Generator("cuda").manual_seed(0)
     batch = tuple(torch.randint(5000, (1 << 18,), generator=g, device="cuda") for _ in "xy")
