@@ -242,7 +242,7 @@ def fused_step_timing(cpu: bool, rows: int = 70_000, dim: int = 300) -> dict:
     in text8): milliseconds a step, the bandwidth its row traffic comes to, and
     torch.profiler's table of kernels. The dry run steps 256 pairs of a small table in the
     interpreter: the steps, not the speed."""
-    from sgns.model.sgd_fused import fused_sgd_step
+    from sgns.model.sgd_fused import default_programs, fused_sgd_step
     from sgns.model.skipgram import SkipGramNeg
 
     device = "cpu" if cpu else "cuda"
@@ -254,19 +254,30 @@ def fused_step_timing(cpu: bool, rows: int = 70_000, dim: int = 300) -> dict:
     ids = torch.multinomial(counts.float().to(device), 2 * pairs, True, generator=gen)
     inputs, targets = ids[:pairs], ids[pairs:]
 
-    def step():
-        return fused_sgd_step(model, inputs, targets, n_samples, 0.025, shared, generator=gen)
+    def step(programs=None):
+        return fused_sgd_step(
+            model, inputs, targets, n_samples, 0.025, shared, generator=gen, programs=programs
+        )
 
-    step()  # compiles the kernel
-    repeats = 1 if cpu else 20
+    def seconds_a_step(programs=None) -> float:
+        step(programs)  # compiles the kernel, the first time
+        repeats = 1 if cpu else 20
+        if not cpu:
+            torch.cuda.synchronize()
+        start = time.perf_counter()
+        for _ in range(repeats):
+            step(programs)
+        if not cpu:
+            torch.cuda.synchronize()
+        return (time.perf_counter() - start) / repeats
+
+    seconds = seconds_a_step()
+    # Programs side by side bound how many pairs are in flight, each computed from rows that
+    # the others may be updating: the speed each count gives (the default's in the middle).
+    by_programs = {}
     if not cpu:
-        torch.cuda.synchronize()
-    start = time.perf_counter()
-    for _ in range(repeats):
-        step()
-    if not cpu:
-        torch.cuda.synchronize()
-    seconds = (time.perf_counter() - start) / repeats
+        sms = torch.cuda.get_device_properties(0).multi_processor_count
+        by_programs = {n: seconds_a_step(n) * 1e3 for n in (sms, 4 * sms, 16 * sms)}
     # Rows read in both passes and written once: a pair's centre and context, and a group's
     # negatives, float32; ids and noise aside.
     row_bytes = dim * 4 * (3 * 2 * pairs + 3 * n_samples * -(-pairs // shared))
@@ -283,6 +294,8 @@ def fused_step_timing(cpu: bool, rows: int = 70_000, dim: int = 300) -> dict:
     return {
         "pairs": pairs, "rows": rows, "dim": dim, "n_samples": n_samples, "shared": shared,
         "step_ms": seconds * 1e3, "pairs_per_sec": pairs / seconds,
+        "programs": default_programs(torch.device(device), rows, shared, -(-pairs // shared)),
+        "step_ms_by_programs": by_programs,
         "row_traffic_gb_per_sec": row_bytes / seconds / 1e9, "profile": profile,
     }  # fmt: skip
 
@@ -450,8 +463,10 @@ def markdown(report: dict) -> str:
         rows.append((
             f"fused step, {step['pairs']:,} pairs at dim {step['dim']}",
             f"{step['step_ms']:.2f} ms, {step['pairs_per_sec']:,.0f} pairs/s, row traffic "
-            f"{step['row_traffic_gb_per_sec']:.0f} GB/s",
+            f"{step['row_traffic_gb_per_sec']:.0f} GB/s, {step['programs']} programs",
         ))  # fmt: skip
+        for programs, ms in step["step_ms_by_programs"].items():
+            rows.append((f"fused step with {programs} programs", f"{ms:.2f} ms"))
     if "real_text" in report:
         real = report["real_text"]
         rows.append(("real text tokens", f"{real['corpus']['tokens']:,}"
