@@ -28,9 +28,12 @@ per group instead of once per pair.
 Under DDP every rank computes its batch's row updates (RowUpdates) and the ranks exchange
 them (``exchange``) before applying, so all ranks apply the same updates to the same tables.
 
-The step below is written in torch operations, which is what a GPU runs. On a CPU, float32
-tables take the same step as compiled loops instead (sgns.model.sgd_cpu, numba), which read
-each pair's rows once rather than making a dozen passes over (batch, dim) temporaries.
+The step below is written in torch operations: the reference, and what a GPU runs with
+model.gpu_step=torch (under DDP, reduced-precision tables or trainer.deterministic). On a CPU,
+float32 tables take the same step as compiled loops instead (sgns.model.sgd_cpu, numba), which
+read each pair's rows once rather than making a dozen passes over (batch, dim) temporaries; a
+GPU's default is one fused Triton kernel (sgns.model.sgd_fused) that applies groups of pairs
+one after another instead of the batch at once.
 """
 
 from __future__ import annotations
