@@ -76,6 +76,13 @@ def test_a_cuda_gpu_steps_with_the_fused_kernel_where_it_can(monkeypatch):
     assert "the triton package" in AutoSettings(conf(), cuda=True, cores=2).line()
 
 
+@pytest.mark.parametrize(
+    ("devices", "processes"), [(1, 1), (2, 2), ([0, 1], 2), ("0,1", 2), ("3", 3), ("0,", 1)]
+)
+def test_a_cuda_run_counts_its_processes_as_lightning_reads_devices(devices, processes):
+    assert auto.cuda_processes(devices) == processes
+
+
 def test_the_fused_kernel_asked_for_where_it_cannot_run_is_a_config_error(monkeypatch):
     monkeypatch.setattr(auto, "fused_available", lambda device: device == "cuda")
     with pytest.raises(ConfigError, match="model.gpu_step=fused cannot train this run: it "

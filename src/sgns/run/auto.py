@@ -32,8 +32,9 @@ The rules, with the measurements behind them in docs/benchmarks.md:
   CPU_BATCH_SIZE-pair batches applied in CPU_SGD_CHUNK-pair updates, pairs made by numpy in
   HOST_BLOCK_TOKENS-token blocks. Loader workers make pairs on the host.
 - A CUDA GPU steps with the fused Triton kernel (sgns.model.sgd_fused) where it can: sgd on
-  float32 tables in one process, trainer.deterministic off, Triton installed (`fused_refusal`
-  says why not); else with torch operations, the reference.
+  float32 tables in one process, trainer.deterministic off, Triton installed, compute
+  capability 8.0 or later (`fused_refusal` says why not); else with torch operations, the
+  reference.
 - Once the corpus is known, an automatic batch is cut to at most 1/MIN_STEPS_PER_EPOCH of an
   epoch (not below CPU_BATCH_SIZE), and so is every update, however model.sgd_chunk was set
   (not below CPU_SGD_CHUNK): the bounded row step keeps an update from diverging, but not a
@@ -121,13 +122,12 @@ class AutoSettings:
             on_device = data["pairs_on"] == "device"
             self._set("data.block_tokens", DEVICE_BLOCK_TOKENS if on_device else HOST_BLOCK_TOKENS,
                       "device pairs" if on_device else "host pairs")  # fmt: skip
-        if model["gpu_step"] == "auto":
+        if model["gpu_step"] == "auto" and not cuda:
+            self._set("model.gpu_step", "torch", "no CUDA GPU: the CPU's own step")
+        elif model["gpu_step"] == "auto":
             refusal = fused_refusal(conf, cuda)
-            if not cuda:
-                self._set("model.gpu_step", "torch", "no CUDA GPU: the CPU's own step")
-            else:
-                self._set("model.gpu_step", "torch" if refusal else "fused",
-                          refusal or "a CUDA GPU with Triton")  # fmt: skip
+            self._set("model.gpu_step", "torch" if refusal else "fused",
+                      refusal or "a CUDA GPU with Triton")  # fmt: skip
         elif model["gpu_step"] == "fused" and (refusal := fused_refusal(conf, cuda)):
             raise ConfigError(f"model.gpu_step=fused cannot train this run: {refusal}")
         if conf.get("cpu_threads") is None:
@@ -214,8 +214,11 @@ def cuda_processes(devices) -> int:
     """How many processes a CUDA run starts on this node for trainer.devices."""
     if isinstance(devices, list):
         return max(1, len(devices))
-    if devices in (-1, "auto"):
+    if devices in (-1, "-1", "auto"):
         return max(1, torch.cuda.device_count())
+    if isinstance(devices, str):  # Lightning's "0,1" (indices) or "2" (a count)
+        indices = [part for part in devices.split(",") if part.strip()]
+        return int(devices) if devices.strip().isdigit() else max(1, len(indices))
     return devices if isinstance(devices, int) and devices > 0 else 1
 
 
