@@ -472,8 +472,8 @@ def markdown(report: dict) -> str:
         rows.append(("real text tokens", f"{real['corpus']['tokens']:,}"
                      + ("" if real["corpus"]["enough"] else " (short of the goal)")))  # fmt: skip
         for key, spec in (("analogy", ".4f"), ("ws353", ".3f"), ("simlex", ".3f")):
-            both = f"{_show(real['gpu'][key], spec)} / {_show(real['cpu'][key], spec)}"
-            rows.append((f"real text {key} GPU default / CPU default", both))
+            rows.append((f"real text {key} GPU default / CPU default",
+                         _both(real["gpu"][key], real["cpu"][key], spec)))  # fmt: skip
         rows.append(("real text words/s GPU / CPU", f"{real['gpu']['train_words_per_sec']:,.0f} / "
                      f"{real['cpu']['train_words_per_sec']:,.0f}"))  # fmt: skip
     if "sweep" in report:
@@ -483,12 +483,9 @@ def markdown(report: dict) -> str:
                      f"finished"))  # fmt: skip
     if "sample" in report:
         sample = report["sample"]
-        rows += [
-            ("sample WS353 device / cpu", f"{_show(sample['device']['ws353'], '.3f')} / "
-                                          f"{_show(sample['cpu']['ws353'], '.3f')}"),
-            ("sample analogy device / cpu", f"{_show(sample['device']['analogy'], '.4f')} / "
-                                            f"{_show(sample['cpu']['analogy'], '.4f')}"),
-        ]  # fmt: skip
+        for key, spec, name in (("ws353", ".3f", "WS353"), ("analogy", ".4f", "analogy")):
+            rows.append((f"sample {name} device / cpu",
+                         _both(sample["device"][key], sample["cpu"][key], spec)))  # fmt: skip
     if "shared_gpu" in report:
         shared = report["shared_gpu"]
         rows.append((
@@ -524,6 +521,10 @@ def markdown(report: dict) -> str:
             "```",
         ]
     return "\n".join(lines) + "\n"
+
+
+def _both(first, second, spec: str) -> str:
+    return f"{_show(first, spec)} / {_show(second, spec)}"
 
 
 def _show(value, spec: str) -> str:
