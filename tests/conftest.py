@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from pathlib import Path
 
 import torch
 
 if not torch.cuda.is_available():
     # Where there is no GPU the fused GPU step's kernel runs in Triton's CPU interpreter.
-    # Triton reads this when it is first imported (Lightning imports it), so before anything
-    # else here.
+    # Triton reads this when it is first imported (Lightning imports it), so before the
+    # imports below.
     os.environ.setdefault("TRITON_INTERPRET", "1")
-import re
-from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime
-from pathlib import Path
 
 import numpy as np
 import pytest

@@ -44,7 +44,7 @@ if "--cpu" in sys.argv:
     # this when it is first imported (Lightning imports it), so before any import below.
     os.environ["TRITON_INTERPRET"] = "1"
 
-import argparse  # noqa: E402
+import argparse
 import gc
 import gzip
 import importlib.util
