@@ -80,7 +80,7 @@ def test_a_cuda_gpu_steps_with_the_fused_kernel_where_it_can(monkeypatch):
     ("devices", "processes"), [(1, 1), (2, 2), ([0, 1], 2), ("0,1", 2), ("3", 3), ("0,", 1)]
 )
 def test_a_cuda_run_counts_its_processes_as_lightning_reads_devices(devices, processes):
-    assert auto.cuda_processes(devices) == processes
+    assert local_processes(devices, cuda=True) == processes
 
 
 def test_the_fused_kernel_asked_for_where_it_cannot_run_is_a_config_error(monkeypatch):

@@ -203,23 +203,9 @@ def fused_refusal(conf: dict, cuda: bool) -> str | None:
         return f"it trains float32 tables, and model.table_dtype={model['table_dtype']}"
     if trainer.get("deterministic"):
         return "trainer.deterministic is set, and its atomic adds land in any order"
-    processes = cuda_processes(trainer.get("devices", 1)) if cuda else local_processes(
-        trainer.get("devices", 1))  # fmt: skip
-    if processes * trainer.get("num_nodes", 1) > 1:
+    if local_processes(trainer.get("devices", 1), cuda) * trainer.get("num_nodes", 1) > 1:
         return "several processes train, and they exchange the torch step's row updates"
     return None
-
-
-def cuda_processes(devices) -> int:
-    """How many processes a CUDA run starts on this node for trainer.devices."""
-    if isinstance(devices, list):
-        return max(1, len(devices))
-    if devices in (-1, "-1", "auto"):
-        return max(1, torch.cuda.device_count())
-    if isinstance(devices, str):  # Lightning's "0,1" (indices) or "2" (a count)
-        indices = [part for part in devices.split(",") if part.strip()]
-        return int(devices) if devices.strip().isdigit() else max(1, len(indices))
-    return devices if isinstance(devices, int) and devices > 0 else 1
 
 
 def trains_on_cuda(accelerator: str) -> bool:
@@ -235,13 +221,18 @@ def epoch_share(pairs_per_epoch: float) -> int:
     return 1 << max(0, share.bit_length() - 1)
 
 
-def local_processes(devices) -> int:
-    """How many processes a CPU run starts on this node for trainer.devices (a count, a list,
-    auto or -1, as Lightning reads them for the CPU)."""
+def local_processes(devices, cuda: bool = False) -> int:
+    """How many processes a run starts on this node for trainer.devices, as Lightning reads
+    it: a count, a list or string of indices ("0,1"), or -1 (every core, or every GPU with
+    `cuda`); auto is every GPU on CUDA and one process on the CPU."""
+    if isinstance(devices, str):
+        if "," in devices:  # indices
+            return max(1, len([part for part in devices.split(",") if part.strip()]))
+        devices = int(devices) if devices.strip().lstrip("-").isdigit() else devices
     if isinstance(devices, list):
         return max(1, len(devices))
-    if devices == -1:
-        return os.cpu_count() or 1
+    if devices == -1 or (cuda and devices == "auto"):
+        return max(1, torch.cuda.device_count() if cuda else os.cpu_count() or 1)
     return devices if isinstance(devices, int) and devices > 0 else 1
 
 
