@@ -10,7 +10,7 @@ from triton.backends.compiler import GPUTarget
 from triton.compiler import ASTSource
 
 from sgns.model.fused_kernel import sgns_groups
-from sgns.model.sgd_fused import BLOCK_D_MAX, DOT_MIN, NUM_WARPS, _pow2
+from sgns.model.sgd_fused import NUM_WARPS, block_sizes
 
 TYPES = ["*fp32", "*fp32", "*i64", "*i64", "*i64", "*fp32", "i32", "i32", "i32"]
 TYPES += ["fp32", "fp32", "i32", "i32", "i32"]
@@ -20,11 +20,7 @@ CASES = [(32, 5, 100), (8, 15, 300), (1, 1, 7)]  # (shared, n_samples, dim)
 
 
 def compiled(arch: int, shared: int, n_samples: int, dim: int) -> dict:
-    blocks = {
-        "SHARED": shared, "K": n_samples, "BLOCK_G": max(DOT_MIN, _pow2(shared)),
-        "BLOCK_K": max(DOT_MIN, _pow2(n_samples)),
-        "BLOCK_D": max(DOT_MIN, min(BLOCK_D_MAX, _pow2(dim))),
-    }  # fmt: skip
+    blocks = block_sizes(shared, n_samples, dim)
     names = sgns_groups.arg_names
     source = ASTSource(
         fn=sgns_groups,

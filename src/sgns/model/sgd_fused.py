@@ -118,9 +118,7 @@ def fused_sgd_step(
         w_in, w_out, inputs.contiguous(), targets.contiguous(), noise.contiguous(),
         partial_loss, batch, groups, per_program, float(lr), float(STEP_BOUND), dim,
         w_in.stride(0), w_out.stride(0),
-        SHARED=shared, K=n_samples,
-        BLOCK_G=max(DOT_MIN, _pow2(shared)), BLOCK_K=max(DOT_MIN, _pow2(n_samples)),
-        BLOCK_D=max(DOT_MIN, min(BLOCK_D_MAX, _pow2(dim))), num_warps=NUM_WARPS,
+        **block_sizes(shared, n_samples, dim), num_warps=NUM_WARPS,
     )  # fmt: skip
     return partial_loss.sum() / max(1, batch)
 
@@ -133,6 +131,16 @@ def default_programs(device: torch.device, vocab: int, shared: int, groups: int)
         sms = torch.cuda.get_device_properties(device).multi_processor_count
         return min(groups, by_vocab, sms * PROGRAMS_PER_SM)
     return min(groups, by_vocab)
+
+
+def block_sizes(shared: int, n_samples: int, dim: int) -> dict[str, int]:
+    """The kernel's compile-time sizes: a group, its negatives and a slice of the dimension,
+    each padded to a power of two (and to tl.dot's 16)."""
+    return {
+        "SHARED": shared, "K": n_samples, "BLOCK_G": max(DOT_MIN, _pow2(shared)),
+        "BLOCK_K": max(DOT_MIN, _pow2(n_samples)),
+        "BLOCK_D": max(DOT_MIN, min(BLOCK_D_MAX, _pow2(dim))),
+    }  # fmt: skip
 
 
 def _pow2(n: int) -> int:
