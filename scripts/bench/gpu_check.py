@@ -52,7 +52,6 @@ import itertools
 import json
 import re
 import subprocess
-import sysconfig
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -314,10 +313,7 @@ def real_text_corpus(out: Path, given: Path | None, cpu: bool) -> dict:
         if cpu:
             command += ["--max-tokens", str(DRY_REAL_TEXT_TOKENS)]
         else:  # the interpreter's own paths and the system's documentation
-            paths = sysconfig.get_paths()
-            roots = [Path(p) for p in {paths[k] for k in ("stdlib", "purelib", "platlib")}]
-            roots += [p for p in (Path("/usr/share/doc"), Path("/usr/share/man")) if p.is_dir()]
-            command += [f"--root={root}" for root in sorted(roots)]
+            command.append("--system-docs")
         done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
         if done.returncode != 0:
             raise RuntimeError(f"real_text_corpus.py failed: {done.stderr[-2000:]}")

@@ -7,6 +7,7 @@ generated Zipf corpora flatter speed.
     python scripts/bench/real_text_corpus.py /tmp/real.txt --root /usr/share/doc --root ~/.rustup \
         --min-tokens 10000000
     python scripts/bench/real_text_corpus.py /tmp/small.txt --max-tokens 5000   # the first 5,000
+    python scripts/bench/real_text_corpus.py /tmp/real.txt --system-docs   # + /usr/share/{doc,man}
 
 One paragraph of text per line; identical texts (vendored copies) are written once. Prints the
 number of tokens written. Code, markup-only lines and non-text files are skipped.
@@ -34,6 +35,9 @@ _HTML_BLOCK_END = re.compile(r"</(p|li|h\d|div|td|dd|dt|section|blockquote)>|<br
 _HTML_TAG = re.compile(r"<[^>]+>")
 _MAN_PAGE = re.compile(r"\.\d\w*$")  # name.1, name.3pm (after any .gz)
 _ROFF_ESCAPE = re.compile(r"\\(f[BIRP]|f\(..|\(..|\*.|[-&e|^ ])")
+
+
+SYSTEM_DOCS = (Path("/usr/share/doc"), Path("/usr/share/man"))
 
 
 def default_roots() -> list[Path]:
@@ -125,13 +129,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--root", type=Path, action="append", help="folder to read (repeatable)")
     ap.add_argument("--min-tokens", type=int, default=0, help="fail if fewer were found")
     ap.add_argument("--max-tokens", type=int, default=0, help="stop after this many (0: all)")
+    ap.add_argument("--system-docs", action="store_true",
+                    help="also read /usr/share/doc and /usr/share/man")  # fmt: skip
     args = ap.parse_args(argv)
     seen: set[bytes] = set()
     tokens = 0
     tmp = args.out.with_name(f".{args.out.name}.tmp-{os.getpid()}")
     try:
         with tmp.open("w", encoding="utf-8") as out:
-            for line in unique_lines(args.root or default_roots(), seen):
+            roots = args.root or default_roots()
+            if args.system_docs:
+                roots += [p for p in SYSTEM_DOCS if p.is_dir()]
+            for line in unique_lines(roots, seen):
                 out.write(line + "\n")
                 tokens += len(line.split())
                 if args.max_tokens and tokens >= args.max_tokens:
