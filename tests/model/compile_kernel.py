@@ -10,7 +10,7 @@ from triton.backends.compiler import GPUTarget
 from triton.compiler import ASTSource
 
 from sgns.model.fused_kernel import sgns_groups
-from sgns.model.sgd_fused import NUM_WARPS, block_sizes
+from sgns.model.sgd_fused import LAUNCH_OPTIONS, block_sizes
 
 TYPES = ["*fp32", "*fp32", "*i64", "*i64", "*i64", "*fp32", "i32", "i32", "i32"]
 TYPES += ["fp32", "fp32", "i32", "i32", "i32"]
@@ -28,7 +28,7 @@ def compiled(arch: int, shared: int, n_samples: int, dim: int) -> dict:
         constexprs={(names.index(name),): value for name, value in blocks.items()},
     )
     kernel = triton_compile(source, target=GPUTarget("cuda", arch, 32),
-                            options={"num_warps": NUM_WARPS})  # fmt: skip
+                            options=LAUNCH_OPTIONS)  # fmt: skip
     ptx = kernel.asm["ptx"]
     return {
         "arch": arch, "shared": shared, "entry": ".entry sgns_groups" in ptx,

@@ -95,5 +95,8 @@ def sgns_groups(
             tl.atomic_add(u_rows + c[None, :], du, mask=uv_mask, sem="relaxed")
             tl.atomic_add(v_rows + c[None, :], c_pos_v[:, None] * u, mask=uv_mask, sem="relaxed")
             tl.atomic_add(n_rows + c[None, :], dn, mask=n_mask, sem="relaxed")
+        # Every warp's adds land before any warp gathers the next group's rows (a barrier
+        # orders the program's memory accesses): within a program, updates are immediate.
+        tl.debug_barrier()
     total = tl.sum(pos_total, axis=0) + tl.sum(tl.sum(neg_total, axis=1), axis=0)
     tl.store(partial_loss + pid, -total)
