@@ -8,7 +8,8 @@ against the CPU. Run by scripts/bench/gpu_check.sh, which prepares the environme
 1. ``pytest -m gpu`` (the tests that need CUDA) and the fused kernel's tests; after step 5,
    on a GPU only, the hard cases (tests/test_hard_cases*.py, DDP aside) on the GPU path;
 2. the fused step alone (sgns.model.sgd_fused) on 1M-pair batches at dim 300: milliseconds
-   a step, the bandwidth its row traffic comes to, and torch.profiler's kernel table;
+   a step, also at other numbers of programs and other kernel shapes, the bandwidth its row
+   traffic comes to, and torch.profiler's kernel table;
 3. a generated text8-sized corpus (sgns.data.zipf) trained with the defaults:
    training words/s, seconds per step, peak GPU memory (torch.cuda.max_memory_allocated);
 4. real English (scripts/bench/real_text_corpus.py: at least REAL_TEXT_TOKENS tokens of the
@@ -241,7 +242,7 @@ def fused_step_timing(cpu: bool, rows: int = 70_000, dim: int = 300) -> dict:
     in text8): milliseconds a step, the bandwidth its row traffic comes to, and
     torch.profiler's table of kernels. The dry run steps 256 pairs of a small table in the
     interpreter: the steps, not the speed."""
-    from sgns.model.sgd_fused import default_programs, fused_sgd_step
+    from sgns.model.sgd_fused import GPU_SHAPE, KernelShape, default_programs, fused_sgd_step
     from sgns.model.skipgram import SkipGramNeg
 
     device = "cpu" if cpu else "cuda"
@@ -253,19 +254,20 @@ def fused_step_timing(cpu: bool, rows: int = 70_000, dim: int = 300) -> dict:
     ids = torch.multinomial(counts.float().to(device), 2 * pairs, True, generator=gen)
     inputs, targets = ids[:pairs], ids[pairs:]
 
-    def step(programs=None):
+    def step(programs=None, shape=None):
         return fused_sgd_step(
-            model, inputs, targets, n_samples, 0.025, shared, generator=gen, programs=programs
-        )
+            model, inputs, targets, n_samples, 0.025, shared, generator=gen, programs=programs,
+            shape=shape,
+        )  # fmt: skip
 
-    def seconds_a_step(programs=None) -> float:
-        step(programs)  # compiles the kernel, the first time
+    def seconds_a_step(programs=None, shape=None) -> float:
+        step(programs, shape)  # compiles the kernel, the first time
         repeats = 1 if cpu else 20
         if not cpu:
             torch.cuda.synchronize()
         start = time.perf_counter()
         for _ in range(repeats):
-            step(programs)
+            step(programs, shape)
         if not cpu:
             torch.cuda.synchronize()
         return (time.perf_counter() - start) / repeats
@@ -277,6 +279,13 @@ def fused_step_timing(cpu: bool, rows: int = 70_000, dim: int = 300) -> dict:
     if not cpu:
         sms = torch.cuda.get_device_properties(0).multi_processor_count
         by_programs = {n: seconds_a_step(n) * 1e3 for n in (sms, 4 * sms, 16 * sms)}
+    # How the kernel is compiled (sgns.model.sgd_fused.KernelShape): the default, slices of
+    # 16 and 64 columns, and 128-column slices with pipelined loads, which spill registers.
+    by_shape = {}
+    if not cpu:
+        for shape in (GPU_SHAPE, *(KernelShape(block_d=d) for d in (16, 64)),
+                      KernelShape(block_d=128, num_stages=3)):  # fmt: skip
+            by_shape[str(shape)] = seconds_a_step(shape=shape) * 1e3
     # Rows read in both passes and written once: a pair's centre and context, and a group's
     # negatives, float32; ids and noise aside.
     row_bytes = dim * 4 * (3 * 2 * pairs + 3 * n_samples * -(-pairs // shared))
@@ -294,7 +303,7 @@ def fused_step_timing(cpu: bool, rows: int = 70_000, dim: int = 300) -> dict:
         "pairs": pairs, "rows": rows, "dim": dim, "n_samples": n_samples, "shared": shared,
         "step_ms": seconds * 1e3, "pairs_per_sec": pairs / seconds,
         "programs": default_programs(torch.device(device), rows, shared, -(-pairs // shared)),
-        "step_ms_by_programs": by_programs,
+        "step_ms_by_programs": by_programs, "step_ms_by_shape": by_shape,
         "row_traffic_gb_per_sec": row_bytes / seconds / 1e9, "profile": profile,
     }  # fmt: skip
 
@@ -463,6 +472,8 @@ def markdown(report: dict) -> str:
         ))  # fmt: skip
         for programs, ms in step["step_ms_by_programs"].items():
             rows.append((f"fused step with {programs} programs", f"{ms:.2f} ms"))
+        for shape, ms in step.get("step_ms_by_shape", {}).items():
+            rows.append((f"fused step compiled as {shape}", f"{ms:.2f} ms"))
     if "real_text" in report:
         real = report["real_text"]
         rows.append(("real text tokens", f"{real['corpus']['tokens']:,}"

@@ -1,42 +1,62 @@
-"""Compile the fused kernel (sgns.model.fused_kernel) for sm_80 and sm_90 with no GPU, and print
-what each PTX holds as JSON; run by tests/model/test_sgd_fused.py in a process of its own,
-without TRITON_INTERPRET."""
+"""Compile the fused kernel (sgns.model.fused_kernel) for sm_80 and sm_90 with no GPU, as a
+GPU run compiles it (sgns.model.sgd_fused.GPU_SHAPE), and print what each holds as JSON; run
+by tests/model/test_sgd_fused.py in a process of its own, without TRITON_INTERPRET.
 
+Registers and spills are ptxas's own report (`ptxas -v`, which Triton runs and prints with
+TRITON_DUMP_PTXAS_LOG=1): register allocation happens there, after the PTX is written.
+"""
+
+import contextlib
+import io
 import json
+import os
 import re
+import sys
 
-from triton import compile as triton_compile
-from triton.backends.compiler import GPUTarget
-from triton.compiler import ASTSource
+# Compile every time, so that ptxas runs and reports, rather than reading Triton's cache.
+os.environ["TRITON_ALWAYS_COMPILE"] = "1"
+os.environ["TRITON_DUMP_PTXAS_LOG"] = "1"
 
-from sgns.model.fused_kernel import sgns_groups
-from sgns.model.sgd_fused import LAUNCH_OPTIONS, block_sizes
+from triton import compile as triton_compile  # noqa: E402
+from triton.backends.compiler import GPUTarget  # noqa: E402
+from triton.compiler import ASTSource  # noqa: E402
+
+from sgns.model.fused_kernel import sgns_groups  # noqa: E402
+from sgns.model.sgd_fused import GPU_SHAPE, block_sizes  # noqa: E402
 
 TYPES = ["*fp32", "*fp32", "*i64", "*i64", "*i64", "*fp32", "i32", "i32", "i32"]
 TYPES += ["fp32", "fp32", "i32", "i32", "i32"]
 # Relaxed float adds into global memory: red or atom, any scope, no acquire-release fence.
 ATOMIC_ADD = re.compile(r"\b(?:red|atom)\.global(?:\.\w+)*?\.relaxed(?:\.\w+)*?\.add\.f32")
-CASES = [(32, 5, 100), (8, 15, 300), (1, 1, 7)]  # (shared, n_samples, dim)
+CASES = [(32, 5, 300), (32, 15, 100), (8, 15, 300), (1, 1, 7)]  # (shared, n_samples, dim)
 
 
 def compiled(arch: int, shared: int, n_samples: int, dim: int) -> dict:
-    blocks = block_sizes(shared, n_samples, dim)
+    blocks = block_sizes(shared, n_samples, dim, GPU_SHAPE.block_d)
     names = sgns_groups.arg_names
     source = ASTSource(
         fn=sgns_groups,
         signature=dict(zip(names, TYPES + ["constexpr"] * len(blocks), strict=True)),
         constexprs={(names.index(name),): value for name, value in blocks.items()},
     )
-    kernel = triton_compile(source, target=GPUTarget("cuda", arch, 32),
-                            options=LAUNCH_OPTIONS)  # fmt: skip
+    log = io.StringIO()
+    with contextlib.redirect_stdout(log):
+        kernel = triton_compile(source, target=GPUTarget("cuda", arch, 32),
+                                options=GPU_SHAPE.launch_options())  # fmt: skip
+    report = log.getvalue()
+    spills = re.search(r"(\d+) bytes spill stores, (\d+) bytes spill loads", report)
     ptx = kernel.asm["ptx"]
     return {
-        "arch": arch, "shared": shared, "entry": ".entry sgns_groups" in ptx,
-        "local_stores": ptx.count("st.local"),
+        "arch": arch, "shared": shared, "n_samples": n_samples, "dim": dim,
+        "entry": ".entry sgns_groups" in ptx,
+        "registers": int(re.search(r"Used (\d+) registers", report).group(1)),
+        "spilled_bytes": int(spills.group(1)) + int(spills.group(2)),
         "atomic_adds": len(ATOMIC_ADD.findall(ptx)),
         "shared_memory": kernel.metadata.shared,
+        "num_warps": GPU_SHAPE.num_warps,
     }  # fmt: skip
 
 
 if __name__ == "__main__":
-    print(json.dumps([compiled(arch, *case) for arch in (80, 90) for case in CASES]))
+    results = [compiled(arch, *case) for arch in (80, 90) for case in CASES]
+    print(json.dumps(results), file=sys.stdout)

@@ -15,6 +15,8 @@ import torch
 pytest.importorskip("triton")
 
 from sgns.model.sgd_fused import (  # noqa: E402
+    GPU_SHAPE,
+    INTERPRETER_SHAPE,
     default_programs,
     fused_available,
     fused_sgd_step,
@@ -35,8 +37,9 @@ def model_with(w_in: torch.Tensor, w_out: torch.Tensor) -> SkipGramNeg:
 
 
 def check_against_reference(
-    vocab, dim, n_samples, shared, pairs, lr=0.1, scale=1.0, n_valid=None, programs=1, seed=0
-):
+    vocab, dim, n_samples, shared, pairs, lr=0.1, scale=1.0, n_valid=None, programs=1, seed=0,
+    shape=None,
+):  # fmt: skip
     """Train one step both ways from the same tables, pairs and negatives; return the
     starting tables, the kernel's and the reference's (float64)."""
     gen = torch.Generator().manual_seed(seed)
@@ -48,7 +51,7 @@ def check_against_reference(
     model = model_with(w_in, w_out)
     loss = fused_sgd_step(
         model, inputs.to(DEVICE), targets.to(DEVICE), n_samples, lr, shared,
-        noise=noise.to(DEVICE), n_valid=n_valid, programs=programs,
+        noise=noise.to(DEVICE), n_valid=n_valid, programs=programs, shape=shape,
     )  # fmt: skip
     ref_in, ref_out = w_in.double(), w_out.double()
     total = reference_step(ref_in, ref_out, inputs, targets, noise, lr, shared, n_valid)
@@ -86,6 +89,13 @@ def test_padding_of_groups_negatives_and_dimensions(dim, shared, pairs):
     """Groups, negatives and the dimension are padded to the kernel's block sizes (powers of
     two, at least 16); the padding moves nothing."""
     check_against_reference(vocab=40, dim=dim, n_samples=5, shared=shared, pairs=pairs)
+
+
+def test_the_gpus_32_column_slices_give_the_same_step():
+    """A GPU walks the dimension in 32-column slices (GPU_SHAPE), the interpreter in 128:
+    150 columns in five slices, the last one short, step as in two."""
+    assert (GPU_SHAPE.block_d, INTERPRETER_SHAPE.block_d) == (32, 128)
+    check_against_reference(vocab=40, dim=150, n_samples=5, shared=32, pairs=70, shape=GPU_SHAPE)
 
 
 def test_pairs_past_n_valid_count_for_nothing():
@@ -158,10 +168,13 @@ def test_reduced_precision_tables_are_refused():
 
 
 @pytest.mark.slow
-def test_the_kernel_compiles_for_ampere_and_hopper_gpus():
+def test_the_kernel_compiles_for_ampere_and_hopper_gpus_within_their_registers():
     """Triton compiles the kernel for sm_80 and sm_90 here, with no GPU (its wheel carries
-    ptxas): what the interpreter cannot check, the kernel's types and layouts, is. In a
-    process of its own, as Triton's interpreter, once on, stays on in a process."""
+    ptxas): what the interpreter cannot check, the kernel's types and layouts, is. As a GPU
+    run compiles it, a program keeps to 128 registers a thread, so two programs of 8 warps
+    fit an SM's 64k, and spills at most a few values (128-column slices spilled 600-4,000
+    bytes a thread and held one program an SM). In a process of its own, as Triton's
+    interpreter, once on, stays on in a process."""
     env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
     done = subprocess.run(
         [sys.executable, str(Path(__file__).with_name("compile_kernel.py"))],
@@ -169,12 +182,15 @@ def test_the_kernel_compiles_for_ampere_and_hopper_gpus():
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
     compiled = json.loads(done.stdout)
-    assert {(c["arch"], c["shared"]) for c in compiled} == {
-        (arch, shared) for arch in (80, 90) for shared in (32, 8, 1)
+    assert {(c["arch"], c["shared"], c["dim"]) for c in compiled} == {
+        (arch, shared, dim)
+        for arch in (80, 90)
+        for shared, dim in ((32, 300), (32, 100), (8, 300), (1, 7))
     }
     for kernel in compiled:
         assert kernel["entry"]
-        assert kernel["local_stores"] == 0  # no register spills to local memory
+        assert kernel["registers"] * 32 * kernel["num_warps"] * 2 <= 65536, kernel
+        assert kernel["spilled_bytes"] <= 64, kernel
         assert kernel["atomic_adds"] > 0  # the row updates, added in place, relaxed
 
 

@@ -36,6 +36,7 @@ from __future__ import annotations
 import functools
 import importlib.util
 import os
+from dataclasses import dataclass
 
 import torch
 
@@ -46,15 +47,35 @@ from sgns.model.updates import STEP_BOUND
 # pairs in flight stay below the vocabulary's size, so each row has about one stale update
 # in flight on average.
 PAIRS_IN_FLIGHT_PER_WORD = 1
-PROGRAMS_PER_SM = 8  # enough resident programs to hide a gather's latency
-BLOCK_D_MAX = 128  # the dimension is walked in slices of at most this many columns
+PROGRAMS_PER_SM = 8  # more than fit at once (two): an SM that finishes early takes the next
 DOT_MIN = 16  # tl.dot wants every side at least 16: smaller groups and K are padded
-# How the kernel is compiled. Warps per program: a program holds (group, slice) tiles of U
-# and V and their running products, some 24k floats at 32 pairs and 128 columns, ~100
-# registers a thread at 8 warps. Fused multiply-adds asked for by name: Triton 3.9 warns when
-# left to its default, which its next release changes.
-LAUNCH_OPTIONS = {"num_warps": 8, "enable_fp_fusion": True}
 MIN_CAPABILITY = (8, 0)  # Ampere: the oldest GPUs the kernel is compiled for in the tests
+
+
+@dataclass(frozen=True)
+class KernelShape:
+    """How the kernel is compiled: the dimension is walked in slices of at most `block_d`
+    columns, by `num_warps` warps, with `num_stages` loads in flight in a slice loop.
+
+    The default keeps a program in its registers on Ampere and Hopper (at most 128 a thread,
+    so two programs fit an SM, and no spills: tests/model/compile_kernel.py): the tiles of a
+    group's rows and the operands of its small products take registers in proportion to the
+    slice, and 128-column slices with pipelined loads spilled. Triton's interpreter has no
+    registers and pays a few ms for every slice, so it takes 128-column slices."""
+
+    block_d: int = 32
+    num_warps: int = 8
+    num_stages: int = 1
+
+    def launch_options(self) -> dict:
+        # Fused multiply-adds asked for by name: Triton 3.9 warns when left to its default,
+        # which its next release changes.
+        return {"num_warps": self.num_warps, "num_stages": self.num_stages,
+                "enable_fp_fusion": True}  # fmt: skip
+
+
+GPU_SHAPE = KernelShape()
+INTERPRETER_SHAPE = KernelShape(block_d=128)
 
 
 def fused_available(device: torch.device | str) -> bool:
@@ -91,6 +112,7 @@ def fused_sgd_step(
     generator: torch.Generator | None = None,
     n_valid: int | None = None,
     programs: int | None = None,
+    shape: KernelShape | None = None,
 ) -> torch.Tensor:
     """One pass of fused SGD over the batch; returns the mean loss each group saw.
 
@@ -100,6 +122,8 @@ def fused_sgd_step(
             noise distribution with `generator` when None.
         n_valid: only the first n_valid pairs count; all when None.
         programs: how many programs share the batch; by default `default_programs`.
+        shape: how the kernel is compiled; by default GPU_SHAPE, or INTERPRETER_SHAPE under
+            Triton's interpreter.
     Both tables must be float32 (the kernel adds float32 updates in place).
     """
     w_in, w_out = model.in_embed.weight, model.out_embed.weight
@@ -116,11 +140,13 @@ def fused_sgd_step(
     programs = -(-groups // per_program)
     partial_loss = torch.zeros(programs, dtype=torch.float32, device=w_in.device)
     dim = w_in.shape[1]
+    if shape is None:
+        shape = INTERPRETER_SHAPE if interpreted() else GPU_SHAPE
     _kernel()[(programs,)](
         w_in, w_out, inputs.contiguous(), targets.contiguous(), noise.contiguous(),
         partial_loss, batch, groups, per_program, float(lr), float(STEP_BOUND), dim,
         w_in.stride(0), w_out.stride(0),
-        **block_sizes(shared, n_samples, dim), **LAUNCH_OPTIONS,
+        **block_sizes(shared, n_samples, dim, shape.block_d), **shape.launch_options(),
     )  # fmt: skip
     return partial_loss.sum() / max(1, batch)
 
@@ -135,13 +161,13 @@ def default_programs(device: torch.device, vocab: int, shared: int, groups: int)
     return min(groups, by_vocab)
 
 
-def block_sizes(shared: int, n_samples: int, dim: int) -> dict[str, int]:
-    """The kernel's compile-time sizes: a group, its negatives and a slice of the dimension,
-    each padded to a power of two (and to tl.dot's 16)."""
+def block_sizes(shared: int, n_samples: int, dim: int, block_d: int) -> dict[str, int]:
+    """The kernel's compile-time sizes: a group, its negatives and a slice of the dimension (at
+    most `block_d` columns), each padded to a power of two (and to tl.dot's 16)."""
     return {
         "SHARED": shared, "K": n_samples, "BLOCK_G": max(DOT_MIN, _pow2(shared)),
         "BLOCK_K": max(DOT_MIN, _pow2(n_samples)),
-        "BLOCK_D": max(DOT_MIN, min(BLOCK_D_MAX, _pow2(dim))),
+        "BLOCK_D": max(DOT_MIN, min(block_d, _pow2(dim))),
     }  # fmt: skip
 
 
