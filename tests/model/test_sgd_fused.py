@@ -21,6 +21,7 @@ from sgns.model.sgd_fused import (  # noqa: E402
     fused_available,
     fused_sgd_step,
     reference_step,
+    row_multiple,
 )
 from sgns.model.skipgram import SkipGramNeg  # noqa: E402
 from sgns.model.updates import STEP_BOUND  # noqa: E402
@@ -96,6 +97,13 @@ def test_the_gpus_32_column_slices_give_the_same_step():
     150 columns in five slices, the last one short, step as in two."""
     assert (GPU_SHAPE.block_d, INTERPRETER_SHAPE.block_d) == (32, 128)
     check_against_reference(vocab=40, dim=150, n_samples=5, shared=32, pairs=70, shape=GPU_SHAPE)
+
+
+def test_rows_move_4_floats_at_a_time_only_where_every_row_starts_aligned():
+    assert row_multiple(torch.empty(5, 300), torch.empty(5, 300)) == 4
+    assert row_multiple(torch.empty(5, 300), torch.empty(5, 50)) == 1  # 50 floats a row
+    assert row_multiple(torch.empty(5, 9)[:, :8]) == 1  # rows 9 floats apart
+    assert row_multiple(torch.empty(41)[1:].view(5, 8)) == 1  # starts 4 bytes in
 
 
 def test_pairs_past_n_valid_count_for_nothing():
@@ -183,15 +191,16 @@ def test_the_kernel_compiles_for_ampere_and_hopper_gpus_within_their_registers()
     assert done.returncode == 0, done.stderr[-3000:]
     compiled = json.loads(done.stdout)
     assert {(c["arch"], c["shared"], c["dim"]) for c in compiled} == {
-        (arch, shared, dim)
-        for arch in (80, 90)
-        for shared, dim in ((32, 300), (32, 100), (8, 300), (1, 7))
+        (arch, shared, dim) for arch in (80, 90) for shared, dim in ((32, 300), (8, 300), (1, 7))
     }
     for kernel in compiled:
         assert kernel["entry"]
         assert kernel["registers"] * 32 * kernel["num_warps"] * 2 <= 65536, kernel
         assert kernel["spilled_bytes"] <= 64, kernel
         assert kernel["atomic_adds"] > 0  # the row updates, added in place, relaxed
+        assert kernel["row_multiple"] == (4 if kernel["dim"] % 4 == 0 else 1)
+        if kernel["arch"] == 90 and kernel["row_multiple"] == 4:  # Hopper: 4 floats an add
+            assert kernel["vector_atomic_adds"] == kernel["atomic_adds"], kernel
 
 
 def test_a_gpu_runs_it_from_ampere_on(monkeypatch):

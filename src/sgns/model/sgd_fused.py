@@ -146,7 +146,8 @@ def fused_sgd_step(
         w_in, w_out, inputs.contiguous(), targets.contiguous(), noise.contiguous(),
         partial_loss, batch, groups, per_program, float(lr), float(STEP_BOUND), dim,
         w_in.stride(0), w_out.stride(0),
-        **block_sizes(shared, n_samples, dim, shape.block_d), **shape.launch_options(),
+        **kernel_sizes(shared, n_samples, dim, shape.block_d, row_multiple(w_in, w_out)),
+        **shape.launch_options(),
     )  # fmt: skip
     return partial_loss.sum() / max(1, batch)
 
@@ -161,14 +162,28 @@ def default_programs(device: torch.device, vocab: int, shared: int, groups: int)
     return min(groups, by_vocab)
 
 
-def block_sizes(shared: int, n_samples: int, dim: int, block_d: int) -> dict[str, int]:
+def kernel_sizes(
+    shared: int, n_samples: int, dim: int, block_d: int, row_multiple: int
+) -> dict[str, int]:
     """The kernel's compile-time sizes: a group, its negatives and a slice of the dimension (at
-    most `block_d` columns), each padded to a power of two (and to tl.dot's 16)."""
+    most `block_d` columns), each padded to a power of two (and to tl.dot's 16), and what the
+    rows' strides are multiples of (`row_multiple`)."""
     return {
         "SHARED": shared, "K": n_samples, "BLOCK_G": max(DOT_MIN, _pow2(shared)),
         "BLOCK_K": max(DOT_MIN, _pow2(n_samples)),
-        "BLOCK_D": max(DOT_MIN, min(block_d, _pow2(dim))),
+        "BLOCK_D": max(DOT_MIN, min(block_d, _pow2(dim))), "ROW_MULTIPLE": row_multiple,
     }  # fmt: skip
+
+
+def row_multiple(*tables: torch.Tensor) -> int:
+    """4 where every table's rows are 4 floats apart in whole numbers (row length and stride
+    multiples of 4) from a 16-byte aligned start, so that the kernel moves rows 4 floats at a
+    time; else 1. Torch's own allocations are aligned: the dimension decides (300 and 100 do,
+    a dimension of 50 does not)."""
+    aligned = all(
+        t.shape[1] % 4 == 0 and t.stride(0) % 4 == 0 and t.data_ptr() % 16 == 0 for t in tables
+    )
+    return 4 if aligned else 1
 
 
 def _pow2(n: int) -> int:
