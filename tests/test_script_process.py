@@ -10,6 +10,10 @@ import textwrap
 import pytest
 import script_process
 
+# Processes: the forkserver, which imports torch, Lightning and Hydra once, and fresh
+# interpreters to compare with.
+pytestmark = pytest.mark.slow
+
 SCRIPT = textwrap.dedent(
     """
     import os, sys

@@ -101,6 +101,7 @@ print(numba.get_num_threads(), all(torch.equal(a, b) for a, b in zip(*tables)))
 """
 
 
+@pytest.mark.slow  # a fresh interpreter, for numba's thread count
 def test_compiled_step_is_bit_identical_on_one_thread_and_on_two():
     env = {**os.environ, "NUMBA_NUM_THREADS": "2"}
     run = subprocess.run([sys.executable, "-c", ONE_AND_TWO_THREADS], env=env,
