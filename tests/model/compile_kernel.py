@@ -11,7 +11,6 @@ import io
 import json
 import os
 import re
-import sys
 
 # Compile every time, so that ptxas runs and reports, rather than reading Triton's cache.
 os.environ["TRITON_ALWAYS_COMPILE"] = "1"
@@ -54,12 +53,15 @@ def compiled(arch: int, shared: int, n_samples: int, dim: int) -> dict:
         kernel = triton_compile(source, target=GPUTarget("cuda", arch, 32),
                                 options=GPU_SHAPE.launch_options())  # fmt: skip
     report = log.getvalue()
+    registers = re.search(r"Used (\d+) registers", report)
     spills = re.search(r"(\d+) bytes spill stores, (\d+) bytes spill loads", report)
+    if registers is None or spills is None:
+        raise SystemExit(f"no ptxas report (TRITON_DUMP_PTXAS_LOG) from this Triton: {report!r}")
     ptx = kernel.asm["ptx"]
     return {
         "arch": arch, "shared": shared, "n_samples": n_samples, "dim": dim,
         "entry": ".entry sgns_groups" in ptx,
-        "registers": int(re.search(r"Used (\d+) registers", report).group(1)),
+        "registers": int(registers.group(1)),
         "spilled_bytes": int(spills.group(1)) + int(spills.group(2)),
         "atomic_adds": len(ATOMIC_ADD.findall(ptx)),
         "vector_atomic_adds": len(VECTOR_ATOMIC_ADD.findall(ptx)),
@@ -70,5 +72,4 @@ def compiled(arch: int, shared: int, n_samples: int, dim: int) -> dict:
 
 
 if __name__ == "__main__":
-    results = [compiled(arch, *case) for arch in (80, 90) for case in CASES]
-    print(json.dumps(results), file=sys.stdout)
+    print(json.dumps([compiled(arch, *case) for arch in (80, 90) for case in CASES]))
