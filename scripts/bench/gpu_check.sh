@@ -3,8 +3,14 @@
 #   scripts/bench/gpu_check.sh OUT_DIR          # on a CUDA machine
 #   scripts/bench/gpu_check.sh OUT_DIR --real-text real.txt.gz   # real English made elsewhere
 #   scripts/bench/gpu_check.sh OUT_DIR --cpu    # dry run on the CPU, a couple of minutes
-# The python step stops after 14 minutes, keeping what it measured (gpu_check.json): the whole
-# check, install included, must fit a 15-minute loan of a GPU machine.
+# The python step stops after SGNS_CHECK_SECONDS (default 540), keeping what it measured
+# (gpu_check.json is written after every step): the whole check must fit one 10-minute
+# command on a GPU machine. Its steps run most telling first: the GPU tests, the fused
+# step's speed, the corpus, real English against the CPU, then the sweep.
+# A GPU machine without network: carry wheels of what its Python lacks (often hydra-core,
+# omegaconf, antlr4-python3-runtime, gensim, smart_open), `pip install --no-index --no-deps
+# --target DIR *.whl`, put DIR on PYTHONPATH, set SGNS_PYTHON to that Python, and give an
+# OUT_DIR of its own: it fills with corpora and runs; gpu_check.{json,md} are the results.
 # The environment: SGNS_PYTHON if set; else .venv/ when it already has the dependencies
 # (reused as it is: `make .venv/.installed-stamp` pip-installs from the network, which a GPU
 # machine may not reach); else .venv/ is created with `make .venv/.installed-stamp`.
@@ -28,4 +34,4 @@ else
 fi
 # This checkout's sources, whichever copy of sgns the environment has installed.
 export PYTHONPATH="$PWD/src${PYTHONPATH:+:$PYTHONPATH}"
-exec timeout 840 "$python" scripts/bench/gpu_check.py "$out" "$@"
+exec timeout "${SGNS_CHECK_SECONDS:-540}" "$python" scripts/bench/gpu_check.py "$out" "$@"
