@@ -1,4 +1,5 @@
-"""Time the Google analogy evaluation: sgns.eval (batched torch) against gensim, same matrix.
+"""Time the Google analogy evaluation: sgns.eval (batched torch) against gensim, same matrix;
+then reading that matrix back from a word2vec text file, sgns.eval.vectors against gensim.
 
 The matrix is random (seed 0), 30,000 x 300 by default: every word of questions-words.txt plus
 filler words, so all 19,544 questions are answerable and both score the same work. Accuracy on
@@ -15,7 +16,9 @@ import json
 import os
 import platform
 import statistics
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -23,6 +26,7 @@ from gensim.models import KeyedVectors
 from gensim.test.utils import datapath
 
 from sgns.eval.analogy import GOOGLE_ANALOGIES, analogy_counts, analogy_scores, read_analogies
+from sgns.eval.vectors import load_word2vec, save_word2vec
 
 
 def build_vocabulary(n_words: int, dim: int, seed: int = 0) -> tuple[np.ndarray, list[str]]:
@@ -45,6 +49,25 @@ def timed(fn, repeats: int) -> tuple[list[float], object]:
         result = fn()
         times.append(time.perf_counter() - start)
     return times, result
+
+
+def reading_times(vectors: np.ndarray, words: list[str], rounds: int) -> dict[str, list[float]]:
+    """Seconds of process CPU time to read `vectors` back from a word2vec text file (as
+    vectors.txt is written), sgns and gensim alternating `rounds` times; both must agree."""
+    times: dict[str, list[float]] = {"sgns": [], "gensim": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "vectors.txt"
+        save_word2vec(path, vectors, words)
+        for _ in range(rounds):
+            start = time.process_time()
+            ours, ours_words = load_word2vec(path)
+            times["sgns"].append(time.process_time() - start)
+            start = time.process_time()
+            kv = KeyedVectors.load_word2vec_format(str(path), binary=False)
+            times["gensim"].append(time.process_time() - start)
+            if not np.array_equal(ours, kv.vectors) or ours_words != list(kv.index_to_key):
+                raise SystemExit("error: sgns and gensim read different vectors")
+    return times
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -91,6 +114,12 @@ def main(argv: list[str] | None = None) -> None:
         )
     speedup = statistics.median(gensim_times) / statistics.median(ours_times)
     print(f"speed-up (median): {speedup:.1f}x")
+    reads = reading_times(vectors, words, args.repeats)
+    print(
+        "reading it from a word2vec text file, CPU s (median of "
+        f"{args.repeats}, alternating): sgns.eval.vectors {statistics.median(reads['sgns']):.2f}, "
+        f"gensim load_word2vec_format {statistics.median(reads['gensim']):.2f}"
+    )
     print(
         json.dumps(
             {
@@ -106,6 +135,7 @@ def main(argv: list[str] | None = None) -> None:
                 "sgns_acc": ours_acc,
                 "gensim_acc": gensim_acc,
                 "speedup_median": speedup,
+                "read_text_cpu_s": reads,
             }
         )
     )

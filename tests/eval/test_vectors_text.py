@@ -1,0 +1,70 @@
+"""word2vec text files read by sgns.eval.vectors: the values and words gensim reads, and a
+one-line error naming the line where a file is malformed."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from gensim.models import KeyedVectors
+
+from sgns.errors import DataError
+from sgns.eval.vectors import load_vectors, load_word2vec
+
+
+def test_reads_what_gensim_writes_and_reads_bit_for_bit(tmp_path):
+    rng = np.random.default_rng(0)
+    vectors = rng.standard_normal((40_000, 3)) * 10.0 ** rng.integers(-8, 8, (40_000, 1))
+    words = [f"w{i}" for i in range(39_998)] + ["Straße", "東京"]
+    kv = KeyedVectors(vector_size=3, dtype=np.float32)
+    kv.add_vectors(words, vectors.astype(np.float32))
+    path = tmp_path / "gensim.txt"
+    kv.save_word2vec_format(str(path), binary=False)  # repr() of each value, several blocks
+    expected = KeyedVectors.load_word2vec_format(str(path), binary=False)
+
+    got, got_words = load_word2vec(path)
+
+    assert got.dtype == np.float32
+    assert got.shape == (40_000, 3)
+    np.testing.assert_array_equal(got, expected.vectors)
+    assert got_words == list(expected.index_to_key) == words
+
+
+def test_trailing_spaces_crlf_and_extra_lines_read_as_gensim_reads_them(tmp_path):
+    path = tmp_path / "vec.txt"
+    # fastText's .vec ends each line with a space; lines past the header's count are not read
+    path.write_bytes(b"2 2\r\nthe 1 2 \r\ncat -0.5 3e-2 \r\nextra 9 9\r\n")
+    got, words = load_word2vec(path)
+    expected = KeyedVectors.load_word2vec_format(str(path), binary=False)
+    np.testing.assert_array_equal(got, np.float32([[1, 2], [-0.5, 0.03]]))
+    np.testing.assert_array_equal(got, expected.vectors)
+    assert words == ["the", "cat"] == list(expected.index_to_key)
+
+
+def test_a_repeated_word_keeps_its_first_vector_as_in_gensim(tmp_path):
+    path = tmp_path / "vec.txt"
+    path.write_text("3 1\na 1\nb 2\na 3\n")
+    got, words = load_word2vec(path)
+    assert words == ["a", "b"]
+    np.testing.assert_array_equal(got, [[1], [2]])
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("3 2\na 1 2\nb 3 4\n", "the file ends after 2 of the 3 vectors its header names"),
+        ("2 2\na 1 2\nb 3\n", "line 3 has 1 values, not 2"),
+        ("2 2\na 1 2\nb\n", "line 3 has 0 values, not 2"),
+        ("2 2\na 1 2 3\nb 1 2\n", "line 2 has 3 values, not 2"),
+        ("2 2\na 1 x\nb 1 2\n", "lines 2-3: could not convert string 'x'"),
+        ("two 2\na 1 2\n", "line 1 is not a word2vec header"),
+        ("", "line 1 is not a word2vec header"),
+    ],
+)
+def test_a_malformed_file_is_one_data_error_naming_where(tmp_path, text, message):
+    path = tmp_path / "vectors.txt"
+    path.write_text(text)
+    with pytest.raises(DataError) as err:
+        load_vectors(path)
+    assert str(err.value).startswith(f"cannot read word2vec vectors from {str(path)!r}: ")
+    assert message in str(err.value)
+    assert "\n" not in str(err.value)
