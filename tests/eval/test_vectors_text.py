@@ -56,7 +56,7 @@ def test_a_repeated_word_keeps_its_first_vector_as_in_gensim(tmp_path):
         ("2 2\na 1 2\nb\n", "line 3 has 0 values, not 2"),
         ("2 2\na 1 2 3\nb 1 2\n", "line 2 has 3 values, not 2"),
         ("2 2\na 1 x\nb 1 2\n", "lines 2-3: could not convert string 'x'"),
-        ("two 2\na 1 2\n", "line 1 is not a word2vec header"),
+        ("two 2\na 1 2\n", "line 1 is not a word2vec header (vector count and size): 'two 2'"),
         ("", "line 1 is not a word2vec header"),
     ],
 )

@@ -87,9 +87,11 @@ def _read_text(path: Path) -> tuple[np.ndarray, list[str]]:
     single spaces as gensim splits them (trailing whitespace ignored). As in gensim, a word
     seen twice keeps its first vector; lines after `count` are not read."""
     with open(path, "rb") as f:
-        header = f.readline().split()
+        first = f.readline()
+        header = first.split()
         if len(header) != 2 or not all(field.isdigit() for field in header):
-            raise ValueError(f"line 1 is not a word2vec header (vector count and size): {header!r}")
+            shown = first[:80].decode("utf-8", "replace").rstrip()
+            raise ValueError(f"line 1 is not a word2vec header (vector count and size): {shown!r}")
         count, dim = int(header[0]), int(header[1])
         matrix = np.empty((count, dim), dtype=np.float32)
         words: list[str] = []
