@@ -115,7 +115,7 @@ def test_gpu_check_dry_run_writes_sane_numbers(tmp_path):
     for side in ("gpu", "cpu"):
         assert math.isfinite(real[side]["final_train_loss"])
     sweep = report["sweep"]  # two of the mission's 27 runs, one epoch each
-    assert (sweep["runs"], sweep["finished"]) == (2, 2)
+    assert (sweep["runs"], sweep["finished"], sweep["failed"]) == (2, 2, [])
     assert sweep["wall_seconds"] > 0
     swept = [line for line in sweep["table"].splitlines() if line.startswith("| rank")]
     assert "model.noise_power" in swept[0]  # the one key that varies
@@ -142,7 +142,13 @@ def test_runs_sharing_a_device_without_ray_start_as_plain_processes(tmp_path):
     assert sorted(p.name for p in (tmp_path / "shared").iterdir() if p.is_dir()) == ["0", "1"]
     bad = [o for o in overrides if not o.startswith("data.path=")] + ["data.path=MISSING"]
     with pytest.raises(RuntimeError, match="a shared-GPU run failed: .*corpus file not found"):
-        import_script("bench/gpu_check").processes(tmp_path / "bad", bad, 2)
+        import_script("bench/gpu_check").processes(tmp_path / "bad", bad, 1)
+    # The sweep's way: a failed run is named with its error's last line, not raised.
+    failed = import_script("bench/gpu_check").run_processes(
+        tmp_path / "bad_sweep", bad, [["seed=3"]], strict=False
+    )
+    assert len(failed) == 1
+    assert failed[0].startswith("0: error: corpus file not found")
 
 
 @pytest.mark.gpu
