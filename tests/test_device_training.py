@@ -119,6 +119,12 @@ def test_gpu_check_dry_run_writes_sane_numbers(tmp_path):
     assert sweep["wall_seconds"] > 0
     swept = [line for line in sweep["table"].splitlines() if line.startswith("| rank")]
     assert "model.noise_power" in swept[0]  # the one key that varies
+    # Where the time went, step by step, in the order they ran: the plan for a GPU's budget.
+    steps = report["seconds_by_step"]
+    assert list(steps) == ["pytest_gpu", "pytest_fused", "fused_step", "corpus", "real_text",
+                           "sweep", "shared_gpu", "sample"]  # fmt: skip
+    assert min(steps.values()) > 0
+    assert sum(steps.values()) == pytest.approx(report["wall_seconds"])
     table = (out / "gpu_check.md").read_text()
     assert "| training words/s |" in table
     assert "| sweep of 2 runs (" in table
