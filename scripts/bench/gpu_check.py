@@ -167,6 +167,10 @@ def main() -> None:
     print(markdown(report))
 
 
+# The report's keys that are no step of the check.
+REPORT_META = {"mode", "device", "torch", "wall_seconds", "seconds_by_step"}
+
+
 def save(out: Path, report: dict, start: float) -> None:
     """The report so far, written; the seconds since the last save go to the step just
     added (or, where none was, to the last step, which grew: the batch scan)."""
@@ -179,9 +183,6 @@ def save(out: Path, report: dict, start: float) -> None:
     report["wall_seconds"] = now
     (out / "gpu_check.json").write_text(json.dumps(report, indent=2) + "\n")
     (out / "gpu_check.md").write_text(markdown(report))
-
-
-REPORT_META = {"mode", "device", "torch", "wall_seconds", "seconds_by_step"}
 
 
 def pytest_gpu() -> dict:
