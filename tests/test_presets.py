@@ -132,7 +132,7 @@ def test_slurm_launcher_asks_for_the_trainers_nodes_with_one_task_per_device():
 
 @pytest.fixture
 def gpus_per_run_resolver(monkeypatch):
-    from sgns.run.auto import GPUS_PER_RUN_RESOLVER as RESOLVER
+    from sgns.run.launchers import GPUS_PER_RUN_RESOLVER as RESOLVER
     from sgns.run.launchers import prepare
 
     monkeypatch.delenv("RAY_worker_niceness", raising=False)  # restored afterwards

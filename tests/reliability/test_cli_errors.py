@@ -5,6 +5,9 @@ Config errors fail before torch and Lightning are imported: about a second per s
 
 import json
 import re
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from train_script import one_line, train
@@ -13,6 +16,7 @@ from conftest import planted_groups_text, small_run_overrides
 from sgns.config.schema import RULES
 
 pytestmark = pytest.mark.slow
+SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "train.py"
 
 
 @pytest.mark.parametrize(
@@ -102,3 +106,26 @@ def test_diverging_loss_is_one_line_naming_the_remedy_and_writes_no_vectors(tmp_
     assert result.stderr.count("error: ") == 1
     assert not (tmp_path / "run" / "vectors.txt").exists()
     assert not (tmp_path / "run" / "metrics.json").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "status"), [(["--cfg", "job"], 0), (["model.embed_dim=0"], 2)], ids=["print", "bad"]
+)
+def test_a_config_is_printed_or_refused_before_torch_is_imported(tmp_path, args, status):
+    """The module's promise: the config is composed and checked first, so printing it or
+    refusing it takes about a second, not the seconds torch and Lightning take to load."""
+    argv = [str(SCRIPT), *args, f"hydra.run.dir={tmp_path / 'run'}"]
+    code = (
+        "import runpy, sys\n"
+        f"sys.argv = {argv!r}\n"
+        "try:\n"
+        "    runpy.run_path(sys.argv[0], run_name='__main__')\n"
+        "except SystemExit as exit:\n"
+        "    code = exit.code\n"
+        "else:\n"
+        "    code = 0\n"
+        "print('torch imported' if 'torch' in sys.modules else 'no torch', code)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          cwd=tmp_path, timeout=120)  # fmt: skip
+    assert done.stdout.splitlines()[-1] == f"no torch {status}", done.stderr[-2000:]

@@ -78,7 +78,6 @@ DEVICE_BLOCK_TOKENS = 1 << 24
 SHARED_NEGATIVES = 32
 SMALL_VOCAB, SMALL_VOCAB_SHARED_NEGATIVES = 5_000, 8
 GPU_SHARE_PER_RUN = 0.25  # a parallel sweep puts 4 runs on each GPU
-GPUS_PER_RUN_RESOLVER = "sgns.gpus_per_run"
 
 
 @dataclass(frozen=True)

@@ -12,13 +12,21 @@ import os
 
 from omegaconf import OmegaConf
 
-from sgns.run.auto import GPUS_PER_RUN_RESOLVER, gpus_per_run
+GPUS_PER_RUN_RESOLVER = "sgns.gpus_per_run"
 
 
 def prepare() -> None:
     """Call before Hydra composes: registers the resolver and sets Ray's worker priority."""
-    OmegaConf.register_new_resolver(GPUS_PER_RUN_RESOLVER, gpus_per_run, replace=True)
+    OmegaConf.register_new_resolver(GPUS_PER_RUN_RESOLVER, _gpus_per_run, replace=True)
     # Ray starts its workers at niceness 15, which starves a sweep's runs whenever anything
     # else uses the machine; the runs are the work here. Read only by a Ray instance that
     # this process starts (a cluster keeps its own setting).
     os.environ.setdefault("RAY_worker_niceness", "0")
+
+
+def _gpus_per_run(address: str | None = None) -> float:
+    # sgns.run.auto imports torch, seconds that a config printed (--cfg job) or refused
+    # should not wait for: imported only where a parallel launcher's config is resolved.
+    from sgns.run.auto import gpus_per_run
+
+    return gpus_per_run(address)
