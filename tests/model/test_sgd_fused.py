@@ -213,3 +213,31 @@ def test_a_gpu_runs_it_from_ampere_on(monkeypatch):
     for capability, runs in (((7, 5), False), ((8, 0), True), ((9, 0), True)):
         monkeypatch.setattr(torch.cuda, "get_device_capability", lambda d, c=capability: c)
         assert fused_available("cuda") is runs
+
+
+@pytest.mark.parametrize(("release", "refused"), [("3.6.0", True), ("3.7.0", False)])
+def test_an_interpreter_that_cannot_run_the_kernel_is_named_with_the_remedy(
+    monkeypatch, release, refused
+):
+    """Triton's interpreter before 3.7 calls int() of 1-element arrays, which recent numpy
+    refuses: one clear error rather than a trace from deep inside Triton."""
+    import numpy as np
+    import triton
+
+    from sgns.model.sgd_fused import interpreter_problem
+
+    try:
+        int(np.ones(1, dtype=np.int32))
+        numpy_refuses = False
+    except TypeError:
+        numpy_refuses = True
+    monkeypatch.setattr(triton, "__version__", release)
+    problem = interpreter_problem()
+    if refused and numpy_refuses:
+        assert problem == (
+            f"Triton {release}'s CPU interpreter (TRITON_INTERPRET=1) cannot run the fused "
+            f"kernel with numpy {np.__version__}, which refuses int() of a 1-element array: "
+            "install triton>=3.7"
+        )
+    else:
+        assert problem is None

@@ -36,6 +36,7 @@ from __future__ import annotations
 import functools
 import importlib.util
 import os
+import re
 from dataclasses import dataclass
 
 import torch
@@ -195,10 +196,34 @@ def _kernel():
     """The Triton kernel, imported on first use: triton is loaded only by runs that step with it
     (and after TRITON_INTERPRET is read from the environment)."""
     if interpreted():
+        if problem := interpreter_problem():
+            raise RuntimeError(problem)
         _patch_nested_calls_once()
     from sgns.model.fused_kernel import sgns_groups
 
     return sgns_groups
+
+
+def interpreter_problem() -> str | None:
+    """Why Triton's interpreter cannot run the kernel here, or None. Before 3.7 it turns a
+    kernel's scalar arguments into 1-element arrays and loops over int() of them, which
+    recent numpy refuses ("only 0-dimensional arrays can be converted"; 2.4 does)."""
+    import numpy as np
+    import triton
+
+    try:
+        int(np.ones(1, dtype=np.int32))
+        return None
+    except TypeError:
+        pass
+    release = tuple(int(part) for part in re.findall(r"\d+", triton.__version__)[:2])
+    if release >= (3, 7):
+        return None
+    return (
+        f"Triton {triton.__version__}'s CPU interpreter (TRITON_INTERPRET=1) cannot run the "
+        f"fused kernel with numpy {np.__version__}, which refuses int() of a 1-element array: "
+        "install triton>=3.7"
+    )
 
 
 def _patch_nested_calls_once() -> None:
