@@ -132,13 +132,12 @@ def test_slurm_launcher_asks_for_the_trainers_nodes_with_one_task_per_device():
 
 @pytest.fixture
 def gpus_per_run_resolver(monkeypatch):
-    from sgns.run.launchers import GPUS_PER_RUN_RESOLVER as RESOLVER
-    from sgns.run.launchers import prepare
+    from sgns.run.launchers import GPUS_PER_RUN_RESOLVER, prepare
 
     monkeypatch.delenv("RAY_worker_niceness", raising=False)  # restored afterwards
     prepare()  # what scripts/train.py does before Hydra composes
     yield
-    OmegaConf.clear_resolver(RESOLVER)
+    OmegaConf.clear_resolver(GPUS_PER_RUN_RESOLVER)
 
 
 @pytest.mark.parametrize("has_gpu", [False, True])
