@@ -1,15 +1,18 @@
 """Export word vectors from a checkpoint (or re-export a vectors file) in word2vec format.
 
-    python scripts/export.py outputs/runs/<run>/checkpoints/last.ckpt vectors.bin --binary
+    python scripts/export.py outputs/runs/<run>/checkpoints/last.ckpt vectors.bin
     python scripts/export.py outputs/runs/<run>/checkpoints/last.ckpt both.txt --vectors in+out
 
-A checkpoint carries its vocabulary, so it is all that is needed.
+A checkpoint carries its vocabulary, so it is all that is needed. An OUT ending in .bin gets
+word2vec's binary format, as gensim's readers expect of the name; any other, text unless
+--binary.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from sgns.errors import SgnsError
 from sgns.eval import VECTORS
@@ -20,7 +23,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("source", help="a .ckpt checkpoint, a run directory or a vectors file")
     parser.add_argument("out", help="the word2vec file to write")
-    parser.add_argument("--binary", action="store_true", help="word2vec binary format")
+    parser.add_argument(
+        "--binary", action="store_true", help="word2vec binary format (an OUT ending in .bin too)"
+    )
     parser.add_argument(
         "--vectors", choices=VECTORS, default="in", help="checkpoint: in, or in + out summed"
     )
@@ -32,11 +37,13 @@ def main(argv: list[str] | None = None) -> int:
             raise SgnsError("--vectors in+out needs a checkpoint: a vectors file holds one table")
         else:
             matrix, words = load_vectors(args.source)
-        save_word2vec(args.out, matrix, words, binary=args.binary)
+        binary = args.binary or Path(args.out).suffix == ".bin"
+        save_word2vec(args.out, matrix, words, binary=binary)
     except SgnsError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    print(f"wrote {len(words):,} x {matrix.shape[1]} vectors to {args.out}")
+    kind = "binary" if binary else "text"
+    print(f"wrote {len(words):,} x {matrix.shape[1]} vectors to {args.out} ({kind})")
     return 0
 
 

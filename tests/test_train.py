@@ -96,6 +96,14 @@ def test_query_and_export_work_from_the_checkpoint_alone(trained_run, tmp_path, 
     state = torch.load(ckpt, map_location="cpu", weights_only=True)["state_dict"]
     summed = state["model.in_embed.weight"] + state["model.out_embed.weight"]
     np.testing.assert_allclose(both.vectors, summed.numpy(), rtol=1e-6)
+    # The format follows the name where --binary is not given: .bin is binary, else text.
+    for name, binary in (("named.bin", True), ("named.txt", False)):
+        assert export_script.main([str(ckpt), str(tmp_path / name)]) == 0
+        kind = "binary" if binary else "text"
+        assert capsys.readouterr().out.strip().endswith(f"{name} ({kind})")
+        named = KeyedVectors.load_word2vec_format(str(tmp_path / name), binary=binary)
+        assert named.index_to_key == kv.index_to_key
+        np.testing.assert_allclose(named.vectors, kv.vectors, atol=1e-6)
     assert export_script.main([str(tmp_path / "missing.ckpt"), str(out)]) == 2
     assert "error: checkpoint not found" in capsys.readouterr().err
 
