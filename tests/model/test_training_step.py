@@ -117,3 +117,25 @@ def test_reduced_precision_tables_need_the_sgd_optimizer():
     with pytest.raises(ConfigError, match="model.table_dtype=bfloat16 needs model.optimizer=sgd"):
         make_module(table_dtype="bfloat16", optimizer="adam")
     # An unknown dtype is the config's to refuse (tests/run/test_auto.py, bad device settings).
+
+
+@pytest.mark.parametrize(("optimizer", "loads"), [("sgd", 1), ("sparse_adam", 0)])
+def test_the_compiled_cpu_step_loads_before_the_training_clock_starts(
+    monkeypatch, optimizer, loads
+):
+    """Its first call loads it from numba's cache, a second once a process: time that
+    belongs to start-up, not to the first run's words/s (a sweep's first run looked slower)."""
+    from sgns.model import sgd_cpu
+    from sgns.run.progress import TrainingClock
+
+    events = []
+    load = sgd_cpu.load
+    monkeypatch.setattr(sgd_cpu, "load", lambda: (events.append("load"), load()))
+
+    class Clock(TrainingClock):
+        def on_train_start(self, trainer, pl_module):
+            events.append("clock")
+            super().on_train_start(trainer, pl_module)
+
+    fit(make_module(optimizer=optimizer), 2, 1, callbacks=[Clock()])
+    assert events == ["load"] * loads + ["clock"]

@@ -299,6 +299,17 @@ def _match_threads() -> None:
         numba.set_num_threads(threads)
 
 
+def load() -> None:
+    """Load the step's loops for the types a one-process run passes them (from numba's cache,
+    or compiled where there is none) by stepping throwaway tables: about a second, once a
+    process, that the first training step would otherwise spend."""
+    w_in, w_out = torch.zeros(2, 4), torch.zeros(2, 4)
+    ids, noise = torch.zeros(2, dtype=torch.long), torch.zeros((1, 1), dtype=torch.long)
+    work = Workspace()
+    _, updates = row_updates(w_in, w_out, ids, ids, noise, 2, 0.0, work)
+    apply_updates(w_in, w_out, updates[:1], updates[1:], 0.0, work)
+
+
 def warm_cache() -> None:
     """Compile every loop above for the argument types training passes (one process, and the
     parts of 2- and 4-rank DDP exchanges), into numba's cache beside this file. Run once after
