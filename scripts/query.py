@@ -1,4 +1,4 @@
-"""Query trained word vectors: nearest neighbours, analogies and similarity.
+"""Query trained word vectors: nearest neighbours, analogies, similarity and benchmark scores.
 
 PATH is a run directory (its vectors.txt, else vectors.bin), a word2vec text/binary file, or a
 training checkpoint (.ckpt), which carries its vocabulary.
@@ -6,6 +6,7 @@ training checkpoint (.ckpt), which carries its vocabulary.
 python scripts/query.py outputs/2024-05-01/12-00-00 neighbors king -k 5
 python scripts/query.py outputs/2024-05-01/12-00-00 analogy man king woman   # man:king :: woman:?
 python scripts/query.py vectors.bin similarity cat dog
+python scripts/query.py vectors.bin score      # analogies, WS353, SimLex-999, as in metrics.json
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import argparse
 import sys
 
 from sgns.errors import SgnsError
+from sgns.eval.benchmarks import evaluate
 from sgns.eval.lookup import word_ids
 from sgns.eval.neighbors import analogy_neighbors, nearest_neighbors, pair_similarity
 from sgns.eval.vectors import load_vectors
@@ -41,12 +43,19 @@ def build_parser() -> argparse.ArgumentParser:
     similarity = commands.add_parser("similarity", help="cosine similarity of A and B")
     similarity.add_argument("a")
     similarity.add_argument("b")
+    commands.add_parser(
+        "score", help="Google analogies, WordSim-353 and SimLex-999, keyed as in metrics.json"
+    )
     return parser
 
 
 def run(args: argparse.Namespace) -> list[str]:
     """The lines to print for one query; raises SgnsError for a bad path or unknown word."""
     vectors, words = load_vectors(args.path)
+    if args.command == "score":
+        scores = evaluate(vectors, words)
+        width = max(map(len, scores))
+        return [f"{key:<{width}}  {value:.4f}" for key, value in scores.items()]
     if args.command == "similarity":
         a, b = word_ids(words, [args.a, args.b])
         return [f"{pair_similarity(vectors, [a], [b]).item():.4f}"]

@@ -11,6 +11,8 @@ import numpy as np
 import pytest
 
 from conftest import import_script
+from sgns.eval.analogy import read_analogies
+from sgns.eval.benchmarks import evaluate
 from sgns.eval.vectors import save_word2vec
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -51,6 +53,32 @@ def test_similarity_from_a_binary_file(tmp_path, capsys):
     save_word2vec(path, VECTORS, WORDS, binary=True)
     assert query.main([str(path), "similarity", "king", "queen"]) == 0
     assert capsys.readouterr().out == "0.5000\n"  # (m + r) . (w + r) / 2
+
+
+def test_score_prints_the_benchmarks_as_metrics_json_keys(tmp_path, capsys):
+    """Capitals and their countries planted one shared offset apart: every Google analogy
+    question made of them is solved, and no other question is answerable."""
+    sections, questions = read_analogies()
+    first = [q for q in questions if sections[q[0]] == "capital-common-countries"]
+    pairs = sorted({(a, b) for _, a, b, _, _ in first} | {(c, d) for _, _, _, c, d in first})
+    dim = len(pairs) + 1
+    capitals, offset = np.eye(dim, dtype=np.float32)[:-1], np.eye(dim, dtype=np.float32)[-1]
+    vectors = np.concatenate([capitals, capitals + offset])
+    words = [a.title() for a, _ in pairs] + [b.title() for _, b in pairs]
+    save_word2vec(tmp_path / "vectors.txt", vectors, words)
+
+    assert query.main([str(tmp_path), "score"]) == 0
+    printed = dict(line.split() for line in capsys.readouterr().out.splitlines())
+    known = {w.upper() for w in words}
+    answerable = sum(all(w in known for w in q[1:]) for q in questions)
+    assert answerable >= len(first)
+    assert list(printed) == list(evaluate(vectors, words))
+    assert float(printed["analogy_acc"]) == 1.0
+    assert float(printed["analogy_semantic_acc"]) == 1.0
+    assert printed["analogy_syntactic_acc"] == "nan"  # no syntactic question is answerable
+    coverage = answerable / len(questions)
+    assert float(printed["analogy_coverage"]) == pytest.approx(coverage, abs=1e-4)
+    assert float(printed["simlex_oov"]) > 0.9  # SimLex-999 has no capitals or countries
 
 
 def test_case_variant_is_found(run_dir, capsys):
