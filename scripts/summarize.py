@@ -3,12 +3,16 @@
 python scripts/summarize.py outputs/multirun/2026-01-01_12-00-00
 python scripts/summarize.py MULTIRUN_DIR --metric final_train_loss
 python scripts/summarize.py MULTIRUN_DIR --metric analogy_acc --no-plots
+python scripts/summarize.py MULTIRUN_DIR --over data.path    # settings repeated over corpora
 
 Prints the table and writes into MULTIRUN_DIR: summary.md, summary.csv (every metric, full
 precision) and <metric>_vs_<key>.png for each swept key (needs matplotlib: the `viz` extra).
 The default metric is analogy_acc when the runs report it, else final_val_loss; losses and
 times rank lowest first, other metrics highest first (--ascending / --descending to change).
-Failed runs are listed last with their error.
+Failed runs are listed last with their error. Where a setting was run with several seeds
+(`-m seed=0,1,2 model.embed_dim=50,100`), a second table gives each setting's mean, standard
+deviation, min and max of the metric over its seeds, and summary_over_seed.csv the mean and
+standard deviation of every metric (--over KEY groups repeats of another key).
 """
 
 import argparse
@@ -28,9 +32,14 @@ def main(argv=None) -> int:
         "--descending", dest="ascending", action="store_false", help="higher is better"
     )
     parser.add_argument("--no-plots", action="store_true", help="skip the PNGs")
+    parser.add_argument(
+        "--over", default="seed", metavar="KEY", help="average repeats over KEY (seed)"
+    )
     args = parser.parse_args(argv)
     try:
-        text, ranked, metric, _ = write_summary(args.multirun_dir, args.metric, args.ascending)
+        text, ranked, metric, _ = write_summary(
+            args.multirun_dir, args.metric, args.ascending, args.over
+        )
     except SgnsError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -14,6 +14,7 @@ from sgns.run.summary import (
     choose_metric,
     load_run,
     load_runs,
+    over_repeats,
     parse_overrides,
     rank_runs,
     summary_table,
@@ -185,6 +186,54 @@ def test_write_summary_writes_csv_and_markdown_best_first(sweep):
     assert "embed_dim=0 is invalid" in rows[4]["error"]
 
 
+@pytest.fixture
+def seeds(tmp_path) -> Path:
+    """embed_dim 8 and 16, each with seeds 0-2; one run of dim 16 failed."""
+    root = tmp_path / "seeds"
+    accuracy = {(8, 0): 0.30, (8, 1): 0.34, (8, 2): 0.32, (16, 0): 0.40, (16, 1): 0.44}
+    for num, (dim, seed) in enumerate([(d, s) for d in (8, 16) for s in range(3)]):
+        overrides = {"model.embed_dim": dim, "seed": seed}
+        if (dim, seed) in accuracy:
+            fake_run(root, num, overrides, {"analogy_acc": accuracy[dim, seed]})
+        else:
+            fake_run(root, num, overrides, failed={"error": "diverged", "type": "SgnsError"})
+    return root
+
+
+def test_repeats_over_seeds_give_each_settings_mean_and_spread(seeds):
+    columns, rows = over_repeats(load_runs(seeds), "analogy_acc", ascending=False)
+    stats = ["analogy_acc mean", "analogy_acc std", "analogy_acc min", "analogy_acc max"]
+    assert columns == ["model.embed_dim", "runs", *stats]
+    assert [(row["model.embed_dim"], row["runs"]) for row in rows] == [("16", 2), ("8", 3)]
+    assert [rows[0][c] for c in stats] == pytest.approx([0.42, 0.02 * 2**0.5, 0.4, 0.44])
+    assert [rows[1][c] for c in stats] == pytest.approx([0.32, 0.02, 0.3, 0.34])
+    _, rows = over_repeats(load_runs(seeds), "analogy_acc", ascending=True)
+    assert [row["model.embed_dim"] for row in rows] == ["8", "16"]
+
+
+def test_nothing_to_average_without_repeats(seeds, tmp_path):
+    assert over_repeats(load_runs(seeds), "analogy_acc", False, over="model.lr") == ([], [])
+    root = tmp_path / "once"
+    fake_run(root, 0, {"model.embed_dim": 8, "seed": 0}, {"analogy_acc": 0.3})
+    fake_run(root, 1, {"model.embed_dim": 16, "seed": 1}, {"analogy_acc": 0.4})
+    assert over_repeats(load_runs(root), "analogy_acc", False) == ([], [])
+
+
+def test_write_summary_adds_the_seed_table_and_its_csv(seeds, sweep):
+    text, *_ = write_summary(seeds)
+    assert "## Over `seed`" in text
+    table = text.split("## Over `seed`")[1]
+    assert "| 16              | 2    | 0.42" in table
+    rows = list(csv.DictReader(io.StringIO((seeds / "summary_over_seed.csv").read_text())))
+    assert [r["model.embed_dim"] for r in rows] == ["16", "8"]
+    assert float(rows[1]["analogy_acc mean"]) == pytest.approx(0.32)
+    assert float(rows[1]["wall_time_s mean"]) == pytest.approx(11.0)  # jobs 0-2: 10 s + job
+    assert float(rows[1]["wall_time_s std"]) == pytest.approx(1.0)
+    text, *_ = write_summary(sweep)  # no seeds swept: no second table
+    assert "## Over" not in text
+    assert not (sweep / "summary_over_seed.csv").exists()
+
+
 def test_plots_one_png_per_swept_key(sweep):
     pytest.importorskip("matplotlib")
     paths = write_plots(sweep, load_runs(sweep), "final_val_loss")
@@ -238,3 +287,15 @@ def test_script_on_an_empty_directory_is_a_one_line_error(tmp_path, monkeypatch,
     assert code == 2
     assert err.startswith("error: no runs")
     assert err.count("\n") == 1
+
+
+def test_script_averages_over_the_key_it_is_given(seeds, monkeypatch, capsys):
+    code, out, _ = summarize(
+        seeds, "--over", "model.embed_dim", "--no-plots", monkeypatch=monkeypatch, capsys=capsys
+    )
+    assert code == 0
+    table = out.split("## Over `model.embed_dim`")[1].splitlines()
+    rows = [line.split("|")[1:3] for line in table if line.startswith("| ") and "runs" not in line]
+    # Each seed's mean over the dims: seed 1 0.39, seed 0 0.35, seed 2 0.32 (its dim 16 failed).
+    assert [(seed.strip(), n.strip()) for seed, n in rows] == [("1", "2"), ("0", "2"), ("2", "1")]
+    assert (seeds / "summary_over_model.embed_dim.csv").is_file()

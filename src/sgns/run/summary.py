@@ -4,6 +4,7 @@
     metric, ascending = choose_metric(runs)          # analogy_acc if any run has it
     columns, rows = summary_table(rank_runs(runs, metric, ascending), metric)
     print(to_markdown(columns, rows))
+    columns, rows = over_repeats(runs, metric, ascending, "seed")  # mean and spread over seeds
 
 A run is a directory with ``.hydra/overrides.yaml`` (written by Hydra), ``metrics.json``
 (written by sgns.run.train.run when training finished) and, if it failed, ``failed.json``.
@@ -20,6 +21,7 @@ import csv
 import io
 import json
 import re
+import statistics
 from pathlib import Path
 
 import yaml
@@ -239,6 +241,48 @@ def summary_table(
     return columns, rows
 
 
+def over_repeats(
+    runs: list[dict], metric: str, ascending: bool, over: str = "seed", full: bool = False
+) -> tuple[list[str], list[dict]]:
+    """(columns, rows) of the finished runs grouped by every swept key but `over` (repeats
+    of one setting, such as seeds): the group's values, its number of runs and `metric`'s
+    mean, sample standard deviation, min and max, best mean first. `full` gives the mean and
+    standard deviation of every metric instead. Empty where `over` is not swept or no
+    setting was run twice: then there is nothing to average.
+    """
+    swept = swept_keys(runs)
+    if over not in swept:
+        return [], []
+    keys = [k for k in swept if k != over]
+    groups: dict[tuple, list[dict]] = {}
+    for run in runs:
+        if run["status"] == "ok" and _number(run["metrics"].get(metric)) is not None:
+            setting = tuple(run["overrides"].get(k) for k in keys)
+            groups.setdefault(setting, []).append(run["metrics"])
+    if all(len(group) < 2 for group in groups.values()):
+        return [], []
+    names = [metric]
+    if full:  # every metric that all these runs report as a number
+        finished = [r for group in groups.values() for r in group]
+        names += [
+            m for m in dict.fromkeys(k for r in finished for k in r)
+            if m != metric and all(_number(r.get(m)) is not None for r in finished)
+        ]  # fmt: skip
+    stats = ("mean", "std") if full else ("mean", "std", "min", "max")
+    columns = [*keys, "runs", *(f"{m} {stat}" for m in names for stat in stats)]
+    rows = []
+    for setting, group in groups.items():
+        row = {**dict(zip(keys, setting, strict=True)), "runs": len(group)}
+        for m in names:
+            values = [_number(r[m]) for r in group]
+            row[f"{m} mean"] = statistics.fmean(values)
+            row[f"{m} std"] = statistics.stdev(values) if len(values) > 1 else None
+            row[f"{m} min"], row[f"{m} max"] = min(values), max(values)
+        rows.append(row)
+    rows.sort(key=lambda row: row[f"{metric} mean"] * (1 if ascending else -1))
+    return columns, rows
+
+
 def to_markdown(columns: list[str], rows: list[dict]) -> str:
     """A GitHub-style Markdown table; numbers to 4 significant digits, words/s whole."""
     cells = [[_cell(row.get(c)) for c in columns] for row in rows]
@@ -268,9 +312,11 @@ def to_csv(columns: list[str], rows: list[dict]) -> str:
     return out.getvalue()
 
 
-def report(multirun_dir: Path, ranked: list[dict], metric: str, ascending: bool) -> str:
+def report(
+    multirun_dir: Path, ranked: list[dict], metric: str, ascending: bool, over: str = "seed"
+) -> str:
     """The Markdown summary of runs in rank order: how they were ranked, the overrides they
-    share, and the table."""
+    share, the table, and where settings were repeated over `over`, their means."""
     columns, rows = summary_table(ranked, metric)
     common = common_overrides(ranked)
     n_failed = sum(run["status"] != "ok" for run in ranked)
@@ -287,13 +333,26 @@ def report(multirun_dir: Path, ranked: list[dict], metric: str, ascending: bool)
         )
     if common:
         lines.append("Shared overrides: " + " ".join(f"`{k}={v}`" for k, v in common.items()))
-    return "\n\n".join([*lines, to_markdown(columns, rows)]) + "\n"
+    lines.append(to_markdown(columns, rows))
+    columns, rows = over_repeats(ranked, metric, ascending, over)
+    if rows:
+        lines += [
+            f"## Over `{over}`",
+            f"`{metric}` of the finished runs of each setting: mean, sample standard deviation "
+            f"over its values of `{over}`, min and max; best mean first.",
+            to_markdown(columns, rows),
+        ]
+    return "\n\n".join(lines) + "\n"
 
 
 def write_summary(
-    multirun_dir: str | Path, metric: str | None = None, ascending: bool | None = None
+    multirun_dir: str | Path,
+    metric: str | None = None,
+    ascending: bool | None = None,
+    over: str = "seed",
 ) -> tuple[str, list[dict], str, bool]:
-    """Rank the runs under `multirun_dir`, write summary.md and summary.csv there.
+    """Rank the runs under `multirun_dir`, write summary.md and summary.csv there, and
+    where settings were repeated over `over` (seeds), summary_over_<over>.csv.
 
     `metric` and `ascending` default as in choose_metric. Returns (Markdown text, runs in
     rank order, metric, ascending).
@@ -303,11 +362,14 @@ def write_summary(
     metric, default_ascending = choose_metric(runs, metric)
     ascending = default_ascending if ascending is None else ascending
     ranked = rank_runs(runs, metric, ascending)
-    text = report(multirun_dir, ranked, metric, ascending)
+    text = report(multirun_dir, ranked, metric, ascending, over)
     atomic_write_text(multirun_dir / "summary.md", text)
     atomic_write_text(
         multirun_dir / "summary.csv", to_csv(*summary_table(ranked, metric, full=True))
     )
+    columns, rows = over_repeats(ranked, metric, ascending, over, full=True)
+    if rows:
+        atomic_write_text(multirun_dir / f"summary_over_{_safe(over)}.csv", to_csv(columns, rows))
     return text, ranked, metric, ascending
 
 
@@ -379,5 +441,9 @@ def _float_or_none(text: str) -> float | None:
 
 def plot_path(multirun_dir: Path, metric: str, key: str) -> Path:
     """Where the plot of `metric` against `key` goes: ``<metric>_vs_<key>.png``."""
-    safe_key = re.sub(r"[^\w.=-]", "_", key)
-    return Path(multirun_dir) / f"{metric}_vs_{safe_key}.png"
+    return Path(multirun_dir) / f"{metric}_vs_{_safe(key)}.png"
+
+
+def _safe(key: str) -> str:
+    """An override key as part of a file name."""
+    return re.sub(r"[^\w.=-]", "_", key)
