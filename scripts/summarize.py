@@ -33,7 +33,7 @@ def main(argv=None) -> int:
     )
     parser.add_argument("--no-plots", action="store_true", help="skip the PNGs")
     parser.add_argument(
-        "--over", default="seed", metavar="KEY", help="average repeats over KEY (seed)"
+        "--over", metavar="KEY", help="average repeats over KEY (default: seed, if swept)"
     )
     args = parser.parse_args(argv)
     try:

@@ -299,3 +299,13 @@ def test_script_averages_over_the_key_it_is_given(seeds, monkeypatch, capsys):
     # Each seed's mean over the dims: seed 1 0.39, seed 0 0.35, seed 2 0.32 (its dim 16 failed).
     assert [(seed.strip(), n.strip()) for seed, n in rows] == [("1", "2"), ("0", "2"), ("2", "1")]
     assert (seeds / "summary_over_model.embed_dim.csv").is_file()
+
+
+def test_averaging_over_a_key_no_run_varies_is_a_one_line_error(seeds, monkeypatch, capsys):
+    code, out, err = summarize(seeds, "--over", "model.lr", monkeypatch=monkeypatch, capsys=capsys)
+    assert code == 2
+    assert err == (
+        "error: no two runs differ in 'model.lr': nothing to average over "
+        "(the swept keys: model.embed_dim, seed)\n"
+    )
+    assert not (seeds / "summary.md").exists()

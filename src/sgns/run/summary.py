@@ -349,16 +349,23 @@ def write_summary(
     multirun_dir: str | Path,
     metric: str | None = None,
     ascending: bool | None = None,
-    over: str = "seed",
+    over: str | None = None,
 ) -> tuple[str, list[dict], str, bool]:
     """Rank the runs under `multirun_dir`, write summary.md and summary.csv there, and
-    where settings were repeated over `over` (seeds), summary_over_<over>.csv.
+    where settings were repeated over `over` (by default `seed`, where it was swept),
+    summary_over_<over>.csv.
 
     `metric` and `ascending` default as in choose_metric. Returns (Markdown text, runs in
-    rank order, metric, ascending).
+    rank order, metric, ascending). DataError, before writing, for an `over` not swept.
     """
     multirun_dir = Path(multirun_dir)
     runs = load_runs(multirun_dir)
+    if over is not None and over not in swept_keys(runs):
+        raise DataError(
+            f"no two runs differ in {over!r}: nothing to average over "
+            f"(the swept keys: {', '.join(swept_keys(runs)) or 'none'})"
+        )
+    over = over or "seed"
     metric, default_ascending = choose_metric(runs, metric)
     ascending = default_ascending if ascending is None else ascending
     ranked = rank_runs(runs, metric, ascending)
