@@ -8,9 +8,8 @@
 Each training runs in its own child process (so peak resident memory is its own), sgns and
 gensim alternating round by round so both see the same machine load. Both read the same
 normalised text file and both clocks include reading it and building the vocabulary, and
-stop once the vectors are trained, before they are written to disk (library imports, and
-loading sgns's compiled CPU step from numba's cache, are outside both): words/s = corpus
-tokens x epochs / wall-clock seconds of the whole training.
+stop once the vectors are trained, before they are written to disk (library imports are
+outside both): words/s = corpus tokens x epochs / wall-clock seconds of the whole training.
 Beside wall time, each run's CPU seconds (user + system, all its threads, over the same span):
 on a shared machine a neighbour's load stretches wall time far more than CPU time, so decide
 "faster" from alternating rounds and CPU time, not from one wall-clock run.
@@ -23,7 +22,6 @@ Prints a table and one JSON line.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import statistics
@@ -68,12 +66,6 @@ def worker_sgns(corpus: Path, out: Path, p: dict, extra: list[str]) -> dict:
 
     from sgns.run.train import run
 
-    if importlib.util.find_spec("numba") is not None:
-        # Library code loads before both clocks, as gensim's compiled module does at import:
-        # sgns's compiled CPU step loads from numba's cache at its first use, about a second.
-        from sgns.model import sgd_cpu
-
-        sgd_cpu.load()
     with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
         cfg = compose("train", overrides=sgns_overrides(corpus, out / "cache", p, extra))
     metrics = run(cfg, out)

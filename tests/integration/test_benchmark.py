@@ -62,25 +62,3 @@ def test_bad_arguments_stop_with_one_line(tmp_path, monkeypatch, capsys, args, m
     err = capsys.readouterr().err
     assert message in err
     assert len(err.strip().splitlines()) == 1
-
-
-def test_sgns_compiled_step_loads_before_its_clock(tmp_path, monkeypatch):
-    """gensim's compiled module loads at import, outside its clock. sgns's compiled CPU step
-    loads from numba's cache at its first use (about a second): the worker loads it first,
-    so run()'s clock, which the benchmark reports, holds training alone."""
-    from sgns.model import sgd_cpu
-    from sgns.run import train
-
-    events = []
-    monkeypatch.setattr(sgd_cpu, "load", lambda: events.append("load"))
-
-    def timed_run(cfg, out):
-        events.append("run")
-        assert cfg.data.path == str(tmp_path / "corpus.txt")
-        return {"wall_time_s": 1.5, "cpu_time_s": 2.5, "epochs": 5}
-
-    monkeypatch.setattr(train, "run", timed_run)
-    bench = import_script("bench/benchmark")
-    result = bench.worker_sgns(tmp_path / "corpus.txt", tmp_path, bench.SHARED, [])
-    assert events == ["load", "run"]
-    assert (result["seconds"], result["cpu_seconds"], result["epochs"]) == (1.5, 2.5, 5)
