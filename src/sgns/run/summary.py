@@ -275,9 +275,10 @@ def over_repeats(
         row = {**dict(zip(keys, setting, strict=True)), "runs": len(group)}
         for m in names:
             values = [_number(r[m]) for r in group]
-            row[f"{m} mean"] = statistics.fmean(values)
-            row[f"{m} std"] = statistics.stdev(values) if len(values) > 1 else None
-            row[f"{m} min"], row[f"{m} max"] = min(values), max(values)
+            spread = statistics.stdev(values) if len(values) > 1 else None
+            found = {"mean": statistics.fmean(values), "std": spread,
+                     "min": min(values), "max": max(values)}  # fmt: skip
+            row.update({f"{m} {stat}": found[stat] for stat in stats})
         rows.append(row)
     rows.sort(key=lambda row: row[f"{metric} mean"] * (1 if ascending else -1))
     return columns, rows
