@@ -107,6 +107,7 @@ def test_gpu_check_dry_run_writes_sane_numbers(tmp_path):
     step = report["fused_step"]
     assert step["pairs"] == 256
     assert step["step_ms"] > 0
+    assert step["first_call_ms"] > 0
     real = report["real_text"]  # a few thousand words of this machine's documentation
     assert real["corpus"]["tokens"] >= 2000
     assert real["corpus"]["enough"]
@@ -130,6 +131,8 @@ def test_gpu_check_dry_run_writes_sane_numbers(tmp_path):
     assert "| sweep of 2 runs (" in table
     assert "| real text ws353 GPU default / CPU default |" in table
     assert "| peak GPU memory MB | n/a |" in table
+    first_call = "fused step's first call (compiling, or loading Triton's cache)"
+    assert f"| {first_call} | {step['first_call_ms']:.0f} ms |" in table
     assert "| 2 runs sharing it: words/s |" in table
 
 
