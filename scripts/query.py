@@ -7,6 +7,7 @@ python scripts/query.py outputs/2024-05-01/12-00-00 neighbors king -k 5
 python scripts/query.py outputs/2024-05-01/12-00-00 analogy man king woman   # man:king :: woman:?
 python scripts/query.py vectors.bin similarity cat dog
 python scripts/query.py vectors.bin score      # analogies, WS353, SimLex-999, as in metrics.json
+python scripts/query.py vectors.bin score --pairs MEN.txt --analogies my_analogies.txt
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import argparse
 import sys
 
 from sgns.errors import SgnsError
-from sgns.eval.benchmarks import evaluate
+from sgns.eval.benchmarks import benchmark_files, score
 from sgns.eval.lookup import word_ids
 from sgns.eval.neighbors import analogy_neighbors, nearest_neighbors, pair_similarity
 from sgns.eval.vectors import load_vectors
@@ -43,19 +44,25 @@ def build_parser() -> argparse.ArgumentParser:
     similarity = commands.add_parser("similarity", help="cosine similarity of A and B")
     similarity.add_argument("a")
     similarity.add_argument("b")
-    commands.add_parser(
+    score = commands.add_parser(
         "score", help="Google analogies, WordSim-353 and SimLex-999, keyed as in metrics.json"
     )
+    # Scored as a run scores eval.word_pairs and eval.analogies.
+    score.add_argument("--pairs", action="append", metavar="FILE",
+                       help="a word-similarity file of your own (repeatable)")  # fmt: skip
+    score.add_argument("--analogies", action="append", metavar="FILE",
+                       help="an analogy file of your own (repeatable)")  # fmt: skip
     return parser
 
 
 def run(args: argparse.Namespace) -> list[str]:
     """The lines to print for one query; raises SgnsError for a bad path or unknown word."""
-    vectors, words = load_vectors(args.path)
-    if args.command == "score":
-        scores = evaluate(vectors, words)
+    if args.command == "score":  # the files first: a wrong one fails before the vectors load
+        own = benchmark_files(args.pairs, args.analogies)
+        scores = score(*load_vectors(args.path), own)[0]
         width = max(map(len, scores))
         return [f"{key:<{width}}  {value:.4f}" for key, value in scores.items()]
+    vectors, words = load_vectors(args.path)
     if args.command == "similarity":
         a, b = word_ids(words, [args.a, args.b])
         return [f"{pair_similarity(vectors, [a], [b]).item():.4f}"]

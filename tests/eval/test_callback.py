@@ -18,7 +18,7 @@ from tensorboard.plugins.hparams import plugin_data_pb2
 
 from conftest import SCORE_KEYS, make_config, planted_groups_text, small_run_overrides
 from sgns.config.check import composition_error
-from sgns.errors import ConfigError, SgnsError
+from sgns.errors import ConfigError, DataError, SgnsError
 from sgns.eval.analogy import read_analogies
 from sgns.eval.benchmarks import evaluate, evaluate_sections
 from sgns.eval.callback import log_projector, log_tsne
@@ -54,13 +54,25 @@ def benchmark_words_text(n_tokens=6_000, run=10, seed=0) -> str:
     return " ".join(words)
 
 
+def own_benchmark_files(folder) -> tuple[str, str]:
+    """A word-pair file of WordSim-353's first 12 pairs, space-separated, and an analogy file of
+    the Google set's first section: the words benchmark_words_text draws from."""
+    pairs, questions = folder / "WS-part.txt", folder / "capitals.txt"
+    pairs.write_text("".join(f"{a} {b} {g}\n" for a, b, g in read_word_pairs(WORDSIM353)[:12]))
+    sections, google = read_analogies(None)
+    lines = [" ".join(q[1:]) for q in google if q[0] == 0]
+    questions.write_text(f": {sections[0]}\n" + "\n".join(lines) + "\n")
+    return str(pairs), str(questions)
+
+
 @pytest.fixture(scope="module")
 def eval_run(tmp_path_factory):
-    """One short run on real benchmark words with the projector capped below the vocabulary
-    and (when the viz extra is there) the t-SNE image on."""
+    """One short run on real benchmark words with the projector capped below the vocabulary,
+    (when the viz extra is there) the t-SNE image on, and two benchmark files of our own."""
     tmp_path = tmp_path_factory.mktemp("eval_run")
     corpus = tmp_path / "corpus.txt"
     corpus.write_text(benchmark_words_text())
+    pairs, questions = own_benchmark_files(tmp_path)
     run_dir = tmp_path / "run"
     run_dir.mkdir()
     extra = {
@@ -70,6 +82,8 @@ def eval_run(tmp_path_factory):
         "eval.projector_words": PROJECTOR_WORDS,
         "eval.tsne": _viz_available(),
         "eval.tsne_words": 20,
+        "eval.word_pairs": f"[{pairs}]",
+        "eval.analogies": questions,
     }
     metrics = run(make_config(small_run_overrides(corpus, tmp_path / "cache", **extra)), run_dir)
     events = EventAccumulator(
@@ -118,6 +132,39 @@ def test_metrics_json_carries_the_final_scores_and_sections(eval_run):
     assert saved["analogy_sections"]["family"] is None
 
 
+OWN_KEYS = ("ws_part_spearman", "ws_part_oov", "capitals_acc", "capitals_coverage")
+
+
+def test_own_benchmark_files_are_scored_at_every_validation_and_written(eval_run):
+    run_dir, metrics, events = eval_run
+    vectors, words = final_vectors(run_dir)
+    pairs, questions = own_benchmark_files(run_dir.parent)
+    expected = evaluate(vectors, words, word_pairs=[pairs], analogies=questions)
+    assert list(expected)[-4:] == list(OWN_KEYS)
+    saved = json.loads((run_dir / "metrics.json").read_text())
+    for name in OWN_KEYS:
+        logged = events.Scalars(f"eval/{name}")
+        assert len({e.step for e in logged}) == EPOCHS
+        assert logged[-1].value == pytest.approx(expected[name], abs=1e-6)
+        assert saved[name] == pytest.approx(expected[name], abs=1e-6)
+    # Every pair and question is in the vocabulary; the analogy file is the Google set's first
+    # section, so it scores what that section scores.
+    assert saved["ws_part_oov"] == 0.0
+    assert 0 < saved["ws_part_spearman"] <= 1
+    assert saved["capitals_coverage"] == 1.0
+    assert saved["capitals_acc"] == pytest.approx(
+        saved["analogy_sections"]["capital-common-countries"], abs=1e-6
+    )
+
+
+def test_a_missing_benchmark_file_fails_before_the_corpus_is_read(tmp_path):
+    overrides = small_run_overrides(tmp_path / "no-corpus.txt", tmp_path / "cache")
+    with pytest.raises(DataError, match="^no such word-pair file: 'nope.txt'$"):
+        run(make_config([*overrides, "eval.word_pairs=nope.txt"]), tmp_path / "run")
+    assert not (tmp_path / "cache").exists()
+    assert list((tmp_path / "run").iterdir()) == []
+
+
 def test_hparams_tab_holds_the_run_config_and_hp_metric(eval_run):
     _, metrics, events = eval_run
     content = events.PluginTagToContent("hparams")
@@ -134,6 +181,7 @@ def test_hparams_tab_holds_the_run_config_and_hp_metric(eval_run):
     ).experiment
     metric_tags = {m.name.tag for m in experiment.metric_infos}
     assert {"hp_metric", "eval/analogy_acc", "eval/ws353_spearman"} <= metric_tags
+    assert {f"eval/{name}" for name in OWN_KEYS} <= metric_tags
     (hp_metric,) = events.Scalars("hp_metric")
     assert hp_metric.value == pytest.approx(metrics["analogy_acc"], abs=1e-6)
 
@@ -210,11 +258,13 @@ def test_eval_disabled_adds_no_scores(tmp_path):
         ("eval.projector_words=-1", "eval.projector_words=-1 is invalid"),
         ("eval.tsne_words=1", "eval.tsne_words=1 is invalid"),
         ("+eval.every=2", "unknown config key 'eval.every'"),
+        ("eval.word_pairs=3", "eval.word_pairs=3 is invalid: it must be a word-pair file or"),
+        ("eval.analogies=[]", "eval.analogies=[] is invalid: it must be an analogy file or"),
     ],
 )
 def test_bad_eval_settings_fail_before_training(tmp_path, override, message):
     overrides = small_run_overrides(tmp_path / "none.txt", tmp_path / "cache") + [override]
-    with pytest.raises(ConfigError, match=message):
+    with pytest.raises(ConfigError, match=re.escape(message)):
         run(make_config(overrides), tmp_path)
 
 

@@ -81,6 +81,35 @@ def test_score_prints_the_benchmarks_as_metrics_json_keys(tmp_path, capsys):
     assert float(printed["simlex_oov"]) > 0.9  # SimLex-999 has no capitals or countries
 
 
+def test_score_with_files_of_your_own_hand_checked(run_dir, capsys):
+    pairs = run_dir / "royals.txt"
+    pairs.write_text("king queen 8\ncat dog 6\ncat kitten 9\nman cat 1\nunicorn horse 5\n")
+    questions = run_dir / "mine.txt"
+    questions.write_text(
+        ": royalty\nman king woman queen\nman woman king queen\ncat kitten dog unicorn\n"
+        ": wrong\ncat dog man woman\n"  # man + (dog - cat) is nearest king
+    )
+    argv = [str(run_dir), "score", "--pairs", str(pairs), "--analogies", str(questions)]
+    assert query.main(argv) == 0
+    printed = dict(line.split() for line in capsys.readouterr().out.splitlines())
+    assert list(printed)[:-4] == list(evaluate(VECTORS, WORDS))
+    # Cosines: man-cat 0 < king-queen 0.5 < cat-dog 0.93 < cat-kitten 0.98; the judgements
+    # order king-queen and cat-dog the other way: rho = 1 - 6 * 2 / (4 * 15) = 0.8.
+    assert list(printed.items())[-4:] == [
+        ("royals_spearman", "0.8000"),
+        ("royals_oov", "0.2000"),
+        ("mine_acc", "0.6667"),
+        ("mine_coverage", "0.7500"),
+    ]
+
+
+def test_score_with_a_missing_file_is_one_line_and_exit_2(run_dir, capsys):
+    assert query.main([str(run_dir), "score", "--analogies", "nope.txt"]) == 2
+    captured = capsys.readouterr()
+    assert captured.err == "error: no such analogy file: 'nope.txt'\n"
+    assert captured.out == ""
+
+
 def test_case_variant_is_found(run_dir, capsys):
     assert query.main([str(run_dir), "similarity", "King", "QUEEN"]) == 0
     assert capsys.readouterr().out == "0.5000\n"

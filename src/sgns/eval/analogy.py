@@ -58,12 +58,16 @@ def read_analogies(path: str | None = None) -> tuple[tuple[str, ...], tuple[tupl
     sections: list[str] = []
     questions = []
     with open(path, encoding="utf8") as fin:
-        for line_no, line in enumerate(fin):
+        for line_no, line in enumerate(fin, start=1):
+            if not line.strip():
+                continue
             if line.startswith(": "):
                 sections.append(line.lstrip(": ").strip())
                 continue
             if not sections:
-                raise DataError(f"missing section header before line {line_no} in {path!r}")
+                raise DataError(
+                    f"missing section header (a ': name' line) before line {line_no} in {path!r}"
+                )
             quad = line.upper().split()
             if len(quad) == 4:
                 questions.append((len(sections) - 1, *quad))

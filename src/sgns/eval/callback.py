@@ -1,9 +1,11 @@
 """EmbeddingEvaluation: the standard benchmarks in TensorBoard while training, and a run's summary.
 
 At every validation (rank zero, not during the sanity check) the module's word vectors are
-scored as `sgns.eval.benchmarks.evaluate` scores them, on their own device, and logged as scalars:
+scored as `sgns.eval.benchmarks.evaluate` scores them, on their own device, with any benchmark
+files of your own, and logged as scalars:
 
     eval/analogy_acc, eval/analogy_semantic_acc, ..., eval/simlex_oov     (`evaluate`'s keys)
+    eval/men_spearman, eval/men_oov, ...                                  (your own files)
     analogy_sections/capital-common-countries, ...                        (per-section accuracy)
 
 At the end of training it logs the run's hyper-parameters with the final scores to the HPARAMS
@@ -32,8 +34,7 @@ import torch
 from tensorboard.plugins import projector
 
 from sgns.errors import SgnsError
-from sgns.eval.analogy import analogy_counts, analogy_scores, section_accuracies
-from sgns.eval.word_pairs import SIMLEX999, WORDSIM353, word_pair_scores
+from sgns.eval.benchmarks import Benchmark, score
 
 log = logging.getLogger(__name__)
 
@@ -42,16 +43,6 @@ SECTIONS_PREFIX = "analogy_sections/"
 PROJECTOR_TAG = "word_vectors"
 # callback_metrics entry: seconds this callback took, so words/s can leave them out.
 EVAL_SECONDS = "run/eval_seconds"
-
-
-def score_vectors(vectors: torch.Tensor, words: list[str]) -> tuple[dict, dict]:
-    """`evaluate`'s flat scores and `evaluate_sections`' per-section accuracies, from one pass
-    over the analogy set (each Google-set evaluation is the costly part)."""
-    counts = analogy_counts(vectors, words)
-    scores = analogy_scores(counts)
-    scores["ws353_spearman"], scores["ws353_oov"] = word_pair_scores(vectors, words, WORDSIM353)
-    scores["simlex_spearman"], scores["simlex_oov"] = word_pair_scores(vectors, words, SIMLEX999)
-    return scores, section_accuracies(counts)
 
 
 def final_scores(callback_metrics: dict) -> dict:
@@ -87,6 +78,8 @@ class EmbeddingEvaluation(L.Callback):
         tsne: also log a t-SNE map of the `tsne_words` most frequent words as an image
             (needs the viz extra; without it a warning and no image).
         seed: t-SNE's random state.
+        benchmarks: files of your own scored beside the standard benchmarks
+            (`sgns.eval.benchmarks.benchmark_files`).
     """
 
     def __init__(
@@ -97,6 +90,7 @@ class EmbeddingEvaluation(L.Callback):
         tsne: bool = False,
         tsne_words: int = 380,
         seed: int = 0,
+        benchmarks: tuple[Benchmark, ...] = (),
     ):
         self.hparams = dict(hparams)
         self.vectors = vectors
@@ -104,6 +98,7 @@ class EmbeddingEvaluation(L.Callback):
         self.tsne = tsne
         self.tsne_words = tsne_words
         self.seed = seed
+        self.benchmarks = tuple(benchmarks)
         self._scored_step: int | None = None  # global step of the last scores logged
         self._seconds = 0.0
 
@@ -126,7 +121,8 @@ class EmbeddingEvaluation(L.Callback):
 
     def _score(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         start = time.perf_counter()
-        scores, sections = score_vectors(pl_module.embeddings(self.vectors), pl_module.words)
+        vectors = pl_module.embeddings(self.vectors)
+        scores, sections = score(vectors, pl_module.words, self.benchmarks)
         scalars = {PREFIX + k: v for k, v in scores.items()}
         scalars.update({SECTIONS_PREFIX + k: v for k, v in sections.items()})
         # Straight into callback_metrics rather than through pl_module.log: these are computed

@@ -37,8 +37,10 @@ def read_word_pairs(path: str, delimiter: str = "\t") -> tuple[tuple[str, str, f
     """Parse "word1<TAB>word2<TAB>score" lines as gensim does, words upper-cased.
 
     `path` is a file, or the name of one bundled with gensim's test data. "#" lines are
-    comments; lines without three fields or with a non-numeric score are skipped. Parsed once
-    per path: a file edited in place needs `read_word_pairs.cache_clear()`.
+    comments; a line without the delimiter is split at whitespace (MEN, RW and others ship
+    space-separated; gensim would skip such lines, and the bundled files have none); lines
+    without three fields or with a non-numeric score are skipped. Parsed once per path: a file
+    edited in place needs `read_word_pairs.cache_clear()`.
     """
     if not Path(path).exists():
         bundled = gensim_data_path(path)
@@ -50,7 +52,8 @@ def read_word_pairs(path: str, delimiter: str = "\t") -> tuple[tuple[str, str, f
         for line in fin:
             if line.startswith("#"):
                 continue
-            fields = line.upper().split(delimiter)
+            line = line.upper()
+            fields = line.split(delimiter) if delimiter in line else line.split()
             if len(fields) != 3:
                 continue
             try:

@@ -3,7 +3,8 @@
 run_dir/vectors.txt          in_embed rows in word2vec text format, most frequent word first
 run_dir/metrics.json         final losses, vocabulary size, tokens seen, wall time, words/s,
                              and (eval.enabled) the final benchmark scores: analogy_acc, ...,
-                             analogy_sections {section: accuracy}; null where nothing is answerable
+                             your own files' (eval.word_pairs, eval.analogies), analogy_sections
+                             {section: accuracy}; null where nothing is answerable
 run_dir/run_info.json        git commit, library versions, device, host, start time
 run_dir/tb/                  TensorBoard events: losses, eval/ scores, hparams, projector, t-SNE
 run_dir/checkpoints/last.ckpt  rewritten while training and on SIGTERM; resume=PATH continues
@@ -38,6 +39,7 @@ from sgns.config.check import checked
 from sgns.config.schema import HPARAM_KEYS
 from sgns.data.datamodule import SkipGramDataModule
 from sgns.errors import ConfigError, DataError, SgnsError, first_line
+from sgns.eval.benchmarks import benchmark_files
 from sgns.eval.callback import EmbeddingEvaluation, final_scores
 from sgns.eval.vectors import save_word2vec
 from sgns.io import atomic_write_text
@@ -72,6 +74,8 @@ def run_checked(conf: dict, run_dir: str | Path) -> dict:
     cuda = trains_on_cuda(conf["trainer"]["accelerator"])
     auto = AutoSettings(conf, cuda=cuda, cores=cores_given())  # the device's settings
     torch.set_num_threads(conf["cpu_threads"])
+    # Your own benchmark files, read now: a wrong one fails before the corpus is tokenised.
+    benchmarks = benchmark_files(conf["eval"]["word_pairs"], conf["eval"]["analogies"])
 
     datamodule = SkipGramDataModule(**conf["data"], seed=conf["seed"])
     log.info("%s", datamodule.describe())  # before tokenising: a wrong choice shows at once
@@ -88,7 +92,8 @@ def run_checked(conf: dict, run_dir: str | Path) -> dict:
     module = SkipGramModule(vocab.words, vocab.counts, **conf["model"], seed=conf["seed"])
     resume_state = ResumeState(conf)
     quiet_library_noise()
-    trainer = _trainer(conf, run_dir, module, _callbacks(conf, run_dir, resume_state, cuda))
+    callbacks = _callbacks(conf, run_dir, resume_state, cuda, benchmarks)
+    trainer = _trainer(conf, run_dir, module, callbacks)
     if trainer.is_global_zero:
         write_run_info(run_dir, trainer.strategy.root_device, started_at)
     fit_seconds, eval_seconds = _fit(trainer, module, datamodule, resume, resume_state)
@@ -129,7 +134,9 @@ def run_checked(conf: dict, run_dir: str | Path) -> dict:
     return metrics
 
 
-def _callbacks(conf: dict, run_dir: Path, resume_state: ResumeState, cuda: bool) -> list:
+def _callbacks(
+    conf: dict, run_dir: Path, resume_state: ResumeState, cuda: bool, benchmarks
+) -> list:
     callbacks = [
         _checkpointing(run_dir / "checkpoints", **conf["checkpoint"]),
         resume_state,
@@ -154,6 +161,7 @@ def _callbacks(conf: dict, run_dir: Path, resume_state: ResumeState, cuda: bool)
                 tsne=eval_conf["tsne"],
                 tsne_words=eval_conf["tsne_words"],
                 seed=conf["seed"],
+                benchmarks=benchmarks,
             )
         )
     return callbacks
