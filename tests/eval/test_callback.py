@@ -24,7 +24,7 @@ from sgns.eval.benchmarks import evaluate, evaluate_sections
 from sgns.eval.callback import log_projector, log_tsne
 from sgns.eval.word_pairs import WORDSIM353, read_word_pairs
 from sgns.model.module import validation_word_ids
-from sgns.run.train import run
+from sgns.run.train import RUN_METRICS, run
 
 PROJECTOR_WORDS = 40
 EPOCHS = 2
@@ -84,6 +84,7 @@ def eval_run(tmp_path_factory):
         "eval.tsne_words": 20,
         "eval.word_pairs": f"[{pairs}]",
         "eval.analogies": questions,
+        "objective": "capitals_acc",  # a sweeper may aim at a file of one's own
     }
     metrics = run(make_config(small_run_overrides(corpus, tmp_path / "cache", **extra)), run_dir)
     events = EventAccumulator(
@@ -141,6 +142,7 @@ def test_own_benchmark_files_are_scored_at_every_validation_and_written(eval_run
     pairs, questions = own_benchmark_files(run_dir.parent)
     expected = evaluate(vectors, words, word_pairs=[pairs], analogies=questions)
     assert list(expected)[-4:] == list(OWN_KEYS)
+    assert set(metrics) == {*RUN_METRICS, *SCORE_KEYS, *OWN_KEYS, "analogy_sections", "auto"}
     saved = json.loads((run_dir / "metrics.json").read_text())
     for name in OWN_KEYS:
         logged = events.Scalars(f"eval/{name}")
@@ -163,6 +165,22 @@ def test_a_missing_benchmark_file_fails_before_the_corpus_is_read(tmp_path):
         run(make_config([*overrides, "eval.word_pairs=nope.txt"]), tmp_path / "run")
     assert not (tmp_path / "cache").exists()
     assert list((tmp_path / "run").iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (["objective=analogy_accuracy"], "objective='analogy_accuracy' is not a metric this run"),
+        (["eval.enabled=false"], "objective='analogy_acc' is not a metric this run writes"),
+    ],
+)
+def test_an_objective_no_run_writes_fails_before_the_corpus_is_read(tmp_path, overrides, message):
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("a b c " * 100)
+    base = small_run_overrides(corpus, tmp_path / "cache", objective="analogy_acc")
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        run(make_config([*base, *overrides]), tmp_path / "run")
+    assert not (tmp_path / "cache").exists()
 
 
 def test_hparams_tab_holds_the_run_config_and_hp_metric(eval_run):
@@ -248,7 +266,7 @@ def test_eval_disabled_adds_no_scores(tmp_path):
         corpus, tmp_path / "cache", **{"trainer.max_epochs": 1, "eval.enabled": False}
     )
     metrics = run(make_config(overrides), tmp_path)
-    assert "analogy_acc" not in metrics
+    assert set(metrics) == {*RUN_METRICS, "auto"}
     assert not (tmp_path / "tb" / "projector_config.pbtxt").exists()
 
 

@@ -10,7 +10,7 @@ import torch
 from conftest import SCORE_KEYS
 from sgns.errors import DataError
 from sgns.eval.analogy import GOOGLE_ANALOGIES, analogy_counts, analogy_scores, read_analogies
-from sgns.eval.benchmarks import benchmark_files, evaluate
+from sgns.eval.benchmarks import benchmark_files, evaluate, score_keys
 from sgns.eval.word_pairs import WORDSIM353, read_word_pairs
 from sgns.io import gensim_data_path
 
@@ -35,6 +35,7 @@ def test_own_files_score_like_the_standard_sets_they_copy(planted, tmp_path):
 
     own = ["my_ws_spearman", "my_ws_oov", "google_copy_acc", "google_copy_coverage"]
     assert list(scores) == [*SCORE_KEYS, *own]  # the standard keys first, unchanged
+    assert list(score_keys(benchmark_files(pairs, questions))) == list(scores)
     assert 0.3 < scores["my_ws_spearman"] < 1.0
     assert scores["my_ws_spearman"] == scores["ws353_spearman"]
     assert scores["my_ws_oov"] == scores["ws353_oov"] > 0

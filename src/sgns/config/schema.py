@@ -215,7 +215,8 @@ class RunConfig:
     cpu_threads: int | None = number(None, 1, 4096)
     # Checkpoint path to resume from, e.g. resume=outputs/runs/RUN/checkpoints/last.ckpt
     resume: str | None = text(None, "a checkpoint path")
-    # Value returned to sweepers (Optuna maximises or minimises it).
+    # The metric returned to sweepers (Optuna maximises or minimises it): any number in
+    # metrics.json, your own benchmark files' too; checked before training (sgns.run.train).
     objective: str = text("final_val_loss", "a metric name")
     checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
     export: ExportConfig = field(default_factory=ExportConfig)

@@ -26,6 +26,11 @@ from sgns.errors import DataError
 from sgns.eval.analogy import analogy_counts, analogy_scores, read_analogies, section_accuracies
 from sgns.eval.word_pairs import SIMLEX999, WORDSIM353, read_word_pairs, word_pair_scores
 
+# evaluate()'s keys for the standard benchmarks, in order.
+STANDARD_KEYS = (
+    "analogy_acc", "analogy_semantic_acc", "analogy_syntactic_acc", "analogy_coverage",
+    "ws353_spearman", "ws353_oov", "simlex_spearman", "simlex_oov",
+)  # fmt: skip
 WORD_PAIRS, ANALOGIES = "word_pairs", "analogies"
 # The keys each kind of file is scored under, after its name and an underscore.
 SUFFIXES = {WORD_PAIRS: ("spearman", "oov"), ANALOGIES: ("acc", "coverage")}
@@ -64,6 +69,11 @@ def benchmark_files(word_pairs=None, analogies=None) -> tuple[Benchmark, ...]:
                 )
             found[name] = Benchmark(name, kind, str(path))
     return tuple(found.values())
+
+
+def score_keys(own: tuple[Benchmark, ...] = ()) -> tuple[str, ...]:
+    """The keys `score` gives, in order: the standard ones, then those of the files `own`."""
+    return STANDARD_KEYS + tuple(f"{b.name}_{suffix}" for b in own for suffix in SUFFIXES[b.kind])
 
 
 def _check_readable(kind: str, path: Path, given) -> None:

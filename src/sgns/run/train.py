@@ -39,7 +39,7 @@ from sgns.config.check import checked
 from sgns.config.schema import HPARAM_KEYS
 from sgns.data.datamodule import SkipGramDataModule
 from sgns.errors import ConfigError, DataError, SgnsError, first_line
-from sgns.eval.benchmarks import benchmark_files
+from sgns.eval.benchmarks import Benchmark, benchmark_files, score_keys
 from sgns.eval.callback import EmbeddingEvaluation, final_scores
 from sgns.eval.vectors import save_word2vec
 from sgns.io import atomic_write_text
@@ -56,6 +56,13 @@ from sgns.run.runinfo import write_run_info
 
 log = logging.getLogger(__name__)
 DIVERGED = 10  # a final loss this many times that of all-zero vectors means divergence
+# metrics.json's numbers that every run writes; with eval.enabled, the benchmarks' follow.
+RUN_METRICS = (
+    "final_train_loss", "final_val_loss", "vocab_size", "train_tokens", "epochs",
+    "tokens_seen", "steps", "batch_size", "sgd_chunk", "shared_negatives", "train_seconds",
+    "eval_seconds", "wall_time_s", "cpu_time_s", "train_words_per_sec",
+    "words_per_sec_incl_setup",
+)  # fmt: skip
 
 
 def run(cfg: DictConfig, run_dir: str | Path) -> dict:
@@ -76,6 +83,7 @@ def run_checked(conf: dict, run_dir: str | Path) -> dict:
     torch.set_num_threads(conf["cpu_threads"])
     # Your own benchmark files, read now: a wrong one fails before the corpus is tokenised.
     benchmarks = benchmark_files(conf["eval"]["word_pairs"], conf["eval"]["analogies"])
+    _check_objective(conf, benchmarks)
 
     datamodule = SkipGramDataModule(**conf["data"], seed=conf["seed"])
     log.info("%s", datamodule.describe())  # before tokenising: a wrong choice shows at once
@@ -132,6 +140,17 @@ def run_checked(conf: dict, run_dir: str | Path) -> dict:
     if trainer.is_global_zero:
         _write_outputs(run_dir, module, words, conf["export"], metrics)
     return metrics
+
+
+def _check_objective(conf: dict, benchmarks: tuple[Benchmark, ...]) -> None:
+    """A sweeper's objective must be a metric this run writes: a misspelt one would fail every
+    trial of a search, each only after training."""
+    known = RUN_METRICS + (score_keys(benchmarks) if conf["eval"]["enabled"] else ())
+    if conf["objective"] not in known:
+        raise ConfigError(
+            f"objective={conf['objective']!r} is not a metric this run writes; it writes "
+            f"{', '.join(known)}"
+        )
 
 
 def _callbacks(
