@@ -301,6 +301,18 @@ def test_script_averages_over_the_key_it_is_given(seeds, monkeypatch, capsys):
     assert (seeds / "summary_over_model.embed_dim.csv").is_file()
 
 
+def test_a_metric_no_run_reports_is_a_one_line_error(seeds, monkeypatch, capsys):
+    code, out, err = summarize(
+        seeds, "--metric", "analogy_accuracy", monkeypatch=monkeypatch, capsys=capsys
+    )
+    assert code == 2
+    assert err.startswith("error: no run reports 'analogy_accuracy'; they report: ")
+    assert "analogy_acc" in err.split("they report: ")[1].split(", ")
+    assert err.count("\n") == 1
+    assert out == ""
+    assert not (seeds / "summary.md").exists()
+
+
 def test_averaging_over_a_key_no_run_varies_is_a_one_line_error(seeds, monkeypatch, capsys):
     code, out, err = summarize(seeds, "--over", "model.lr", monkeypatch=monkeypatch, capsys=capsys)
     assert code == 2

@@ -357,10 +357,20 @@ def write_summary(
     summary_over_<over>.csv.
 
     `metric` and `ascending` default as in choose_metric. Returns (Markdown text, runs in
-    rank order, metric, ascending). DataError, before writing, for an `over` not swept.
+    rank order, metric, ascending). DataError, before writing, for an `over` not swept or a
+    `metric` that no finished run reports.
     """
     multirun_dir = Path(multirun_dir)
     runs = load_runs(multirun_dir)
+    # Keys with a number, or null (nothing answerable), in some run: those a table can rank.
+    reported = {
+        k: None
+        for r in runs
+        for k, v in r["metrics"].items()
+        if v is None or _number(v) is not None
+    }
+    if metric is not None and reported and metric not in reported:
+        raise DataError(f"no run reports {metric!r}; they report: {', '.join(reported)}")
     if over is not None and over not in swept_keys(runs):
         raise DataError(
             f"no two runs differ in {over!r}: nothing to average over "
