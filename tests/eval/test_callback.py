@@ -85,6 +85,7 @@ def eval_run(tmp_path_factory):
         "eval.word_pairs": f"[{pairs}]",
         "eval.analogies": questions,
         "objective": "capitals_acc",  # a sweeper may aim at a file of one's own
+        "model.val_words": "[paris,France]",  # shown after the drawn words
     }
     metrics = run(make_config(small_run_overrides(corpus, tmp_path / "cache", **extra)), run_dir)
     events = EventAccumulator(
@@ -211,6 +212,8 @@ def test_validation_similarities_are_logged_as_text(eval_run):
     lines = texts[-1].tensor_proto.string_val[0].decode().splitlines()
     _, words = final_vectors(run_dir)
     val_words = [words[i] for i in validation_word_ids(len(words), 16, seed=0)]
+    val_words += [w for w in ("paris", "france") if w not in val_words]
+    assert val_words[-1] == "france"  # France: its lower-cased form, the text's only one
     assert [line.split(" | ")[0].strip() for line in lines] == val_words
     for line in lines:
         neighbours = line.split(" | ")[1].split(", ")

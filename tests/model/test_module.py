@@ -4,8 +4,8 @@ import pytest
 import torch
 
 from conftest import make_config, planted_groups_text, small_run_overrides
-from sgns.errors import DataError
-from sgns.model.module import SkipGramModule
+from sgns.errors import ConfigError, DataError
+from sgns.model.module import SkipGramModule, validation_word_ids
 from sgns.run.train import run
 
 
@@ -66,3 +66,31 @@ def test_a_checkpoint_without_vocabulary_is_refused_in_one_line(trained, tmp_pat
     torch.save(checkpoint, tmp_path / "no-vocab.ckpt")
     with pytest.raises(DataError, match=r"^the checkpoint holds no vocabulary; it was not"):
         SkipGramModule.load_from_checkpoint(tmp_path / "no-vocab.ckpt")
+
+
+WORDS = [f"w{i}" for i in range(40)] + ["Paris", "paris", "physics"]
+STEP_AUTO = {"shared_negatives": 1, "sgd_chunk": None, "gpu_step": "torch"}
+
+
+def test_val_words_of_your_own_follow_the_drawn_ones_once_each():
+    counts = list(range(len(WORDS), 0, -1))
+    drawn = validation_word_ids(len(WORDS), 4, seed=3).tolist()
+    mine = [
+        "physics",
+        "PARIS",
+        "paris",
+        WORDS[drawn[0]],
+    ]  # a case variant, an exact word, a drawn one
+    module = SkipGramModule(WORDS, counts, n_val_words=4, seed=3, val_words=mine, **STEP_AUTO)
+    # PARIS: the most frequent case variant (Paris, id 40); paris: itself (41).
+    assert module.val_word_ids.tolist() == [*drawn, 42, 40, 41]
+    report = module.similarity_report().splitlines()
+    assert [line.split(" | ")[0] for line in report[-3:]] == ["physics", "Paris", "paris"]
+    only = SkipGramModule(WORDS, counts, n_val_words=0, val_words="physics", **STEP_AUTO)
+    assert only.val_word_ids.tolist() == [42]
+
+
+def test_a_val_word_not_in_the_vocabulary_is_one_line():
+    with pytest.raises(ConfigError) as err:
+        SkipGramModule(WORDS, [1] * len(WORDS), val_words=["physics", "chemistry"], **STEP_AUTO)
+    assert str(err.value) == "model.val_words: 'chemistry' is not in the vocabulary (43 words)"

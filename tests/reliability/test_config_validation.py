@@ -88,6 +88,7 @@ def test_every_key_of_every_shipped_config_has_a_type_a_default_and_a_rule():
         "data.batch_size", "model.sgd_chunk", "model.shared_negatives",  # an integer or "auto"
         "data.block_tokens",
         "eval.word_pairs", "eval.analogies",  # a path or a list of them, as data.path
+        "model.val_words",  # a word or a list
     }  # fmt: skip
 
 

@@ -172,6 +172,9 @@ class ModelConfig:
     n_val_words: int = number(16, 0, 1000, roles=(HPARAM,))
     # Neighbours shown per validation word.
     n_neighbors: int = number(8, 1, 1000, roles=(HPARAM,))
+    # Words of your own whose neighbours are shown too, after the drawn ones (n_val_words=0:
+    # only these), e.g. model.val_words=[paris,physics]; each must be in the vocabulary.
+    val_words: Any | None = text(None, "a word or a list of words", lists=True)
 
 
 @dataclass

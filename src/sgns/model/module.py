@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from sgns.errors import ConfigError, DataError, SgnsError
+from sgns.eval.lookup import word_ids
 from sgns.eval.neighbors import nearest_neighbors
 from sgns.model import TABLE_DTYPES as TABLE_DTYPE_NAMES
 from sgns.model.loss import NegativeSamplingLoss
@@ -60,6 +61,8 @@ class SkipGramModule(L.LightningModule):
             groups of `shared_negatives` pairs applied one after another, one process only)
             or ``torch`` (sgns.model.sgd: torch operations in `sgd_chunk` updates).
         n_val_words: how many validation words; half frequent, half rarer.
+        val_words: words of your own (a word or a list) whose neighbours are shown too, after
+            the drawn ones; each must be in the vocabulary (its exact form, else a case variant).
 
     The defaults are sgns.config.schema.ModelConfig's; `shared_negatives`, `sgd_chunk` and
     `gpu_step`, ``auto`` there, have none: sgns.run.auto decides them from the device and
@@ -81,6 +84,7 @@ class SkipGramModule(L.LightningModule):
         n_val_words: int = 16,
         n_neighbors: int = 8,
         seed: int = 0,
+        val_words: list[str] | str | None = None,
         *,
         shared_negatives: int,
         sgd_chunk: int | None,
@@ -119,7 +123,13 @@ class SkipGramModule(L.LightningModule):
         )  # fmt: skip
         for table in (self.model.in_embed, self.model.out_embed):
             table.to(TABLE_DTYPES[hp.table_dtype])  # the noise tables stay float32
-        self.val_word_ids = validation_word_ids(len(self.words), hp.n_val_words, hp.seed)
+        drawn = validation_word_ids(len(self.words), hp.n_val_words, hp.seed).tolist()
+        given = [hp.val_words] if isinstance(hp.val_words, str) else list(hp.val_words or ())
+        try:
+            own = word_ids(self.words, given)
+        except SgnsError as err:
+            raise ConfigError(f"model.val_words: {err}") from None
+        self.val_word_ids = torch.tensor(list(dict.fromkeys(drawn + own)), dtype=torch.long)
 
     def _loss(self, inputs, targets, generator=None) -> torch.Tensor:
         u = self.model.forward_input(inputs).float()  # float32 whatever the tables hold
