@@ -228,9 +228,11 @@ def test_projector_holds_the_most_frequent_words_with_labels(eval_run):
     tensor_path = re.search(r'tensor_path: "([^"]+)"', config).group(1)
     metadata_path = re.search(r'metadata_path: "([^"]+)"', config).group(1)
     rows = (tb / tensor_path).read_text().splitlines()
-    labels = (tb / metadata_path).read_text().splitlines()
+    header, *labels = (tb / metadata_path).read_text().splitlines()
     vectors, words = final_vectors(run_dir)
-    assert labels == words[:PROJECTOR_WORDS]
+    counts = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)["vocab"]["counts"]
+    assert header == "word\tcount"
+    assert labels == [f"{w}\t{c}" for w, c in zip(words, counts, strict=True)][:PROJECTOR_WORDS]
     assert len(rows) == PROJECTOR_WORDS
     assert len(words) > PROJECTOR_WORDS
     table = np.array([row.split("\t") for row in rows], dtype=np.float32)
@@ -322,7 +324,11 @@ def test_projector_files_give_back_every_vector_exactly_and_every_label(tmp_path
     table = np.loadtxt(tmp_path / embedding.tensor_path, delimiter="\t", dtype=np.float32)
     np.testing.assert_array_equal(table, matrix[:4].numpy())
     labels = (tmp_path / embedding.metadata_path).read_text(encoding="utf-8").splitlines()
-    assert labels == words[:4]
+    assert labels == words[:4]  # one column: no header row
+    log_projector(tmp_path, matrix, words, n=4, step=71, counts=[9, 7, 7, 3, 1, 1])
+    metadata = tmp_path / "00071" / "word_vectors" / "metadata.tsv"
+    rows = metadata.read_text(encoding="utf-8").splitlines()
+    assert rows == ["word\tcount", "Straße\t9", "東京\t7", "user_id_42\t7", "C++\t3"]
 
 
 def test_missing_viz_extra_skips_the_tsne_image_with_a_warning(monkeypatch, caplog):

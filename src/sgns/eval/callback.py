@@ -156,7 +156,9 @@ class EmbeddingEvaluation(L.Callback):
             trainer.global_step,
         )
         if self.projector_words > 0 and hasattr(experiment, "get_logdir"):
-            log_projector(experiment.get_logdir(), matrix, words, self.projector_words, step)
+            counts = getattr(pl_module, "counts", None)
+            log_projector(experiment.get_logdir(), matrix, words, self.projector_words, step,
+                          counts=None if counts is None else counts.tolist())  # fmt: skip
         if self.tsne and hasattr(experiment, "add_figure"):
             log_tsne(experiment, matrix, words, self.tsne_words, self.seed, step)
 
@@ -165,10 +167,18 @@ class EmbeddingEvaluation(L.Callback):
         trainer.callback_metrics[EVAL_SECONDS] = torch.tensor(self._seconds, dtype=torch.float64)
 
 
-def log_projector(log_dir: str | Path, matrix: torch.Tensor, words: list[str], n: int, step: int):
+def log_projector(
+    log_dir: str | Path,
+    matrix: torch.Tensor,
+    words: list[str],
+    n: int,
+    step: int,
+    counts: list[int] | None = None,
+):
     """The `n` most frequent words' vectors and labels for TensorBoard's embedding projector
     (LOG_DIR/projector_config.pbtxt and LOG_DIR/<step>/word_vectors/{tensors,metadata}.tsv:
-    SummaryWriter.add_embedding's layout)."""
+    SummaryWriter.add_embedding's layout). With `counts`, the words' corpus counts are a
+    second column (the projector then reads a header row), to label or search points by."""
     n = min(n, len(words))
     subdir = f"{step:05d}/{PROJECTOR_TAG}"
     folder = Path(log_dir, subdir)
@@ -178,7 +188,12 @@ def log_projector(log_dir: str | Path, matrix: torch.Tensor, words: list[str], n
     # exactly.
     table = matrix[:n].detach().float().cpu().numpy()
     np.savetxt(folder / "tensors.tsv", table, fmt="%.9g", delimiter="\t")
-    (folder / "metadata.tsv").write_text("".join(f"{w}\n" for w in words[:n]), encoding="utf-8")
+    if counts is None:
+        metadata = "".join(f"{w}\n" for w in words[:n])
+    else:
+        rows = zip(words[:n], counts[:n], strict=True)
+        metadata = "word\tcount\n" + "".join(f"{w}\t{int(c)}\n" for w, c in rows)
+    (folder / "metadata.tsv").write_text(metadata, encoding="utf-8")
     config = projector.ProjectorConfig()
     config.embeddings.add(
         tensor_name=f"{PROJECTOR_TAG}:{step:05d}",
