@@ -154,7 +154,11 @@ def _check_objective(conf: dict, benchmarks: tuple[Benchmark, ...]) -> None:
 
 
 def _callbacks(
-    conf: dict, run_dir: Path, resume_state: ResumeState, cuda: bool, benchmarks
+    conf: dict,
+    run_dir: Path,
+    resume_state: ResumeState,
+    cuda: bool,
+    benchmarks: tuple[Benchmark, ...],
 ) -> list:
     callbacks = [
         _checkpointing(run_dir / "checkpoints", **conf["checkpoint"]),
