@@ -264,13 +264,18 @@ def test_a_vocabulary_without_benchmark_words_logs_nan_and_writes_null(tmp_path)
     assert math.isnan(events.Scalars("hp_metric")[-1].value)
 
 
-def test_eval_disabled_adds_no_scores(tmp_path):
+def test_eval_disabled_adds_no_scores(tmp_path, caplog):
     corpus = tmp_path / "planted.txt"
     corpus.write_text(planted_groups_text(n_tokens=2_000)[0])
+    pairs, _ = own_benchmark_files(tmp_path)
     overrides = small_run_overrides(
-        corpus, tmp_path / "cache", **{"trainer.max_epochs": 1, "eval.enabled": False}
+        corpus,
+        tmp_path / "cache",
+        **{"trainer.max_epochs": 1, "eval.enabled": False, "eval.word_pairs": pairs},
     )
-    metrics = run(make_config(overrides), tmp_path)
+    with caplog.at_level(logging.WARNING, logger="sgns.run.train"):
+        metrics = run(make_config(overrides), tmp_path)
+    assert "eval.enabled=false: eval.word_pairs and eval.analogies are not scored" in caplog.text
     assert set(metrics) == {*RUN_METRICS, "auto"}
     assert not (tmp_path / "tb" / "projector_config.pbtxt").exists()
 

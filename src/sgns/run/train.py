@@ -187,6 +187,8 @@ def _callbacks(
                 benchmarks=benchmarks,
             )
         )
+    elif benchmarks:
+        log.warning("eval.enabled=false: eval.word_pairs and eval.analogies are not scored")
     return callbacks
 
 
