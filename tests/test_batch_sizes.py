@@ -5,6 +5,7 @@ import logging
 import pytest
 
 from conftest import make_config, planted_groups_text, sample_ws353
+from sgns.run.auto import MIN_SGD_CHUNK
 from sgns.run.train import run
 
 
@@ -34,12 +35,14 @@ def test_the_sample_trains_as_the_default_does_at_both_ends_of_the_size_range(
     [
         (["data.batch_size=1048576", "model.sgd_chunk=1048576"], True),  # whole epochs
         (["model.sgd_chunk=null"], True),  # the whole 65,536-pair batch
-        (["data.batch_size=1048576"], False),  # applied in the default 4,096-pair updates
+        (["data.batch_size=1048576"], False),  # the default 4,096-pair updates, cut too
         ([], False),
     ],
 )
 def test_updates_over_a_64th_of_an_epoch_are_cut_with_a_warning(tmp_path, caplog, overrides, cut):
-    """~90k pairs an epoch: 1/64 of it is under the CPU's 4,096-pair default, which it keeps."""
+    """~24k pairs an epoch (word2vec's subsampling keeps few of 30 words): 1/64 of it is under
+    MIN_SGD_CHUNK, so every update is cut to that floor, the CPU's 4,096-pair default too; a
+    warning says so only of a value that was set."""
     corpus = tmp_path / "corpus.txt"
     corpus.write_text(planted_groups_text(n_tokens=20_000)[0])
     conf = make_config(
@@ -49,7 +52,7 @@ def test_updates_over_a_64th_of_an_epoch_are_cut_with_a_warning(tmp_path, caplog
     )  # fmt: skip
     with caplog.at_level(logging.WARNING, logger="sgns"):
         metrics = run(conf, tmp_path / "run")
-    assert metrics["sgd_chunk"] == 4096
+    assert metrics["sgd_chunk"] == MIN_SGD_CHUNK
     assert metrics["steps"] > 0
     warnings = [
         m for r in caplog.records if "too few updates to train well" in (m := r.getMessage())
@@ -57,4 +60,4 @@ def test_updates_over_a_64th_of_an_epoch_are_cut_with_a_warning(tmp_path, caplog
     assert len(warnings) == cut
     if cut:
         assert warnings[0].startswith("model.sgd_chunk=")
-        assert warnings[0].endswith("training in 4096-pair updates")
+        assert warnings[0].endswith(f"training in {MIN_SGD_CHUNK}-pair updates")

@@ -23,7 +23,7 @@ from conftest import (
 )
 from sgns.data.device_batches import DevicePairs
 from sgns.model.module import SkipGramModule
-from sgns.run.auto import CPU_BATCH_SIZE, CPU_SGD_CHUNK
+from sgns.run.auto import CPU_BATCH_SIZE
 from sgns.run.train import run
 
 needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
@@ -186,9 +186,9 @@ def test_training_on_cuda_picks_the_gpu_settings_and_learns(tmp_path):
     info = json.loads((tmp_path / "run" / "run_info.json").read_text())
     assert "cuda" in json.dumps(info).lower()
     # The GPU's 1M-pair batch is cut to the 65,536 floor on this small corpus, and its
-    # updates to the CPU's 4,096 (1/64 of an epoch is less); ~118k pairs an epoch (30k
-    # tokens, about 4 pairs each at window 3) make two steps an epoch.
-    assert (metrics["batch_size"], metrics["sgd_chunk"]) == (CPU_BATCH_SIZE, CPU_SGD_CHUNK)
+    # updates to 1/64 of an epoch rounded down to a power of two: ~118k pairs an epoch (30k
+    # tokens, about 4 pairs each at window 3) make two steps an epoch, in 1,024-pair updates.
+    assert (metrics["batch_size"], metrics["sgd_chunk"]) == (CPU_BATCH_SIZE, 1024)
     assert metrics["steps"] == 2 * 20
     assert np.isfinite(metrics["final_train_loss"])
     untrained = 6 * np.log(2)  # all-zero vectors, 5 negatives

@@ -63,13 +63,13 @@ def test_thirty_distinct_words_train_to_the_best_fit(tmp_path):
 
 def test_thirty_distinct_words_fit_as_well_with_the_gpus_automatic_settings(tmp_path, monkeypatch):
     """What `auto` picks on a CUDA GPU for model.gpu_step=torch (forced here on the CPU): pairs
-    made by torch, one 65,536-pair step an epoch and more, each applied in 4,096-pair updates,
+    made by torch, one 65,536-pair step an epoch and more, each applied in 1,024-pair updates,
     since no update may cover over 1/64 of the ~100k-pair epoch. Whole 65,536-pair updates,
     as `auto` gave before, are two an epoch: 10 in all, a final loss of 3.78."""
     monkeypatch.setattr(train_module, "trains_on_cuda", lambda accelerator: True)
     metrics, _, vectors = train(tmp_path, thirty_words_text(), "model.gpu_step=torch")
     assert metrics["auto"]["data.pairs_on"]["value"] == "device"  # the GPU's settings
-    assert (metrics["batch_size"], metrics["sgd_chunk"]) == (65_536, 4096)
+    assert (metrics["batch_size"], metrics["sgd_chunk"]) == (65_536, 1024)
     assert np.isfinite(vectors).all()
     best = -(math.log(1 / 6) + 5 * math.log(5 / 6))
     assert best < metrics["final_train_loss"] < best + 0.3

@@ -4,6 +4,7 @@
     python scripts/bench/benchmark.py --corpus text8 --rounds 1 --notebook
     python scripts/bench/benchmark.py --set model.optimizer=sgd --set data.batch_size=8192
     python scripts/bench/benchmark.py --corpus FILE --set trainer.accelerator=gpu   # sgns on a GPU
+    python scripts/bench/benchmark.py --corpus de.txt --pairs simlex_de.txt   # your benchmark too
 
 Each training runs in its own child process (so peak resident memory is its own), sgns and
 gensim alternating round by round so both see the same machine load. Both read the same
@@ -15,7 +16,8 @@ on a shared machine a neighbour's load stretches wall time far more than CPU tim
 "faster" from alternating rounds and CPU time, not from one wall-clock run.
 sgns's in-training evaluation is off (eval.enabled=false): both sets of vectors are scored
 afterwards, outside the clock, by the same evaluator (sgns.eval): Google analogies
-(30,000 most frequent words), WordSim-353 and SimLex-999 Spearman.
+(30,000 most frequent words), WordSim-353 and SimLex-999 Spearman, and any files of your own
+(--pairs, --analogies: a column each, named as a run names them).
 Prints a table and one JSON line.
 """
 
@@ -130,15 +132,22 @@ def prepare_corpus(spec: str, workdir: Path) -> tuple[Path, int]:
     return out, n_tokens
 
 
-def score(vectors: str) -> dict:
-    from sgns.eval.benchmarks import evaluate
+def score(vectors: str, own: tuple = ()) -> dict:
+    from sgns.eval.benchmarks import score as benchmark_scores
     from sgns.eval.vectors import load_word2vec
 
     matrix, words = load_word2vec(vectors)
-    return evaluate(matrix, words)
+    return benchmark_scores(matrix, words, own)[0]
 
 
-def summarise(name: str, results: list[dict], n_tokens: int) -> dict:
+def own_keys(own: tuple) -> list[str]:
+    """The first key of each file of your own: NAME_spearman or NAME_acc."""
+    from sgns.eval.benchmarks import STANDARD_KEYS, score_keys
+
+    return list(score_keys(own)[len(STANDARD_KEYS) :: 2])
+
+
+def summarise(name: str, results: list[dict], n_tokens: int, extra: list[str] = ()) -> dict:
     """Median and best (shortest) wall time: on a shared machine a neighbour's load can
     slow any run, never speed one up, so the best run is the least disturbed one."""
     seconds = statistics.median(r["seconds"] for r in results)
@@ -152,15 +161,17 @@ def summarise(name: str, results: list[dict], n_tokens: int) -> dict:
         "cpu_s": statistics.median(r["cpu_seconds"] for r in results),
         "peak_rss_mb": max(r["peak_rss_mb"] for r in results),
         "analogy_acc": mean("analogy_acc"), "ws353": mean("ws353_spearman"),
-        "simlex": mean("simlex_spearman"),
+        "simlex": mean("simlex_spearman"), **{key: mean(key) for key in extra},
     }  # fmt: skip
 
 
-def print_table(rows: list[dict], reference: dict) -> None:
-    """Median wall time, words/s and ratio to the reference, then the same for the best run."""
+def print_table(rows: list[dict], reference: dict, extra: list[str] = ()) -> None:
+    """Median wall time, words/s and ratio to the reference, then the same for the best run;
+    the scores, and those under the `extra` keys (your own files')."""
     head = f"{'trainer':<10}{'runs':>5}{'wall s':>9}{'words/s':>12}{'x gensim':>9}"
     head += f"{'best s':>8}{'x gensim':>9}{'cpu s':>8}{'x gensim':>9}"
-    print(head + f"{'peak MB':>9}{'analogy %':>10}{'WS353':>8}{'SimLex':>8}")
+    head += f"{'peak MB':>9}{'analogy %':>10}{'WS353':>8}{'SimLex':>8}"
+    print(head + "".join(f"  {key}" for key in extra))
     for r in rows:
         ratio = r["words_per_s"] / reference["words_per_s"]
         best_ratio = r["best_words_per_s"] / reference["best_words_per_s"]
@@ -169,7 +180,8 @@ def print_table(rows: list[dict], reference: dict) -> None:
               f"{ratio:>9.2f}{r['best_wall_s']:>8.2f}{best_ratio:>9.2f}"
               f"{r['cpu_s']:>8.2f}{cpu_ratio:>9.2f}"
               f"{r['peak_rss_mb']:>9.0f}{100 * r['analogy_acc']:>10.2f}"
-              f"{r['ws353']:>8.3f}{r['simlex']:>8.3f}")  # fmt: skip
+              f"{r['ws353']:>8.3f}{r['simlex']:>8.3f}"
+              + "".join(f"{r[key]:>{len(key) + 2}.3f}" for key in extra))  # fmt: skip
 
 
 def _fail(message: str) -> None:
@@ -189,6 +201,10 @@ def main(argv=None) -> None:
     ap.add_argument("--notebook", action="store_true", help="add one run of experiment=notebook")
     ap.add_argument("--trainers", default="sgns,gensim", help="which to run, comma-separated")
     ap.add_argument("--set", action="append", default=[], help="extra sgns override (repeatable)")
+    ap.add_argument(
+        "--pairs", action="append", help="a word-similarity file of your own (repeatable)"
+    )
+    ap.add_argument("--analogies", action="append", help="an analogy file of your own (repeatable)")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     ap.add_argument("--out", help=argparse.SUPPRESS)
     ap.add_argument("--params", help=argparse.SUPPRESS)
@@ -202,6 +218,13 @@ def main(argv=None) -> None:
     kinds = args.trainers.split(",")
     if not set(kinds) <= {"sgns", "gensim"} or args.rounds < 1:
         _fail(f"--trainers takes sgns and/or gensim (got {args.trainers!r}), --rounds at least 1")
+    from sgns.eval.benchmarks import benchmark_files
+
+    try:
+        own = benchmark_files(args.pairs, args.analogies)  # checked before any training
+    except SgnsError as err:
+        _fail(str(err))
+    extra = own_keys(own)
     with tempfile.TemporaryDirectory(prefix="sgns-bench-") as tmp:
         tmp = Path(tmp)
         try:
@@ -215,16 +238,16 @@ def main(argv=None) -> None:
         for i in range(args.rounds):
             for kind in kinds if i % 2 == 0 else kinds[::-1]:
                 r = run_child(kind, corpus, tmp / f"{kind}-{i}", SHARED, args.set)
-                r["scores"] = score(r["vectors"])
+                r["scores"] = score(r["vectors"], own)
                 results[kind].append(r)
                 print(f"  round {i} {kind}: {r['seconds']:.2f} s, {r['cpu_seconds']:.2f} s of CPU",
                       flush=True)  # fmt: skip
         if args.notebook:
             r = run_child("sgns", corpus, tmp / "notebook", {}, ["experiment=notebook"])
-            r["scores"] = score(r["vectors"])
+            r["scores"] = score(r["vectors"], own)
             results["notebook"] = [r]
-        rows = [summarise(k, v, n_tokens) for k, v in results.items()]
-        print_table(rows, rows[kinds.index("gensim")] if "gensim" in kinds else rows[0])
+        rows = [summarise(k, v, n_tokens, extra) for k, v in results.items()]
+        print_table(rows, rows[kinds.index("gensim")] if "gensim" in kinds else rows[0], extra)
         pair = {r["name"]: r for r in rows if r["name"] in ("sgns", "gensim")}
         print(
             json.dumps(

@@ -13,13 +13,21 @@ from conftest import import_script, planted_groups_text, run_script
 def test_benchmark_alternates_trainers_and_reports_consistent_rates(tmp_path):
     corpus = tmp_path / "corpus.txt"
     # Letters only: the benchmark normalises as text8 does, which spells digits out.
-    text = planted_groups_text(n_tokens=20_000)[0].translate(
-        str.maketrans("0123456789", "abcdefghij")
-    )
+    letters = str.maketrans("0123456789", "abcdefghij")
+    text, groups = planted_groups_text(n_tokens=20_000)
+    text = text.translate(letters)
     corpus.write_text(text)
     n_tokens = len(text.split())
-    # 30 words, each in every 4096-pair chunk ~150 times: trained at the defaults all the same.
-    args = ["--corpus", str(corpus), "--rounds", "2"]
+    # A benchmark of our own: words of one group are alike (10), of two groups not (0).
+    members = [(w.translate(letters), g) for g, group in enumerate(groups) for w in group]
+    pairs = tmp_path / "Planted-Groups.txt"
+    pairs.write_text("".join(
+        f"{a} {b} {10 if g == h else 0}\n"
+        for i, (a, g) in enumerate(members) for b, h in members[i + 1 :]
+    ))  # fmt: skip
+    # 30 words, each in every 4096-pair chunk ~150 times: the updates are cut to 1/64 of an
+    # epoch (sgns.run.auto.MIN_SGD_CHUNK), as in two 4,096-pair updates the groups stay apart.
+    args = ["--corpus", str(corpus), "--rounds", "2", "--pairs", str(pairs)]
     result = run_script("bench/benchmark.py", *args, cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
     lines = result.stdout.splitlines()
@@ -44,6 +52,12 @@ def test_benchmark_alternates_trainers_and_reports_consistent_rates(tmp_path):
     assert math.isclose(report["cpu_speedup"], rows["gensim"]["cpu_s"] / rows["sgns"]["cpu_s"])
     table = next(line for line in lines if line.startswith("sgns "))
     assert f"{speedup:.2f}" in table.split()
+    # Both trainers find the planted groups: a column of their own benchmark's Spearman.
+    assert lines[5].split()[-1] == "planted_groups_spearman"
+    for row in rows.values():
+        # At most 0.654 with two judgements and no ties in the cosines.
+        assert row["planted_groups_spearman"] > 0.5, row
+    assert table.split()[-1] == f"{rows['sgns']['planted_groups_spearman']:.3f}"
 
 
 @pytest.mark.parametrize(
@@ -52,6 +66,7 @@ def test_benchmark_alternates_trainers_and_reports_consistent_rates(tmp_path):
         (["--corpus", "missing.txt"], "error: corpus file not found"),
         (["--trainers", "sgns,fasttext"], "error: --trainers takes sgns and/or gensim"),
         (["--rounds", "0"], "--rounds at least 1"),
+        (["--pairs", "nope.txt"], "error: no such word-pair file: 'nope.txt'"),
     ],
 )
 def test_bad_arguments_stop_with_one_line(tmp_path, monkeypatch, capsys, args, message):

@@ -178,7 +178,8 @@ def test_an_automatic_gpu_batch_is_at_most_a_64th_of_an_epoch(pairs, fitted):
         (559_000, 65_536, "null", 8192),  # null: the whole batch, cut the same way
         (559_000, 65_536, 8192, None),  # at most a 64th already: kept
         (559_000, 65_536, 1024, None),
-        (100_000, 65_536, 65_536, 4096),  # never below the CPU's default
+        (100_000, 65_536, 65_536, 1024),  # below the CPU's default 4,096
+        (10_000, 65_536, 65_536, 256),  # never below MIN_SGD_CHUNK
         (36_000_000, 2**20, 2**20, 524_288),  # text8 at t = 1e-5
         (10**10, 2**20, 2**20, None),
     ],
@@ -217,7 +218,7 @@ def test_a_small_corpus_on_gpu_settings_trains_in_cut_steps_said_in_one_line(
     tmp_path, monkeypatch, caplog
 ):
     """The GPU's automatic settings (forced here on the CPU) on a corpus of ~180k pairs an
-    epoch: 65,536-pair steps in 4,096-pair updates, not one 1M-pair update per epoch. What
+    epoch: 65,536-pair steps in 2,048-pair updates, not one 1M-pair update per epoch. What
     `auto` came to is one INFO line, and metrics.json records each key with its reason."""
     monkeypatch.setattr(train, "trains_on_cuda", lambda accelerator: True)
     corpus = tmp_path / "corpus.txt"
@@ -227,14 +228,14 @@ def test_a_small_corpus_on_gpu_settings_trains_in_cut_steps_said_in_one_line(
     )
     with caplog.at_level(logging.INFO, logger="sgns"):
         metrics = run(make_config(overrides), tmp_path / "run")
-    assert (metrics["batch_size"], metrics["sgd_chunk"]) == (65_536, 4096)
+    assert (metrics["batch_size"], metrics["sgd_chunk"]) == (65_536, 2048)
     lines = [r for r in caplog.records if r.getMessage().startswith("auto: ")]
     assert [r.levelno for r in lines] == [logging.INFO]
     pairs = re.search(r"of ([\d,]+) pairs", lines[0].getMessage())[1]
     threads = cores_given()
     assert lines[0].getMessage() == (
         "auto: data.batch_size=65536 (a CUDA GPU's default, 1048576 cut to 1/64 of "
-        f"{pairs} pairs), model.sgd_chunk=4096 (the whole batch on a GPU, 1048576 cut to "
+        f"{pairs} pairs), model.sgd_chunk=2048 (the whole batch on a GPU, 1048576 cut to "
         f"1/64 of {pairs} pairs, 65536 cut to 1/64 of {pairs} pairs), data.pairs_on=device "
         "(made where a CUDA GPU trains), data.block_tokens=16777216 (device pairs), "
         f"cpu_threads={threads} (cores given: {threads}), model.shared_negatives=8 "
@@ -244,11 +245,11 @@ def test_a_small_corpus_on_gpu_settings_trains_in_cut_steps_said_in_one_line(
     assert written == metrics["auto"]
     assert {k: v["value"] for k, v in written.items()} == {
         "data.batch_size": 65_536,
-        "model.sgd_chunk": 4096,
+        "model.sgd_chunk": 2048,
         "data.pairs_on": "device",
         "data.block_tokens": 1 << 24,
         "cpu_threads": threads,
         "model.shared_negatives": 8,
     }
-    assert 100_000 < int(pairs.replace(",", "")) < 300_000
+    assert 131_072 <= int(pairs.replace(",", "")) < 262_144  # 1/64: 2,048 to 4,095
     assert metrics["steps"] >= 2 * metrics["epochs"]
