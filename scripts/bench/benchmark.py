@@ -141,10 +141,10 @@ def score(vectors: str, own: tuple = ()) -> dict:
 
 
 def own_keys(own: tuple) -> list[str]:
-    """The first key of each file of your own: NAME_spearman or NAME_acc."""
-    from sgns.eval.benchmarks import STANDARD_KEYS, score_keys
+    """The headline key of each file of your own: NAME_spearman or NAME_acc."""
+    from sgns.eval.benchmarks import SUFFIXES
 
-    return list(score_keys(own)[len(STANDARD_KEYS) :: 2])
+    return [f"{b.name}_{SUFFIXES[b.kind][0]}" for b in own]
 
 
 def summarise(name: str, results: list[dict], n_tokens: int, extra: list[str] = ()) -> dict:
