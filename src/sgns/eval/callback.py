@@ -9,8 +9,9 @@ files of your own, and logged as scalars:
     analogy_sections/capital-common-countries, ...                        (per-section accuracy)
 
 At the end of training it logs the run's hyper-parameters with the final scores to the HPARAMS
-tab (hp_metric = analogy accuracy), the vectors of the most frequent words with their labels to
-the embedding projector, and, when asked, a t-SNE map as an image. The final scores also land in
+tab (hp_metric = analogy accuracy, or the score a sweep aims at), the vectors of the most
+frequent words with their labels to the embedding projector, and, when asked, a t-SNE map as an
+image. The final scores also land in
 `trainer.callback_metrics` (which ddp_spawn carries back to the launching process), and
 `final_scores` turns those into the entries of metrics.json.
 
@@ -80,6 +81,9 @@ class EmbeddingEvaluation(L.Callback):
         seed: t-SNE's random state.
         benchmarks: files of your own scored beside the standard benchmarks
             (`sgns.eval.benchmarks.benchmark_files`).
+        hp_metric: the score shown as the HPARAMS tab's ``hp_metric`` (a key of `score`).
+        hparams_metrics: other ``trainer.callback_metrics`` entries shown there as columns
+            beside the scores (e.g. the final validation loss), when logged.
     """
 
     def __init__(
@@ -91,6 +95,8 @@ class EmbeddingEvaluation(L.Callback):
         tsne_words: int = 380,
         seed: int = 0,
         benchmarks: tuple[Benchmark, ...] = (),
+        hp_metric: str = "analogy_acc",
+        hparams_metrics: tuple[str, ...] = (),
     ):
         self.hparams = dict(hparams)
         self.vectors = vectors
@@ -99,6 +105,8 @@ class EmbeddingEvaluation(L.Callback):
         self.tsne_words = tsne_words
         self.seed = seed
         self.benchmarks = tuple(benchmarks)
+        self.hp_metric = hp_metric
+        self.hparams_metrics = tuple(hparams_metrics)
         self._scored_step: int | None = None  # global step of the last scores logged
         self._seconds = 0.0
 
@@ -143,10 +151,12 @@ class EmbeddingEvaluation(L.Callback):
         """Hyper-parameters with the final scores, projector data and the t-SNE image."""
         if trainer.logger is None:
             return
-        final = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith(PREFIX)}
+        metrics = trainer.callback_metrics
+        final = {k: float(v) for k, v in metrics.items() if k.startswith(PREFIX)}
+        final.update({k: float(metrics[k]) for k in self.hparams_metrics if k in metrics})
         trainer.logger.log_hyperparams(
             self.hparams,
-            metrics={"hp_metric": final[PREFIX + "analogy_acc"], **final},
+            metrics={"hp_metric": final[PREFIX + self.hp_metric], **final},
             step=trainer.global_step,
         )
         experiment = getattr(trainer.logger, "experiment", None)

@@ -174,7 +174,7 @@ def _callbacks(
         refresh = trainer["log_every_n_steps"] if cuda else 1
         # First to see an exception: it ends its line.
         callbacks.insert(0, EpochProgressBar(refresh_rate=refresh))
-    eval_conf = conf["eval"]
+    eval_conf, objective = conf["eval"], conf["objective"]
     if eval_conf["enabled"]:
         callbacks.append(
             EmbeddingEvaluation(
@@ -185,6 +185,9 @@ def _callbacks(
                 tsne_words=eval_conf["tsne_words"],
                 seed=conf["seed"],
                 benchmarks=benchmarks,
+                # A sweep aiming at a score sees it as hp_metric; otherwise analogy accuracy.
+                hp_metric=objective if objective in score_keys(benchmarks) else "analogy_acc",
+                hparams_metrics=("val/loss", "train/loss_epoch"),
             )
         )
     elif benchmarks:
