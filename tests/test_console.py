@@ -23,7 +23,7 @@ class BarTotals(L.Callback):
         self.totals.append(self.bar.train_progress_bar.total)
 
 
-def test_bar_total_is_the_expected_batch_count_and_the_epoch_is_not_cut(tmp_path):
+def small_datamodule(tmp_path) -> SkipGramDataModule:
     corpus = tmp_path / "corpus.txt"
     corpus.write_text(planted_groups_text(n_tokens=3000)[0])
     datamodule = SkipGramDataModule(
@@ -33,17 +33,15 @@ def test_bar_total_is_the_expected_batch_count_and_the_epoch_is_not_cut(tmp_path
     )  # fmt: skip
     datamodule.prepare_data()
     datamodule.setup("fit")
-    real = sum(1 for _ in datamodule.train_set)  # epoch 0's batches
-    expected = datamodule.expected_batches_per_epoch(1)
-    assert real != expected  # an estimate: the epoch must still train every real batch
+    return datamodule
 
-    bar = EpochProgressBar()
-    totals = BarTotals(bar)
-    vocab = datamodule.vocab
+
+def fit_one_epoch(datamodule, callbacks) -> L.Trainer:
     trainer = L.Trainer(
         accelerator="cpu", max_epochs=1, logger=False, enable_checkpointing=False,
-        callbacks=[bar, totals], limit_val_batches=0, enable_model_summary=False,
+        callbacks=callbacks, limit_val_batches=0, enable_model_summary=False,
     )  # fmt: skip
+    vocab = datamodule.vocab
     module = SkipGramModule(
         vocab.words,
         vocab.counts,
@@ -53,9 +51,41 @@ def test_bar_total_is_the_expected_batch_count_and_the_epoch_is_not_cut(tmp_path
         gpu_step="torch",
     )
     trainer.fit(module, datamodule=datamodule)
+    return trainer
+
+
+def test_bar_total_is_the_expected_batch_count_and_the_epoch_is_not_cut(tmp_path):
+    datamodule = small_datamodule(tmp_path)
+    real = sum(1 for _ in datamodule.train_set)  # epoch 0's batches
+    expected = datamodule.expected_batches_per_epoch(1)
+    assert real != expected  # an estimate: the epoch must still train every real batch
+
+    bar = EpochProgressBar()
+    totals = BarTotals(bar)
+    trainer = fit_one_epoch(datamodule, [bar, totals])
     assert trainer.num_training_batches == float("inf")  # Lightning counts none itself
     assert totals.totals == [expected] * real
     assert trainer.global_step == real
+
+
+def _epoch_redraws(out: str) -> list[str]:
+    return [part for part in out.replace("\n", "\r").split("\r") if part.startswith("Epoch 0:")]
+
+
+def test_bar_written_to_a_file_redraws_seldom_and_still_shows_the_end(tmp_path, capsys):
+    datamodule = small_datamodule(tmp_path)
+    real = sum(1 for _ in datamodule.train_set)
+    assert real >= 40
+
+    fit_one_epoch(datamodule, [EpochProgressBar(redraw_seconds=0)])  # as on a terminal
+    terminal = _epoch_redraws(capsys.readouterr().out)
+    assert len(terminal) >= 2 * real  # Lightning redraws twice a batch
+
+    fit_one_epoch(datamodule, [EpochProgressBar()])  # pytest's stdout is not a terminal
+    logged = _epoch_redraws(capsys.readouterr().out)
+    assert len(logged) <= 6  # opening, the first batch, the last, the epoch's end
+    assert f"{real}/" in logged[-1]
+    assert "train/loss=" in logged[-1]
 
 
 # The failure is planted when scripts/train.py imports sgns.model.module, not before: Lightning

@@ -87,6 +87,7 @@ class SkipGramDataModule(L.LightningDataModule):
         self.seed, self.block_tokens, self.sha256 = seed, block_tokens, sha256
         self.pairs_on = pairs_on
         self._pairs_per_epoch: float | None = None  # expected_pairs_per_epoch
+        self._prepared = None  # (ids, vocab) that prepare_data loaded in this process
         self.vocab = None
 
     def corpus_files(self) -> list[Path]:
@@ -122,12 +123,15 @@ class SkipGramDataModule(L.LightningDataModule):
         )
 
     def prepare_data(self) -> None:
-        self._tokens()  # builds the cache once (rank zero only under DDP)
+        if self.vocab is None and self._prepared is None:  # fit calls it after setup too
+            self._prepared = self._tokens()  # builds the cache once (rank zero under DDP)
 
     def setup(self, stage: str | None = None) -> None:
         if self.vocab is not None:
             return
-        ids, self.vocab = self._tokens()
+        # Ranks that did not prepare load the cache themselves.
+        ids, self.vocab = self._prepared or self._tokens()
+        self._prepared = None
         warn_if_unsegmented(self.vocab)
         n_val = int(len(ids) * self.val_fraction)
         if n_val < 2 * self.window + 2:

@@ -12,12 +12,18 @@ import contextlib
 import logging
 import math
 import sys
+import time
 import warnings
 
 from lightning.pytorch.callbacks import TQDMProgressBar
 
 # Logged at INFO by every Trainer that has no LitLogger: an advertisement, not about this run.
 LITLOGGER_TIP = "💡 Tip: For seamless cloud logging"
+
+
+# Seconds between redraws when the bar writes to a file or pipe (a SLURM or nohup log): there
+# every redraw is kept, and Lightning redraws twice a batch.
+LOG_REDRAW_SECONDS = 30.0
 
 
 class EpochProgressBar(TQDMProgressBar):
@@ -27,7 +33,39 @@ class EpochProgressBar(TQDMProgressBar):
     loader has no ``__len__`` and Lightning alone shows ``9/?``. The total comes from
     ``datamodule.expected_batches_per_epoch`` and stays in the bar: a loader length would make
     Lightning end every epoch at the estimate, and the real count may differ from it by a few.
+
+    On a terminal it redraws every `refresh_rate` batches; written to a file or a pipe, at most
+    every `redraw_seconds` (default LOG_REDRAW_SECONDS) and at each bar's last batch.
     """
+
+    def __init__(self, refresh_rate: int = 1, redraw_seconds: float | None = None, **kwargs):
+        super().__init__(refresh_rate=refresh_rate, **kwargs)
+        if redraw_seconds is None:
+            redraw_seconds = 0.0 if _is_terminal(sys.stdout) else LOG_REDRAW_SECONDS
+        self.redraw_seconds = redraw_seconds
+        self._last_redraw = -math.inf
+        self._batches_done = 0  # of the epoch under way
+
+    def _should_update(self, current: int, total: int) -> bool:
+        if not super()._should_update(current, total):
+            return False
+        now = time.monotonic()
+        if current != total and now - self._last_redraw < self.redraw_seconds:
+            return False
+        self._last_redraw = now
+        return True
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx: int) -> None:
+        self._batches_done = batch_idx + 1
+        super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)
+
+    def on_train_epoch_end(self, trainer, pl_module) -> None:
+        # The total is an estimate, so the last batch may not have redrawn the bar: the epoch's
+        # end shows its real count (Lightning's own method redraws with the epoch's metrics).
+        bar = self.train_progress_bar
+        if not bar.disable:
+            bar.n = self._batches_done
+        super().on_train_epoch_end(trainer, pl_module)
 
     @property
     def total_train_batches(self) -> int | float:
@@ -44,6 +82,13 @@ class EpochProgressBar(TQDMProgressBar):
             with contextlib.suppress(TypeError):  # that bar was never opened
                 getattr(self, name).close()
         sys.stdout.flush()  # the bars' file: piped (`| tee`), it holds the closing newline back
+
+
+def _is_terminal(stream) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):  # replaced by an object without it, or closed
+        return False
 
 
 class _DropMessage(logging.Filter):
