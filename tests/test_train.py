@@ -57,6 +57,12 @@ def test_vectors_file_holds_in_embed_rows_in_vocabulary_order(trained_run):
     counts = ckpt["vocab"]["counts"]
     assert counts == sorted(counts, reverse=True)
     np.testing.assert_allclose(kv.vectors, in_embed, rtol=1e-6, atol=1e-7)
+    # vocab.txt: the C tool's -save-vocab file, which gensim reads beside the vectors
+    assert (run_dir / "vocab.txt").read_text().splitlines()[0] == f"{words[0]} {counts[0]}"
+    with_counts = KeyedVectors.load_word2vec_format(
+        str(run_dir / "vectors.txt"), fvocab=str(run_dir / "vocab.txt")
+    )
+    assert [with_counts.get_vecattr(w, "count") for w in words] == counts
 
 
 @pytest.mark.parametrize(
@@ -78,6 +84,7 @@ def test_bad_values_fail_before_writing_vectors(tmp_path, planted_corpus, overri
     with pytest.raises(SgnsError, match=message):
         run(make_config(overrides), tmp_path)
     assert not (tmp_path / "vectors.txt").exists()
+    assert not (tmp_path / "vocab.txt").exists()
 
 
 def test_query_and_export_work_from_the_checkpoint_alone(trained_run, tmp_path, capsys):

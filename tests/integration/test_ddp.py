@@ -90,7 +90,7 @@ def test_artefacts_are_written_once_by_rank_zero(ddp_run):
     assert "all-reduces" not in logs  # sgd's ranks exchange row updates, not gradients
     assert "Dictionary" not in logs  # gensim's demo corpus, built when gensim.test.utils loads
     steps = json.loads((run_dir / "metrics.json").read_text())["steps"]
-    assert f"wrote vectors.txt and metrics.json: 2 epochs, {steps} steps, " in logs
+    assert f"wrote vectors.txt, vocab.txt and metrics.json: 2 epochs, {steps} steps, " in logs
 
 
 def test_console_has_no_deprecation_warnings(ddp_run):
@@ -108,7 +108,8 @@ def test_training_time_starts_once_both_ranks_have_joined(ddp_run):
     run_dir, _, _ = ddp_run
     log = (run_dir / "train.log").read_text()
     [joined] = log_stamps(log, "-" * 100 + "\ndistributed_backend=gloo\nAll distributed processes")
-    [written] = log_stamps(log, "wrote vectors.txt and metrics.json")  # after fit returned
+    # after fit returned
+    [written] = log_stamps(log, "wrote vectors.txt, vocab.txt and metrics.json")
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert 0 < metrics["train_seconds"] <= (written - joined).total_seconds() + 0.002
 

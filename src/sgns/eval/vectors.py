@@ -10,6 +10,7 @@ cat 0 1
 >>> matrix, words = load_vectors("vectors.txt")    # a run directory, a vectors file or a .ckpt
 >>> matrix.shape, matrix.dtype, words
 ((2, 2), dtype('float32'), ['the', 'cat'])
+>>> save_vocab("vocab.txt", ["the", "cat"], [9, 4])   # "the 9", "cat 4": word2vec -save-vocab
 
 A checkpoint names its own tables (SkipGramModule.on_save_checkpoint writes ``tables``, the
 state_dict keys of the input and output vectors, beside ``vocab``), so reading one needs
@@ -25,7 +26,7 @@ import numpy as np
 
 from sgns.errors import DataError
 from sgns.eval import VECTORS
-from sgns.io import atomic_path, load_checkpoint
+from sgns.io import atomic_path, atomic_write_text, load_checkpoint
 
 VECTOR_FILES = ("vectors.txt", "vectors.bin")
 
@@ -62,6 +63,15 @@ def _write_text(path: Path, vectors: np.ndarray, words: list[str]) -> None:
             block = vectors[start : start + 4096].tolist()
             names = words[start : start + 4096]
             f.write("".join(f"{w} {row % tuple(v)}\n" for w, v in zip(names, block, strict=True)))
+
+
+def save_vocab(path: str | Path, words: list[str], counts) -> None:
+    """Write "word count" lines, atomically: the C tool's ``-save-vocab`` file, which gensim
+    reads beside the vectors (``KeyedVectors.load_word2vec_format(vectors, fvocab=path)``)."""
+    counts = np.asarray(counts).tolist()
+    if len(counts) != len(words):
+        raise ValueError(f"{len(counts)} counts do not match {len(words)} words")
+    atomic_write_text(path, "".join(f"{w} {int(c)}\n" for w, c in zip(words, counts, strict=True)))
 
 
 def load_word2vec(path: str | Path, binary: bool | None = None) -> tuple[np.ndarray, list[str]]:

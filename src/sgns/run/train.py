@@ -1,6 +1,7 @@
 """run(cfg, run_dir): build the objects a config describes, train, and write the run's artefacts.
 
 run_dir/vectors.txt          in_embed rows in word2vec text format, most frequent word first
+run_dir/vocab.txt            "word count" lines in the same order (word2vec's -save-vocab)
 run_dir/metrics.json         final losses, vocabulary size, tokens seen, wall time, words/s,
                              and (eval.enabled) the final benchmark scores: analogy_acc, ...,
                              your own files' (eval.word_pairs, eval.analogies), analogy_sections
@@ -41,7 +42,7 @@ from sgns.data.datamodule import SkipGramDataModule
 from sgns.errors import ConfigError, DataError, SgnsError, first_line
 from sgns.eval.benchmarks import Benchmark, benchmark_files, score_keys
 from sgns.eval.callback import EmbeddingEvaluation, final_scores
-from sgns.eval.vectors import save_word2vec
+from sgns.eval.vectors import save_vocab, save_word2vec
 from sgns.io import atomic_write_text
 from sgns.model.module import DIVERGENCE_REMEDY, SkipGramModule
 from sgns.run.auto import AutoSettings, cores_given, trains_on_cuda
@@ -310,8 +311,9 @@ def _write_outputs(run_dir: Path, module: SkipGramModule, words, export: dict, m
     binary = export["format"] == "binary"
     path = run_dir / ("vectors.bin" if binary else "vectors.txt")
     save_word2vec(path, module.embeddings(export["vectors"]).cpu().numpy(), words, binary=binary)
+    save_vocab(run_dir / "vocab.txt", words, module.counts.cpu().numpy())
     write_json(run_dir / "metrics.json", metrics)
-    log.info("wrote %s and metrics.json: %s", path.name, outcome_line(metrics))
+    log.info("wrote %s, vocab.txt and metrics.json: %s", path.name, outcome_line(metrics))
 
 
 def write_json(path: Path, data: dict) -> None:
