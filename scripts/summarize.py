@@ -24,7 +24,9 @@ from sgns.run.summary import write_plots, write_summary
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("multirun_dir", help="a Hydra sweep directory (hydra.sweep.dir)")
+    parser.add_argument(
+        "multirun_dir", help="a Hydra sweep directory (hydra.sweep.dir), or any folder of runs"
+    )
     parser.add_argument("--metric", help="metrics.json key to rank by")
     order = parser.add_mutually_exclusive_group()
     order.add_argument("--ascending", action="store_true", default=None, help="lower is better")

@@ -77,6 +77,24 @@ def test_runs_load_in_job_order_with_their_status(sweep):
     assert runs[1]["overrides"]["model.noise_power"] == "0.75"
 
 
+def test_a_folder_of_single_runs_is_summarised_in_time_order_without_job_numbers(tmp_path):
+    """outputs/runs: folders named by their start time (a second one in the same second with a
+    suffix), each with its own overrides."""
+    root = tmp_path / "runs"
+    for name, dim, loss in [
+        ("2026-12-08_10-00-00", 8, 2.5),
+        ("2026-12-08_10-00-00_1", 16, 1.5),
+        ("2026-12-08_09-00-00", 32, 2.0),
+    ]:
+        fake_run(root, 0, {"model.embed_dim": dim}, {"final_val_loss": loss}).rename(root / name)
+    runs = load_runs(root)
+    assert [r["job"] for r in runs] == [None] * 3
+    assert [r["overrides"]["model.embed_dim"] for r in runs] == ["32", "8", "16"]
+    assert swept_keys(runs) == ["model.embed_dim"]
+    best = rank_runs(runs, *choose_metric(runs))
+    assert [r["metrics"]["final_val_loss"] for r in best] == [1.5, 2.0, 2.5]
+
+
 def test_a_run_the_scheduler_killed_gets_the_end_of_its_submitit_log(tmp_path):
     """submitit's layout: the job's id in the run's hydra.yaml, its logs beside the runs."""
     root = tmp_path / "multirun"

@@ -70,9 +70,10 @@ def _job_order(run_dir: Path):
 
 
 def _job_number(name: str) -> int | None:
-    """Hydra's job number: the digits the sweep subdir starts with (``3_model.lr=...``)."""
-    digits = re.match(r"\d+", name)
-    return int(digits.group()) if digits else None
+    """Hydra's job number: the digits the sweep subdir starts with (``3_model.lr=...``); None
+    for a single run's folder (``2026-12-08_10-00-00``)."""
+    digits = re.match(r"(\d+)(?:_|$)", name)
+    return int(digits.group(1)) if digits else None
 
 
 def parse_overrides(lines: list[str]) -> dict[str, str]:
