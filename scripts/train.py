@@ -30,7 +30,7 @@ from sgns.config.check import check_inside, checked, composition_error
 from sgns.data.corpus import expand_paths
 from sgns.errors import ConfigError, SgnsError, first_line
 from sgns.io import atomic_write_text
-from sgns.run.folders import FolderTaken
+from sgns.run.folders import FAILED, FolderTaken
 from sgns.run.folders import prepare as prepare_folders
 from sgns.run.launchers import prepare as prepare_parallel_runs
 
@@ -86,7 +86,7 @@ def _fail(run_dir: Path, err: Exception, line: str, code: int, multirun: bool) -
 
 def _record_failure(run_dir: Path, err: Exception) -> None:
     record = {"error": first_line(err), "type": type(err).__name__}
-    atomic_write_text(run_dir / "failed.json", json.dumps(record, indent=2) + "\n")
+    atomic_write_text(run_dir / FAILED, json.dumps(record, indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -21,7 +21,9 @@ from sgns.data.host_batches import SkipGramPairs
 from sgns.errors import ConfigError, DataError
 from sgns.eval.vectors import load_word2vec
 from sgns.model.module import SkipGramModule
+from sgns.run.folders import FAILED
 from sgns.run.resume import Interrupted
+from sgns.run.summary import load_run
 from sgns.run.train import run
 
 STEPS_PER_EPOCH_ABOUT = 76  # of the corpus below with these settings; 2 epochs
@@ -110,6 +112,16 @@ def test_ctrl_c_saves_a_checkpoint_to_resume_from(reference, tmp_path):
     saved = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)
     assert saved["global_step"] == 5
     assert not (tmp_path / "vectors.txt").exists()
+
+    # Resumed in the same folder, where scripts/train.py left the reason it stopped: once the
+    # run finishes, the folder no longer says it failed.
+    (tmp_path / FAILED).write_text('{"error": "interrupted (Ctrl-C) at step 5", "type": "x"}')
+    assert load_run(tmp_path)["status"] == "failed"
+    last = tmp_path / "checkpoints" / "last.ckpt"
+    resumed = run(make_config([*overrides(tmp), f"resume={last}"]), tmp_path)
+    assert resumed["resumed_at_step"] == 5
+    assert not (tmp_path / FAILED).exists()
+    assert load_run(tmp_path)["status"] == "ok"
 
 
 @pytest.mark.slow

@@ -22,6 +22,8 @@ from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 RESOLVER = "sgns.claim"
 _claiming = False  # True only while FolderGuard reads the launch's folder
 FINISHED = ("vectors.txt", "vectors.bin", "metrics.json")  # what a run writes once it is done
+# Why a run stopped or failed (scripts/train.py); removed when a run in that folder finishes.
+FAILED = "failed.json"
 
 
 class FolderTaken(BaseException):

@@ -104,7 +104,7 @@ class ResumeState(Callback):
         else:
             return  # a bug or a diverged loss: those weights are not worth resuming from
         path = _last_path(trainer)
-        trainer.save_checkpoint(path)
+        trainer.save_checkpoint(path, weights_only=False)  # all the loops' state, to resume
         self.interrupted = Interrupted(SIGNAL_NAMES[signum], trainer.global_step, path)
         trainer.callback_metrics[STOPPED] = torch.tensor([int(signum), trainer.global_step])
         log.warning("%s", self.interrupted)

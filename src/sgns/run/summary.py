@@ -28,6 +28,7 @@ import yaml
 
 from sgns.errors import DataError
 from sgns.io import atomic_path, atomic_write_text
+from sgns.run.folders import FAILED
 
 # Metrics that describe the run's bookkeeping rather than its quality: in the CSV, not the
 # printed table (which stays narrow enough to read).
@@ -110,7 +111,7 @@ def load_run(run_dir: str | Path) -> dict:
     overrides_file = run_dir / ".hydra" / "overrides.yaml"
     if overrides_file.is_file():
         run["overrides"] = parse_overrides(yaml.safe_load(overrides_file.read_text()) or [])
-    failed, metrics = _read_json(run_dir / "failed.json"), _read_json(run_dir / "metrics.json")
+    failed, metrics = _read_json(run_dir / FAILED), _read_json(run_dir / "metrics.json")
     if isinstance(metrics, dict):
         run["metrics"] = metrics
     if failed is not None:

@@ -48,6 +48,7 @@ from sgns.model.module import DIVERGENCE_REMEDY, SkipGramModule
 from sgns.run.auto import AutoSettings, cores_given, trains_on_cuda
 from sgns.run.console import EpochProgressBar, outcome_line, quiet_library_noise
 from sgns.run.distributed import DistributedRun, check_backend, strategy
+from sgns.run.folders import FAILED
 from sgns.run.progress import EPOCHS, EVAL_SECONDS, STEPS, TRAIN_STARTED, TrainingClock, carried
 from sgns.run.resume import ResumeState, check_resume
 from sgns.run.runinfo import write_run_info
@@ -313,6 +314,8 @@ def _write_outputs(run_dir: Path, module: SkipGramModule, words, export: dict, m
     save_word2vec(path, module.embeddings(export["vectors"]).cpu().numpy(), words, binary=binary)
     save_vocab(run_dir / "vocab.txt", words, module.counts.cpu().numpy())
     write_json(run_dir / "metrics.json", metrics)
+    # A stopped attempt's reason, from before this run resumed it here: no longer true.
+    (run_dir / FAILED).unlink(missing_ok=True)
     log.info("wrote %s, vocab.txt and metrics.json: %s", path.name, outcome_line(metrics))
 
 
