@@ -203,6 +203,24 @@ def test_an_update_is_at_most_a_64th_of_an_epoch_whatever_was_set(
     assert config["data"]["batch_size"] == batch  # the batch is only what a step loads
 
 
+def test_a_cut_says_what_was_chosen_first_and_the_floor_it_stopped_at():
+    small = AutoSettings(conf(), cuda=False, cores=1)  # the CPU's 4,096-pair default
+    small.fit_to_corpus(10_000, vocab_size=30)
+    assert small.record()["model.sgd_chunk"] == {
+        "value": 256,
+        "why": "a CPU's default; 4096 cut to 1/64 of 10,000 pairs an epoch, not below 256",
+    }
+    gpu = AutoSettings(conf(), cuda=True, cores=1)  # the batch cut first, then the update
+    gpu.fit_to_corpus(400_000, vocab_size=30)
+    assert gpu.record()["data.batch_size"]["why"] == (
+        "a CUDA GPU's default; 1048576 cut to 1/64 of 400,000 pairs an epoch, not below 65536"
+    )
+    assert gpu.record()["model.sgd_chunk"] == {
+        "value": 4096,
+        "why": "the whole batch on a GPU; 1048576 cut to 1/64 of 400,000 pairs an epoch",
+    }
+
+
 @pytest.mark.parametrize(("vocab", "shared"), [(30, 8), (4999, 8), (5000, 32), (3_000_000, 32)])
 def test_shared_negatives_follow_the_vocabulary(vocab, shared):
     config = conf()
@@ -234,9 +252,9 @@ def test_a_small_corpus_on_gpu_settings_trains_in_cut_steps_said_in_one_line(
     pairs = re.search(r"of ([\d,]+) pairs", lines[0].getMessage())[1]
     threads = cores_given()
     assert lines[0].getMessage() == (
-        "auto: data.batch_size=65536 (a CUDA GPU's default, 1048576 cut to 1/64 of "
-        f"{pairs} pairs), model.sgd_chunk=2048 (the whole batch on a GPU, 1048576 cut to "
-        f"1/64 of {pairs} pairs, 65536 cut to 1/64 of {pairs} pairs), data.pairs_on=device "
+        "auto: data.batch_size=65536 (a CUDA GPU's default; 1048576 cut to 1/64 of "
+        f"{pairs} pairs an epoch, not below 65536), model.sgd_chunk=2048 (the whole batch on a "
+        f"GPU; 1048576 cut to 1/64 of {pairs} pairs an epoch), data.pairs_on=device "
         "(made where a CUDA GPU trains), data.block_tokens=16777216 (device pairs), "
         f"cpu_threads={threads} (cores given: {threads}), model.shared_negatives=8 "
         "(a 30-word vocabulary, under 5,000)"

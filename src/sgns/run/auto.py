@@ -12,9 +12,9 @@
     >>> conf["data"]["batch_size"], conf["model"]["sgd_chunk"], conf["model"]["shared_negatives"]
     (65536, 8192, 32)
     >>> print(auto.line())  # doctest: +NORMALIZE_WHITESPACE
-    auto: data.batch_size=65536 (a CUDA GPU's default, 1048576 cut to 1/64 of 560,000 pairs),
-    model.sgd_chunk=8192 (the whole batch on a GPU, 1048576 cut to 1/64 of 560,000 pairs,
-    65536 cut to 1/64 of 560,000 pairs), data.pairs_on=device (made where a CUDA GPU trains),
+    auto: data.batch_size=65536 (a CUDA GPU's default; 1048576 cut to 1/64 of 560,000 pairs an
+    epoch, not below 65536), model.sgd_chunk=8192 (the whole batch on a GPU; 1048576 cut to 1/64
+    of 560,000 pairs an epoch), data.pairs_on=device (made where a CUDA GPU trains),
     data.block_tokens=16777216 (device pairs), cpu_threads=16 (cores given: 16),
     model.shared_negatives=32 (a 9,071-word vocabulary)
 
@@ -91,6 +91,9 @@ class Decision:
 
     value: Any
     why: str
+    # Before a cut to the corpus: the value first chosen, and why (the cut's why says both).
+    uncut: Any = None
+    uncut_why: str = ""
 
 
 class AutoSettings:
@@ -145,9 +148,9 @@ class AutoSettings:
         share, pairs = epoch_share(pairs_per_epoch), round(pairs_per_epoch)
         batch = data["batch_size"]
         if "data.batch_size" in self.decisions and max(CPU_BATCH_SIZE, share) < batch:
-            self._cut("data.batch_size", batch, max(CPU_BATCH_SIZE, share), pairs)
+            self._cut("data.batch_size", batch, share, CPU_BATCH_SIZE, pairs)
             if "model.sgd_chunk" in self.decisions and model["sgd_chunk"] == batch:
-                self._cut("model.sgd_chunk", batch, data["batch_size"], pairs)
+                self._cut("model.sgd_chunk", batch, share, data["batch_size"], pairs)
         if model["optimizer"] == "sgd":
             self._fit_updates(share, pairs)
         if model["shared_negatives"] == "auto":
@@ -173,11 +176,20 @@ class AutoSettings:
                 "(%d pairs), too few updates to train well; training in %d-pair updates",
                 "null" if chunk is None else chunk, asked, MIN_STEPS_PER_EPOCH, pairs, limit,
             )  # fmt: skip
-        self._cut("model.sgd_chunk", asked, limit, pairs)
+        self._cut("model.sgd_chunk", asked, share, MIN_SGD_CHUNK, pairs)
 
-    def _cut(self, key: str, old: int, new: int, pairs: int) -> None:
-        why = f"{self.decisions[key].why}, {old} cut to 1/{MIN_STEPS_PER_EPOCH} of {pairs:,} pairs"
+    def _cut(self, key: str, old: int, share: int, floor: int, pairs: int) -> None:
+        """`key` from `old` down to `share` (1/MIN_STEPS_PER_EPOCH of the epoch's `pairs`, a
+        power of two), not below `floor`; a second cut restates the first choice once."""
+        before = self.decisions[key]
+        uncut, uncut_why = (
+            (before.uncut, before.uncut_why) if before.uncut_why else (old, before.why)
+        )
+        new = max(share, floor)
+        why = f"{uncut_why}; {uncut} cut to 1/{MIN_STEPS_PER_EPOCH} of {pairs:,} pairs an epoch"
+        why += f", not below {floor}" if new > share else ""
         self._set(key, new, why)
+        self.decisions[key] = Decision(new, why, uncut, uncut_why)
 
     def _set(self, key: str, value, why: str) -> None:
         section, _, name = key.rpartition(".")
