@@ -1,10 +1,11 @@
 """Query trained word vectors: nearest neighbours, analogies, similarity and benchmark scores.
 
-PATH is a run directory (its vectors.txt, else vectors.bin), a word2vec text/binary file, or a
-training checkpoint (.ckpt), which carries its vocabulary.
+PATH is a run directory (its vectors.txt, else vectors.bin, else, while the run trains or once
+it stopped, its checkpoints/last.ckpt), a word2vec text/binary file, or a training checkpoint
+(.ckpt), which carries its vocabulary.
 
-python scripts/query.py outputs/2024-05-01/12-00-00 neighbors king -k 5
-python scripts/query.py outputs/2024-05-01/12-00-00 analogy man king woman   # man:king :: woman:?
+python scripts/query.py outputs/runs/2026-05-01_12-00-00 neighbors king -k 5
+python scripts/query.py outputs/runs/2026-05-01_12-00-00 analogy man king woman # man:king::woman:?
 python scripts/query.py vectors.bin similarity cat dog
 python scripts/query.py vectors.bin score      # analogies, WS353, SimLex-999, as in metrics.json
 python scripts/query.py vectors.bin score --pairs MEN.txt --analogies my_analogies.txt
@@ -14,12 +15,13 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from sgns.errors import SgnsError
 from sgns.eval.benchmarks import benchmark_files, score
 from sgns.eval.lookup import word_ids
 from sgns.eval.neighbors import analogy_neighbors, nearest_neighbors, pair_similarity
-from sgns.eval.vectors import load_vectors
+from sgns.eval.vectors import load_vectors, vectors_file
 
 
 def _positive_int(text: str) -> int:
@@ -57,12 +59,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> list[str]:
     """The lines to print for one query; raises SgnsError for a bad path or unknown word."""
-    if args.command == "score":  # the files first: a wrong one fails before the vectors load
-        own = benchmark_files(args.pairs, args.analogies)
-        scores = score(*load_vectors(args.path), own)[0]
+    own = benchmark_files(args.pairs, args.analogies) if args.command == "score" else ()
+    source = vectors_file(args.path)  # (the benchmark files first: a wrong one fails sooner)
+    if source.suffix == ".ckpt" and Path(args.path).is_dir():
+        print(f"note: no vectors in {args.path} yet; reading {source}", file=sys.stderr)
+    vectors, words = load_vectors(source)
+    if args.command == "score":
+        scores = score(vectors, words, own)[0]
         width = max(map(len, scores))
         return [f"{key:<{width}}  {value:.4f}" for key, value in scores.items()]
-    vectors, words = load_vectors(args.path)
     if args.command == "similarity":
         a, b = word_ids(words, [args.a, args.b])
         return [f"{pair_similarity(vectors, [a], [b]).item():.4f}"]

@@ -47,7 +47,7 @@ def test_text_file_preferred_in_a_run_dir(tmp_path):
 def test_missing_paths_and_bad_files_are_data_errors(tmp_path):
     with pytest.raises(DataError, match="no such file or directory"):
         load_vectors(tmp_path / "nope")
-    with pytest.raises(DataError, match="no vectors.txt or vectors.bin"):
+    with pytest.raises(DataError, match="none of vectors.txt, vectors.bin, checkpoints/last"):
         load_vectors(tmp_path)
     bad = tmp_path / "bad.txt"
     bad.write_text("not a header\n")

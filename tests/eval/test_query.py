@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from conftest import import_script
 from sgns.eval.analogy import read_analogies
@@ -128,7 +129,33 @@ def test_missing_path_and_empty_run_dir(tmp_path, capsys):
     assert capsys.readouterr().err == f"error: no such file or directory: '{tmp_path / 'nope'}'\n"
     assert query.main([str(tmp_path), "neighbors", "cat"]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("error: no vectors.txt or vectors.bin in run directory")
+    assert err == (
+        "error: none of vectors.txt, vectors.bin, checkpoints/last.ckpt in run directory "
+        f"'{tmp_path}'\n"
+    )
+
+
+def test_a_run_without_vectors_yet_is_read_from_its_checkpoint(tmp_path, capsys):
+    """A run still training (or stopped) has only checkpoints/last.ckpt: queried as it stands."""
+    (tmp_path / "checkpoints").mkdir()
+    tables = {"in": "model.in_embed.weight", "out": "model.out_embed.weight"}
+    torch.save(
+        {
+            "state_dict": {
+                tables["in"]: torch.from_numpy(VECTORS),
+                tables["out"]: torch.zeros(VECTORS.shape),
+            },
+            "vocab": {"words": WORDS, "counts": list(range(len(WORDS), 0, -1))},
+            "tables": tables,
+        },
+        tmp_path / "checkpoints" / "last.ckpt",
+    )
+    assert query.main([str(tmp_path), "neighbors", "cat", "-k", "2"]) == 0
+    captured = capsys.readouterr()
+    assert _words(captured.out) == ["kitten", "dog"]
+    assert captured.err == (
+        f"note: no vectors in {tmp_path} yet; reading {tmp_path / 'checkpoints' / 'last.ckpt'}\n"
+    )
 
 
 def test_k_must_be_positive(run_dir, capsys):

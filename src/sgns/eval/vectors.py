@@ -29,6 +29,7 @@ from sgns.eval import VECTORS
 from sgns.io import atomic_path, atomic_write_text, load_checkpoint
 
 VECTOR_FILES = ("vectors.txt", "vectors.bin")
+RUN_CHECKPOINT = "checkpoints/last.ckpt"  # a run's, rewritten while it trains
 
 
 def save_word2vec(
@@ -184,13 +185,15 @@ def load_vectors_from_checkpoint(
 
 
 def vectors_file(path: str | Path) -> Path:
-    """The vectors file for `path`: the path itself, or RUN_DIR/vectors.txt (else vectors.bin)."""
+    """The vectors file for `path`: the path itself, or RUN_DIR/vectors.txt (else vectors.bin),
+    or, where the run has written neither yet (it is training, or it stopped), its checkpoint."""
     path = Path(path)
     if path.is_dir():
-        for name in VECTOR_FILES:
+        for name in (*VECTOR_FILES, RUN_CHECKPOINT):
             if (path / name).is_file():
                 return path / name
-        raise DataError(f"no {' or '.join(VECTOR_FILES)} in run directory {str(path)!r}")
+        names = ", ".join((*VECTOR_FILES, str(RUN_CHECKPOINT)))
+        raise DataError(f"none of {names} in run directory {str(path)!r}")
     if not path.exists():
         raise DataError(f"no such file or directory: {str(path)!r}")
     return path
@@ -199,9 +202,9 @@ def vectors_file(path: str | Path) -> Path:
 def load_vectors(path: str | Path) -> tuple[np.ndarray, list[str]]:
     """Read (vectors (V, D), words) from a run directory, a word2vec text/binary file or a
     training checkpoint (``.ckpt``, which carries its vocabulary)."""
-    if Path(path).suffix == ".ckpt":
-        return load_vectors_from_checkpoint(path)
     file = vectors_file(path)
+    if file.suffix == ".ckpt":
+        return load_vectors_from_checkpoint(file)
     try:
         return load_word2vec(file)
     except (ValueError, UnicodeDecodeError, EOFError, OSError) as exc:
