@@ -203,6 +203,20 @@ def test_an_update_is_at_most_a_64th_of_an_epoch_whatever_was_set(
     assert config["data"]["batch_size"] == batch  # the batch is only what a step loads
 
 
+@pytest.mark.parametrize("optimizer", ["adam", "sparse_adam"])
+def test_sgds_own_keys_are_unused_by_another_optimizer(optimizer):
+    settings = AutoSettings(conf(f"model.optimizer={optimizer}"), cuda=False, cores=1)
+    settings.fit_to_corpus(10_000, vocab_size=30)  # no cut, no small-vocabulary sharing
+    record = settings.record()
+    assert record["model.sgd_chunk"] == {"value": None, "why": f"unused by {optimizer}"}
+    assert record["model.shared_negatives"] == {"value": 1, "why": f"unused by {optimizer}"}
+    assert (
+        f"model.sgd_chunk=null (unused by {optimizer}), "
+        f"model.shared_negatives=1 (unused by {optimizer}), "
+    ) in settings.line()
+    assert settings.explicit_cut is None
+
+
 def test_a_cut_says_what_was_chosen_first_and_the_floor_it_stopped_at():
     small = AutoSettings(conf(), cuda=False, cores=1)  # the CPU's 4,096-pair default
     small.fit_to_corpus(10_000, vocab_size=30)

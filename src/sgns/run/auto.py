@@ -43,6 +43,8 @@ The rules, with the measurements behind them in docs/benchmarks.md:
 - Groups of SHARED_NEGATIVES pairs share their negatives, SMALL_VOCAB_SHARED_NEGATIVES on a
   vocabulary under SMALL_VOCAB words (graph walks, ids), where sharing among more costs
   quality ("Graph walks").
+- model.sgd_chunk and model.shared_negatives are sgd's: with another optimiser they are null
+  and 1 (each pair its own negatives), said as unused.
 - torch's threads: the cores this process was given, shared among the CPU processes of a DDP
   run on this node so that two ranks on two cores do not each start two threads.
 
@@ -115,6 +117,11 @@ class AutoSettings:
         if data["batch_size"] == "auto":
             self._set("data.batch_size", GPU_BATCH_SIZE if cuda else CPU_BATCH_SIZE,
                       f"{device} default")  # fmt: skip
+        if model["optimizer"] != "sgd":
+            # sgd's alone: an autograd optimiser steps once per batch, each pair its negatives.
+            for key, value in (("sgd_chunk", None), ("shared_negatives", 1)):
+                if model[key] == "auto":
+                    self._set(f"model.{key}", value, f"unused by {model['optimizer']}")
         if model["sgd_chunk"] == "auto":
             chunk, why = (data["batch_size"], "the whole batch on a GPU") if cuda else (
                 CPU_SGD_CHUNK, "a CPU's default")  # fmt: skip
@@ -200,7 +207,10 @@ class AutoSettings:
         """One line for the log: every decided key, its value and why."""
         if not self.decisions:
             return "auto: nothing to decide (every key is set)"
-        return "auto: " + ", ".join(f"{k}={d.value} ({d.why})" for k, d in self.decisions.items())
+        return "auto: " + ", ".join(
+            f"{k}={'null' if d.value is None else d.value} ({d.why})"
+            for k, d in self.decisions.items()
+        )
 
     def record(self) -> dict:
         """The decisions for metrics.json: {key: {"value": ..., "why": ...}}."""
