@@ -109,7 +109,9 @@ def test_diverging_loss_is_one_line_naming_the_remedy_and_writes_no_vectors(tmp_
 
 
 @pytest.mark.parametrize(
-    ("args", "status"), [(["--cfg", "job"], 0), (["model.embed_dim=0"], 2)], ids=["print", "bad"]
+    ("args", "status"),
+    [(["--cfg", "job"], 0), (["--help"], 0), (["model.embed_dim=0"], 2)],
+    ids=["print", "help", "bad"],
 )
 def test_a_config_is_printed_or_refused_before_torch_is_imported(tmp_path, args, status):
     """The module's promise: the config is composed and checked first, so printing it or
@@ -129,3 +131,7 @@ def test_a_config_is_printed_or_refused_before_torch_is_imported(tmp_path, args,
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           cwd=tmp_path, timeout=120)  # fmt: skip
     assert done.stdout.splitlines()[-1] == f"no torch {status}", done.stderr[-2000:]
+    if args == ["--help"]:  # what to type, and where each key is explained
+        assert done.stdout.startswith("scripts/train.py: word2vec skip-gram with negative")
+        assert "python scripts/train.py data=text_file data.path=my.txt" in done.stdout
+        assert "src/sgns/config/schema.py" in done.stdout
