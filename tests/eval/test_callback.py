@@ -203,10 +203,14 @@ def test_hparams_tab_holds_the_run_config_and_hp_metric(eval_run):
     assert {f"eval/{name}" for name in OWN_KEYS} <= metric_tags
     assert {"val/loss", "train/loss_epoch"} <= metric_tags
     assert events.Scalars("val/loss")[-1].value == pytest.approx(metrics["final_val_loss"])
-    # hp_metric is what the run's sweep aims at: here a file of its own, not the analogies.
-    (hp_metric,) = events.Scalars("hp_metric")
-    assert hp_metric.value == pytest.approx(metrics["ws_part_spearman"], abs=1e-6)
+    # hp_metric is what the run's sweep aims at (here a file of its own, not the analogies),
+    # logged at every validation beside the scores: the row is there while the run trains.
+    hp_metric, own = events.Scalars("hp_metric"), events.Scalars("eval/ws_part_spearman")
+    assert len(hp_metric) == EPOCHS
+    assert [(e.step, e.value) for e in hp_metric] == [(e.step, e.value) for e in own]
+    assert hp_metric[-1].value == pytest.approx(metrics["ws_part_spearman"], abs=1e-6)
     assert metrics["ws_part_spearman"] != pytest.approx(metrics["analogy_acc"], abs=1e-3)
+    assert len(events.Scalars("eval/analogy_acc")) == EPOCHS  # no placeholder value
 
 
 def test_validation_similarities_are_logged_as_text(eval_run):

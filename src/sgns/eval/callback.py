@@ -8,10 +8,12 @@ files of your own, and logged as scalars:
     eval/men_spearman, eval/men_oov, ...                                  (your own files)
     analogy_sections/capital-common-countries, ...                        (per-section accuracy)
 
-At the end of training it logs the run's hyper-parameters with the final scores to the HPARAMS
-tab (hp_metric = analogy accuracy, or the score a sweep aims at), the vectors of the most
-frequent words with their labels to the embedding projector, and, when asked, a t-SNE map as an
-image. The final scores also land in
+As training starts it gives the HPARAMS tab the run's row: its hyper-parameters and, as
+columns, the scores, ``hp_metric`` (analogy accuracy, or the score a sweep aims at) and the
+losses, each read from its scalars at their latest value, so that a run in progress, or one
+killed, shows there with its scores so far. At the end of training it logs the vectors of the
+most frequent words with their labels to the embedding projector and, when asked, a t-SNE map
+as an image. The final scores also land in
 `trainer.callback_metrics` (which ddp_spawn carries back to the launching process), and
 `final_scores` turns those into the entries of metrics.json.
 
@@ -35,7 +37,7 @@ import torch
 from tensorboard.plugins import projector
 
 from sgns.errors import SgnsError
-from sgns.eval.benchmarks import Benchmark, score
+from sgns.eval.benchmarks import Benchmark, score, score_keys
 
 log = logging.getLogger(__name__)
 
@@ -82,8 +84,7 @@ class EmbeddingEvaluation(L.Callback):
         benchmarks: files of your own scored beside the standard benchmarks
             (`sgns.eval.benchmarks.benchmark_files`).
         hp_metric: the score shown as the HPARAMS tab's ``hp_metric`` (a key of `score`).
-        hparams_metrics: other ``trainer.callback_metrics`` entries shown there as columns
-            beside the scores (e.g. the final validation loss), when logged.
+        hparams_metrics: scalars logged elsewhere (the losses) shown there as columns too.
     """
 
     def __init__(
@@ -110,6 +111,11 @@ class EmbeddingEvaluation(L.Callback):
         self._scored_step: int | None = None  # global step of the last scores logged
         self._seconds = 0.0
 
+    def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if trainer.is_global_zero:
+            columns = ["hp_metric", *(PREFIX + k for k in score_keys(self.benchmarks))]
+            declare_hparams(trainer.logger, self.hparams, [*columns, *self.hparams_metrics])
+
     def on_validation_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if trainer.sanity_checking or not trainer.is_global_zero:
             return
@@ -133,6 +139,7 @@ class EmbeddingEvaluation(L.Callback):
         scores, sections = score(vectors, pl_module.words, self.benchmarks)
         scalars = {PREFIX + k: v for k, v in scores.items()}
         scalars.update({SECTIONS_PREFIX + k: v for k, v in sections.items()})
+        scalars["hp_metric"] = scores[self.hp_metric]
         # Straight into callback_metrics rather than through pl_module.log: these are computed
         # on rank zero alone, and the same way in on_train_end, where self.log is not allowed.
         for name, v in scalars.items():
@@ -148,17 +155,9 @@ class EmbeddingEvaluation(L.Callback):
         )
 
     def _summarise(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        """Hyper-parameters with the final scores, projector data and the t-SNE image."""
+        """Projector data and the t-SNE image."""
         if trainer.logger is None:
             return
-        metrics = trainer.callback_metrics
-        final = {k: float(v) for k, v in metrics.items() if k.startswith(PREFIX)}
-        final.update({k: float(metrics[k]) for k in self.hparams_metrics if k in metrics})
-        trainer.logger.log_hyperparams(
-            self.hparams,
-            metrics={"hp_metric": final[PREFIX + self.hp_metric], **final},
-            step=trainer.global_step,
-        )
         experiment = getattr(trainer.logger, "experiment", None)
         matrix, words, step = (
             pl_module.embeddings(self.vectors),
@@ -175,6 +174,21 @@ class EmbeddingEvaluation(L.Callback):
     def _count_seconds(self, trainer: L.Trainer, start: float) -> None:
         self._seconds += time.perf_counter() - start
         trainer.callback_metrics[EVAL_SECONDS] = torch.tensor(self._seconds, dtype=torch.float64)
+
+
+def declare_hparams(logger, hparams: dict, columns: list[str]) -> None:
+    """Write the HPARAMS tab's row of a run: `hparams`, and `columns` as the names of the
+    scalars shown beside them (TensorBoard reads each at its latest value). Written once, with
+    no values: TensorBoard keeps the first row a run writes, and Lightning's log_hyperparams
+    would also log a placeholder value into every column's chart."""
+    writer = getattr(getattr(logger, "experiment", None), "_get_file_writer", None)
+    if writer is None:  # not a TensorBoard logger
+        return
+    from torch.utils.tensorboard.summary import hparams as hparams_summaries
+
+    params = {k: "None" if v is None else v for k, v in hparams.items()}  # as Lightning writes it
+    for summary in hparams_summaries(params, dict.fromkeys(columns, 0.0)):
+        writer().add_summary(summary)
 
 
 def log_projector(
