@@ -73,7 +73,7 @@ def test_runs_load_in_job_order_with_their_status(sweep):
     assert [r["job"] for r in runs] == [0, 1, 2, 3, 4, 10]  # 10 after 4, not after 1
     assert [r["status"] for r in runs] == ["ok"] * 4 + ["failed"] * 2
     assert runs[4]["error"] == "ConfigError: model.embed_dim=0 is invalid"
-    assert runs[5]["error"] == "no metrics.json: the run did not finish"
+    assert runs[5]["error"] == "no metrics.json: the run did not finish (or is still running)"
     assert runs[1]["overrides"]["model.noise_power"] == "0.75"
 
 
@@ -108,7 +108,10 @@ def test_a_run_the_scheduler_killed_gets_the_end_of_its_submitit_log(tmp_path):
     fake_run(root, 1, {"model.embed_dim": 50}, {"final_val_loss": 2.0})
     runs = load_runs(root)
     assert [r["job"] for r in runs] == [0, 1]  # .submitit is not a run
-    assert runs[0]["error"] == f"no metrics.json: the run did not finish; its log ends: {killed}"
+    assert (
+        runs[0]["error"]
+        == f"no metrics.json: the run did not finish (or is still running); its log ends: {killed}"
+    )
     assert runs[1]["status"] == "ok"
 
 

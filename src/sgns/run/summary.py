@@ -120,7 +120,10 @@ def load_run(run_dir: str | Path) -> dict:
         run["status"], run["error"] = "failed", f"{kind}: {message}" if kind else message
     elif not isinstance(metrics, dict):
         reason = "unreadable metrics.json" if metrics is not None else "no metrics.json"
-        run["status"], run["error"] = "failed", f"{reason}: the run did not finish"
+        run["status"], run["error"] = (
+            "failed",
+            f"{reason}: the run did not finish (or is still running)",
+        )
         last_words = _scheduler_log_end(run_dir)
         if last_words:
             run["error"] += f"; its log ends: {last_words}"
