@@ -184,6 +184,28 @@ def test_an_objective_no_run_writes_fails_before_the_corpus_is_read(tmp_path, ov
     assert not (tmp_path / "cache").exists()
 
 
+@pytest.mark.parametrize(
+    ("objective", "missing"),
+    [
+        ("analogy_acc", "no analogy question has all four words in it"),
+        ("simlex_spearman", "fewer than two of its word pairs have both words in it"),
+    ],
+)
+def test_an_objective_this_vocabulary_cannot_score_fails_before_training(
+    tmp_path, objective, missing
+):
+    """Graph walks or another language aimed at the English benchmarks: every trial of a
+    search would fail, each only after training."""
+    corpus = tmp_path / "planted.txt"
+    corpus.write_text(planted_groups_text(n_tokens=2_000)[0])
+    overrides = small_run_overrides(corpus, tmp_path / "cache", objective=objective)
+    message = f"objective={objective} can never be a number on this vocabulary (30 words): "
+    with pytest.raises(ConfigError, match=re.escape(message + missing)):
+        run(make_config(overrides), tmp_path / "run")
+    assert not (tmp_path / "run" / "checkpoints").exists()
+    assert not (tmp_path / "run" / "tb").exists()
+
+
 def test_hparams_tab_holds_the_run_config_and_hp_metric(eval_run):
     _, metrics, events = eval_run
     content = events.PluginTagToContent("hparams")

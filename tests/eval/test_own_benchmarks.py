@@ -10,7 +10,7 @@ import torch
 from conftest import SCORE_KEYS
 from sgns.errors import DataError
 from sgns.eval.analogy import GOOGLE_ANALOGIES, analogy_counts, analogy_scores, read_analogies
-from sgns.eval.benchmarks import benchmark_files, evaluate, score_keys
+from sgns.eval.benchmarks import benchmark_files, evaluate, score_keys, unscorable_keys
 from sgns.eval.word_pairs import WORDSIM353, read_word_pairs
 from sgns.io import gensim_data_path
 
@@ -123,3 +123,46 @@ def test_a_bad_file_is_one_data_error_naming_it(tmp_path, files, message):
         benchmark_files(**given)
     assert message.format(d=tmp_path) in str(err.value)
     assert "\n" not in str(err.value)
+
+
+def _vocabularies(planted):
+    """Vocabularies from none to all of the benchmarks: unrelated ids; one analogy section and
+    two WordSim-353 pairs (semantic questions only; three WordSim-353 pairs known, no SimLex
+    pair); the planted vocabulary."""
+    _, words = planted
+    _, google = read_analogies(None)
+    capitals = sorted({w for q in google if q[0] == 0 for w in q[1:]})
+    pairs = [w for a, b, _ in read_word_pairs(WORDSIM353)[:2] for w in (a, b)]
+    return {
+        "ids": [f"n{i}" for i in range(50)],
+        "capitals": capitals + pairs,
+        "planted": words,
+    }
+
+
+@pytest.mark.parametrize("vocabulary", ["ids", "capitals", "planted"])
+def test_unscorable_keys_are_those_any_vectors_leave_nan(planted, tmp_path, vocabulary):
+    """Looked up from the words alone, before training: exactly the scores that come out nan
+    on random vectors over the same vocabulary, files of one's own included."""
+    words = _vocabularies(planted)[vocabulary]
+    pairs = tmp_path / "pairs.tsv"
+    pairs.write_text("paris\tfrance\t9\nn1\tn2\t3\nn3\tn4\t1\n")
+    questions = tmp_path / "q.txt"
+    questions.write_text(": s\nn1 n2 n3 n4\n")
+    own = benchmark_files([pairs], [questions])
+    vectors = torch.randn(len(words), 8, generator=torch.Generator().manual_seed(0))
+    scores = evaluate(vectors, words, word_pairs=[pairs], analogies=[questions])
+    nan = tuple(k for k, v in scores.items() if math.isnan(v))
+    assert unscorable_keys(words, own) == nan
+    expected = {
+        "ids": (
+            "analogy_acc",
+            "analogy_semantic_acc",
+            "analogy_syntactic_acc",
+            "ws353_spearman",
+            "simlex_spearman",
+        ),  # fmt: skip
+        "capitals": ("analogy_syntactic_acc", "simlex_spearman", "pairs_spearman", "q_acc"),
+        "planted": ("pairs_spearman", "q_acc"),
+    }[vocabulary]
+    assert nan == expected

@@ -79,8 +79,10 @@ def analogy_counts(
     words: list[str],
     path: str | Path | None = None,
     restrict_vocab: int = RESTRICT_VOCAB,
+    solve: bool = True,
 ) -> dict[str, SectionCount]:
-    """Count solved analogy questions per section, in file order.
+    """Count solved analogy questions per section, in file order (`solve=False`: only those
+    answerable, none solved).
 
     Args:
         vectors: embedding matrix (V, D); scored on its device.
@@ -98,7 +100,7 @@ def analogy_counts(
     answerable = [q for q in questions if all(w in lookup for w in q[1:])]
 
     correct = np.zeros(len(sections), dtype=np.int64)
-    if answerable:
+    if answerable and solve:
         quads = torch.tensor([[lookup[w] for w in q[1:]] for q in answerable])
         solved = _solve(matrix[: min(restrict_vocab, len(words))], words, lookup, quads)
         np.add.at(correct, [q[0] for q in answerable], solved)

@@ -15,6 +15,7 @@ character other than a-z, 0-9 and _ made an underscore (``MEN.txt``: ``men``).
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +25,13 @@ import torch
 
 from sgns.errors import DataError
 from sgns.eval.analogy import analogy_counts, analogy_scores, read_analogies, section_accuracies
-from sgns.eval.word_pairs import SIMLEX999, WORDSIM353, read_word_pairs, word_pair_scores
+from sgns.eval.word_pairs import (
+    SIMLEX999,
+    WORDSIM353,
+    known_pairs,
+    read_word_pairs,
+    word_pair_scores,
+)
 
 # evaluate()'s keys for the standard benchmarks, in order.
 STANDARD_KEYS = (
@@ -113,6 +120,28 @@ def evaluate(
 def evaluate_sections(vectors: torch.Tensor | np.ndarray, words: list[str]) -> dict[str, float]:
     """Google analogy accuracy per section, in file order; nan where no question is answerable."""
     return section_accuracies(analogy_counts(vectors, words))
+
+
+def unscorable_keys(words: list[str], own: tuple[Benchmark, ...] = ()) -> tuple[str, ...]:
+    """The keys of `score` that no vectors over `words` can make a number: accuracies with no
+    analogy question all of whose words are in the vocabulary, correlations with fewer than
+    two known word pairs. Looked up from the words alone, before any training."""
+    no_vectors = torch.zeros(len(words), 1)  # only looked up: solve=False
+    counts = analogy_counts(no_vectors, words, solve=False)
+    nan = {k for k, v in analogy_scores(counts).items() if math.isnan(v)}
+    for name, path in (("ws353", WORDSIM353), ("simlex", SIMLEX999)):
+        if known_pairs(words, path) < 2:
+            nan.add(f"{name}_spearman")
+    for benchmark in own:
+        key = f"{benchmark.name}_{SUFFIXES[benchmark.kind][0]}"
+        if benchmark.kind == WORD_PAIRS:
+            unknown = known_pairs(words, benchmark.path) < 2
+        else:
+            counts = analogy_counts(no_vectors, words, benchmark.path, solve=False)
+            unknown = not sum(count.answered for count in counts.values())
+        if unknown:
+            nan.add(key)
+    return tuple(k for k in score_keys(own) if k in nan)
 
 
 def score(

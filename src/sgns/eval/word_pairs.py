@@ -78,6 +78,13 @@ def spearman(x: torch.Tensor | np.ndarray, y: torch.Tensor | np.ndarray) -> floa
     return float(stats.spearmanr(x, y).statistic)
 
 
+def known_pairs(words: list[str], path: str | Path, restrict_vocab: int = RESTRICT_VOCAB) -> int:
+    """How many pairs of `path` have both words among the first `restrict_vocab` of `words`
+    (as `word_pair_scores` looks them up)."""
+    lookup = upper_index(words, restrict_vocab)
+    return sum(a in lookup and b in lookup for a, b, _ in read_word_pairs(str(path)))
+
+
 def word_pair_scores(
     vectors: torch.Tensor | np.ndarray,
     words: list[str],

@@ -40,7 +40,7 @@ from sgns.config.check import checked
 from sgns.config.schema import HPARAM_KEYS
 from sgns.data.datamodule import SkipGramDataModule
 from sgns.errors import ConfigError, DataError, SgnsError, first_line
-from sgns.eval.benchmarks import Benchmark, benchmark_files, score_keys
+from sgns.eval.benchmarks import Benchmark, benchmark_files, score_keys, unscorable_keys
 from sgns.eval.callback import EmbeddingEvaluation, final_scores
 from sgns.eval.vectors import save_vocab, save_word2vec
 from sgns.io import atomic_write_text
@@ -93,6 +93,7 @@ def run_checked(conf: dict, run_dir: str | Path) -> dict:
     datamodule.setup("fit")
     vocab = datamodule.vocab
     words = vocab.words
+    _check_objective_scorable(conf, words, benchmarks)
     auto.fit_to_corpus(datamodule.expected_pairs_per_epoch(), len(words))  # the corpus's
     datamodule.set_batch_size(conf["data"]["batch_size"])
     log.info("%s", auto.line())
@@ -153,6 +154,24 @@ def _check_objective(conf: dict, benchmarks: tuple[Benchmark, ...]) -> None:
             f"objective={conf['objective']!r} is not a metric this run writes; it writes "
             f"{', '.join(known)}"
         )
+
+
+def _check_objective_scorable(conf: dict, words: list[str], benchmarks) -> None:
+    """A score no vectors over this vocabulary can make a number (English analogies on graph
+    walks) would fail every trial of a search, each only after training."""
+    objective = conf["objective"]
+    if not conf["eval"]["enabled"] or objective not in unscorable_keys(words, benchmarks):
+        return
+    missing = (
+        "no analogy question has all four words in it"
+        if objective.endswith("_acc")
+        else "fewer than two of its word pairs have both words in it"
+    )
+    raise ConfigError(
+        f"objective={objective} can never be a number on this vocabulary ({len(words):,} "
+        f"words): {missing}; aim at another metric, e.g. objective=final_val_loss, or a file "
+        f"of your own (eval.word_pairs, eval.analogies)"
+    )
 
 
 def _callbacks(
