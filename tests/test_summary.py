@@ -95,6 +95,22 @@ def test_a_folder_of_single_runs_is_summarised_in_time_order_without_job_numbers
     assert [r["metrics"]["final_val_loss"] for r in best] == [1.5, 2.0, 2.5]
 
 
+def test_runs_aimed_at_an_objective_rank_by_it_by_default(tmp_path):
+    """An Optuna search aimed at a file of one's own ranks by it, not by analogy accuracy;
+    runs left at the default objective (the validation loss) keep the analogy default."""
+    root = tmp_path / "multirun"
+    for num, (men, acc) in enumerate([(0.2, 0.5), (0.6, 0.1)]):
+        run_dir = fake_run(root, num, {"model.lr": num}, {"men_spearman": men, "analogy_acc": acc})
+        (run_dir / ".hydra" / "config.yaml").write_text("seed: 0\nobjective: men_spearman\n")
+    runs = load_runs(root)
+    assert [r["objective"] for r in runs] == ["men_spearman"] * 2
+    assert choose_metric(runs) == ("men_spearman", False)
+    assert choose_metric(runs, "analogy_acc") == ("analogy_acc", False)
+    for run_dir in root.iterdir():
+        (run_dir / ".hydra" / "config.yaml").write_text("objective: final_val_loss\n")
+    assert choose_metric(load_runs(root)) == ("analogy_acc", False)
+
+
 def test_a_run_the_scheduler_killed_gets_the_end_of_its_submitit_log(tmp_path):
     """submitit's layout: the job's id in the run's hydra.yaml, its logs beside the runs."""
     root = tmp_path / "multirun"

@@ -1,7 +1,7 @@
 """One table of a Hydra multirun: every run's overrides and final metrics, best first.
 
     runs = load_runs("outputs/multirun/2026-01-01_12-00-00")
-    metric, ascending = choose_metric(runs)          # analogy_acc if any run has it
+    metric, ascending = choose_metric(runs)   # the runs' objective, else analogy_acc if any has it
     columns, rows = summary_table(rank_runs(runs, metric, ascending), metric)
     print(to_markdown(columns, rows))
     columns, rows = over_repeats(runs, metric, ascending, "seed")  # mean and spread over seeds
@@ -26,10 +26,12 @@ from pathlib import Path
 
 import yaml
 
+from sgns.config.schema import RunConfig
 from sgns.errors import DataError
 from sgns.io import atomic_path, atomic_write_text
 from sgns.run.folders import FAILED
 
+DEFAULT_OBJECTIVE = RunConfig().objective  # a run not aimed at anything in particular
 # Metrics that describe the run's bookkeeping rather than its quality: in the CSV, not the
 # printed table (which stays narrow enough to read).
 BOOKKEEPING = (
@@ -111,6 +113,7 @@ def load_run(run_dir: str | Path) -> dict:
     overrides_file = run_dir / ".hydra" / "overrides.yaml"
     if overrides_file.is_file():
         run["overrides"] = parse_overrides(yaml.safe_load(overrides_file.read_text()) or [])
+    run["objective"] = _objective(run_dir / ".hydra" / "config.yaml")
     failed, metrics = _read_json(run_dir / FAILED), _read_json(run_dir / "metrics.json")
     if isinstance(metrics, dict):
         run["metrics"] = metrics
@@ -175,12 +178,31 @@ def common_overrides(runs: list[dict]) -> dict[str, str]:
 
 
 def choose_metric(runs: list[dict], metric: str | None = None) -> tuple[str, bool]:
-    """(metric, ascending): `metric`, or analogy_acc when any run reports it, else
-    final_val_loss. Losses and times rank ascending, everything else descending."""
+    """(metric, ascending): `metric`; else the `objective` the runs were given (as an Optuna
+    search is), where they share one other than the default and any run reports it; else
+    analogy_acc when any run reports it, else final_val_loss. Losses and times rank ascending,
+    everything else descending."""
     if metric is None:
-        has_analogy = any(_number(r["metrics"].get("analogy_acc")) is not None for r in runs)
-        metric = "analogy_acc" if has_analogy else "final_val_loss"
+        objectives = {r.get("objective") for r in runs}
+        aimed = objectives.pop() if len(objectives) == 1 else None
+        if aimed not in (None, DEFAULT_OBJECTIVE) and _reported(runs, aimed):
+            metric = aimed
+        else:
+            metric = "analogy_acc" if _reported(runs, "analogy_acc") else "final_val_loss"
     return metric, bool(_LOWER_IS_BETTER.search(metric))
+
+
+def _reported(runs: list[dict], metric: str) -> bool:
+    return any(_number(r["metrics"].get(metric)) is not None for r in runs)
+
+
+def _objective(config_file: Path) -> str | None:
+    """The run's `objective` from Hydra's record of its composed config, if readable."""
+    try:
+        config = yaml.safe_load(config_file.read_text())
+    except (OSError, yaml.YAMLError):
+        return None
+    return config.get("objective") if isinstance(config, dict) else None
 
 
 def rank_runs(runs: list[dict], metric: str, ascending: bool) -> list[dict]:
