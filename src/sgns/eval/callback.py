@@ -186,7 +186,8 @@ def declare_hparams(logger, hparams: dict, columns: list[str]) -> None:
         return
     from torch.utils.tensorboard.summary import hparams as hparams_summaries
 
-    params = {k: "None" if v is None else v for k, v in hparams.items()}  # as Lightning writes it
+    # As Lightning's logger writes them: numbers, strings and booleans as they are, else text.
+    params = {k: v if isinstance(v, int | float | str) else str(v) for k, v in hparams.items()}
     for summary in hparams_summaries(params, dict.fromkeys(columns, 0.0)):
         writer().add_summary(summary)
 
