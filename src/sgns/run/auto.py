@@ -195,13 +195,12 @@ class AutoSettings:
         new = max(share, floor)
         why = f"{uncut_why}; {uncut} cut to 1/{MIN_STEPS_PER_EPOCH} of {pairs:,} pairs an epoch"
         why += f", not below {floor}" if new > share else ""
-        self._set(key, new, why)
-        self.decisions[key] = Decision(new, why, uncut, uncut_why)
+        self._set(key, new, why, uncut, uncut_why)
 
-    def _set(self, key: str, value, why: str) -> None:
+    def _set(self, key: str, value, why: str, uncut=None, uncut_why: str = "") -> None:
         section, _, name = key.rpartition(".")
         (self.conf[section] if section else self.conf)[name] = value
-        self.decisions[key] = Decision(value, why)
+        self.decisions[key] = Decision(value, why, uncut, uncut_why)
 
     def line(self) -> str:
         """One line for the log: every decided key, its value and why."""
