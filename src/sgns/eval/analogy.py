@@ -79,10 +79,8 @@ def analogy_counts(
     words: list[str],
     path: str | Path | None = None,
     restrict_vocab: int = RESTRICT_VOCAB,
-    solve: bool = True,
 ) -> dict[str, SectionCount]:
-    """Count solved analogy questions per section, in file order (`solve=False`: only those
-    answerable, none solved).
+    """Count solved analogy questions per section, in file order.
 
     Args:
         vectors: embedding matrix (V, D); scored on its device.
@@ -92,18 +90,35 @@ def analogy_counts(
             A question is answered when all four of its words are among them (case-insensitive,
             the most frequent variant's vector standing for a word).
     """
-    sections, questions = read_analogies(None if path is None else str(path))
     matrix = as_matrix(vectors)
     if matrix.shape[0] != len(words):
         raise ValueError(f"{matrix.shape[0]} vectors but {len(words)} words")
-    lookup = upper_index(words, restrict_vocab)
-    answerable = [q for q in questions if all(w in lookup for w in q[1:])]
-
+    sections, questions, answerable, lookup = _answerable(words, path, restrict_vocab)
     correct = np.zeros(len(sections), dtype=np.int64)
-    if answerable and solve:
+    if answerable:
         quads = torch.tensor([[lookup[w] for w in q[1:]] for q in answerable])
         solved = _solve(matrix[: min(restrict_vocab, len(words))], words, lookup, quads)
         np.add.at(correct, [q[0] for q in answerable], solved)
+    return _counts(sections, questions, answerable, correct)
+
+
+def answerable_counts(
+    words: list[str], path: str | Path | None = None, restrict_vocab: int = RESTRICT_VOCAB
+) -> dict[str, SectionCount]:
+    """`analogy_counts` before any vectors: each section's answerable questions, none solved
+    (analogy_scores of these is nan exactly where no vectors can score a number)."""
+    sections, questions, answerable, _ = _answerable(words, path, restrict_vocab)
+    return _counts(sections, questions, answerable, np.zeros(len(sections), dtype=np.int64))
+
+
+def _answerable(words, path, restrict_vocab):
+    """(sections, questions, the questions with all four words known, the word lookup)."""
+    sections, questions = read_analogies(None if path is None else str(path))
+    lookup = upper_index(words, restrict_vocab)
+    return sections, questions, [q for q in questions if all(w in lookup for w in q[1:])], lookup
+
+
+def _counts(sections, questions, answerable, correct) -> dict[str, SectionCount]:
     answered = np.bincount([q[0] for q in answerable], minlength=len(sections))
     total = np.bincount([q[0] for q in questions], minlength=len(sections))
     return {

@@ -24,7 +24,13 @@ import numpy as np
 import torch
 
 from sgns.errors import DataError
-from sgns.eval.analogy import analogy_counts, analogy_scores, read_analogies, section_accuracies
+from sgns.eval.analogy import (
+    analogy_counts,
+    analogy_scores,
+    answerable_counts,
+    read_analogies,
+    section_accuracies,
+)
 from sgns.eval.word_pairs import (
     SIMLEX999,
     WORDSIM353,
@@ -126,21 +132,19 @@ def unscorable_keys(words: list[str], own: tuple[Benchmark, ...] = ()) -> tuple[
     """The keys of `score` that no vectors over `words` can make a number: accuracies with no
     analogy question all of whose words are in the vocabulary, correlations with fewer than
     two known word pairs. Looked up from the words alone, before any training."""
-    no_vectors = torch.zeros(len(words), 1)  # only looked up: solve=False
-    counts = analogy_counts(no_vectors, words, solve=False)
-    nan = {k for k, v in analogy_scores(counts).items() if math.isnan(v)}
+    nan = {k for k, v in analogy_scores(answerable_counts(words)).items() if math.isnan(v)}
     for name, path in (("ws353", WORDSIM353), ("simlex", SIMLEX999)):
-        if known_pairs(words, path) < 2:
+        if len(known_pairs(words, path)) < 2:
             nan.add(f"{name}_spearman")
     for benchmark in own:
-        key = f"{benchmark.name}_{SUFFIXES[benchmark.kind][0]}"
         if benchmark.kind == WORD_PAIRS:
-            unknown = known_pairs(words, benchmark.path) < 2
+            unknown = len(known_pairs(words, benchmark.path)) < 2
         else:
-            counts = analogy_counts(no_vectors, words, benchmark.path, solve=False)
-            unknown = not sum(count.answered for count in counts.values())
+            unknown = math.isnan(
+                analogy_scores(answerable_counts(words, benchmark.path))["analogy_acc"]
+            )
         if unknown:
-            nan.add(key)
+            nan.add(f"{benchmark.name}_{SUFFIXES[benchmark.kind][0]}")
     return tuple(k for k in score_keys(own) if k in nan)
 
 

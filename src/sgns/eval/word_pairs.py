@@ -78,11 +78,14 @@ def spearman(x: torch.Tensor | np.ndarray, y: torch.Tensor | np.ndarray) -> floa
     return float(stats.spearmanr(x, y).statistic)
 
 
-def known_pairs(words: list[str], path: str | Path, restrict_vocab: int = RESTRICT_VOCAB) -> int:
-    """How many pairs of `path` have both words among the first `restrict_vocab` of `words`
-    (as `word_pair_scores` looks them up)."""
+def known_pairs(
+    words: list[str], path: str | Path, restrict_vocab: int = RESTRICT_VOCAB
+) -> list[tuple[int, int, float]]:
+    """(id, id, judgement) of the pairs of `path` with both words among the first
+    `restrict_vocab` of `words`, a word's most frequent case variant standing for it."""
     lookup = upper_index(words, restrict_vocab)
-    return sum(a in lookup and b in lookup for a, b, _ in read_word_pairs(str(path)))
+    pairs = read_word_pairs(str(path))
+    return [(lookup[a], lookup[b], gold) for a, b, gold in pairs if a in lookup and b in lookup]
 
 
 def word_pair_scores(
@@ -108,8 +111,7 @@ def word_pair_scores(
     if matrix.shape[0] != len(words):
         raise ValueError(f"{matrix.shape[0]} vectors but {len(words)} words")
     pairs = read_word_pairs(str(path))
-    lookup = upper_index(words, restrict_vocab)
-    known = [(lookup[a], lookup[b], gold) for a, b, gold in pairs if a in lookup and b in lookup]
+    known = known_pairs(words, path, restrict_vocab)
     oov = (len(pairs) - len(known)) / len(pairs) if pairs else math.nan
     if not known:
         return math.nan, oov
