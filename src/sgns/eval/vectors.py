@@ -192,7 +192,7 @@ def vectors_file(path: str | Path) -> Path:
         for name in (*VECTOR_FILES, RUN_CHECKPOINT):
             if (path / name).is_file():
                 return path / name
-        names = ", ".join((*VECTOR_FILES, str(RUN_CHECKPOINT)))
+        names = ", ".join((*VECTOR_FILES, RUN_CHECKPOINT))
         raise DataError(f"none of {names} in run directory {str(path)!r}")
     if not path.exists():
         raise DataError(f"no such file or directory: {str(path)!r}")
