@@ -206,21 +206,26 @@ def test_an_objective_this_vocabulary_cannot_score_fails_before_training(
     assert not (tmp_path / "run" / "tb").exists()
 
 
-def test_hparams_tab_holds_the_run_config_and_hp_metric(eval_run):
-    _, metrics, events = eval_run
+def hparams_row(events: EventAccumulator) -> tuple[dict, set[str]]:
+    """A run's HPARAMS row as its event file holds it: {setting: value}, column tags."""
     content = events.PluginTagToContent("hparams")
     start = plugin_data_pb2.HParamsPluginData.FromString(
         content["_hparams_/session_start_info"]
     ).session_start_info
     params = {k: v.ListFields()[0][1] for k, v in start.hparams.items()}
+    experiment = plugin_data_pb2.HParamsPluginData.FromString(
+        content["_hparams_/experiment"]
+    ).experiment
+    return params, {m.name.tag for m in experiment.metric_infos}
+
+
+def test_hparams_tab_holds_the_run_config_and_hp_metric(eval_run):
+    _, metrics, events = eval_run
+    params, metric_tags = hparams_row(events)
     assert params["model.embed_dim"] == 16
     assert params["data.window"] == 3
     assert params["trainer.max_epochs"] == EPOCHS
     assert params["model.optimizer"] == "sgd"
-    experiment = plugin_data_pb2.HParamsPluginData.FromString(
-        content["_hparams_/experiment"]
-    ).experiment
-    metric_tags = {m.name.tag for m in experiment.metric_infos}
     assert {"hp_metric", "eval/analogy_acc", "eval/ws353_spearman"} <= metric_tags
     assert {f"eval/{name}" for name in OWN_KEYS} <= metric_tags
     assert {"val/loss", "train/loss_epoch"} <= metric_tags
@@ -308,6 +313,13 @@ def test_eval_disabled_adds_no_scores(tmp_path, caplog):
     assert "eval.enabled=false: eval.word_pairs and eval.analogies are not scored" in caplog.text
     assert set(metrics) == {*RUN_METRICS, "auto"}
     assert not (tmp_path / "tb" / "projector_config.pbtxt").exists()
+    # The run still has its HPARAMS row, with the losses as its columns.
+    events = EventAccumulator(str(tmp_path / "tb"))
+    events.Reload()
+    params, columns = hparams_row(events)
+    assert params["model.embed_dim"] == 16
+    assert columns == {"val/loss", "train/loss_epoch"}
+    assert "hp_metric" not in events.Tags()["scalars"]
 
 
 @pytest.mark.parametrize(

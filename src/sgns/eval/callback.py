@@ -1,4 +1,5 @@
-"""EmbeddingEvaluation: the standard benchmarks in TensorBoard while training, and a run's summary.
+"""EmbeddingEvaluation: the standard benchmarks in TensorBoard while training, and a run's summary;
+HparamsRow: the run's row in the HPARAMS tab.
 
 At every validation (rank zero, not during the sanity check) the module's word vectors are
 scored as `sgns.eval.benchmarks.evaluate` scores them, on their own device, with any benchmark
@@ -7,17 +8,20 @@ files of your own, and logged as scalars:
     eval/analogy_acc, eval/analogy_semantic_acc, ..., eval/simlex_oov     (`evaluate`'s keys)
     eval/men_spearman, eval/men_oov, ...                                  (your own files)
     analogy_sections/capital-common-countries, ...                        (per-section accuracy)
+    hp_metric                          (analogy accuracy, or the score a sweep aims at)
 
-As training starts it gives the HPARAMS tab the run's row: its hyper-parameters and, as
-columns, the scores, ``hp_metric`` (analogy accuracy, or the score a sweep aims at) and the
-losses, each read from its scalars at their latest value, so that a run in progress, or one
-killed, shows there with its scores so far. At the end of training it logs the vectors of the
-most frequent words with their labels to the embedding projector and, when asked, a t-SNE map
-as an image. The final scores also land in
+At the end of training it logs the vectors of the most frequent words with their labels to
+the embedding projector and, when asked, a t-SNE map as an image. The final scores also land in
 `trainer.callback_metrics` (which ddp_spawn carries back to the launching process), and
 `final_scores` turns those into the entries of metrics.json.
 
-    trainer = L.Trainer(callbacks=[EmbeddingEvaluation({"model.embed_dim": 100})], ...)
+HparamsRow gives the HPARAMS tab a run's row as training starts: its hyper-parameters and, as
+columns, the scalars named (scores, ``hp_metric``, losses), each read at its latest value, so
+that a run in progress, or one killed, shows there with its numbers so far.
+
+    columns = ["hp_metric", *(PREFIX + k for k in score_keys(())), "val/loss"]
+    callbacks = [EmbeddingEvaluation(), HparamsRow({"model.embed_dim": 100}, columns)]
+    trainer = L.Trainer(callbacks=callbacks, ...)
     # ... the trainer fits a SkipGramModule ...
     final_scores(trainer.callback_metrics)["analogy_acc"]   # 0.31
 
@@ -37,7 +41,7 @@ import torch
 from tensorboard.plugins import projector
 
 from sgns.errors import SgnsError
-from sgns.eval.benchmarks import Benchmark, score, score_keys
+from sgns.eval.benchmarks import Benchmark, score
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +78,6 @@ class EmbeddingEvaluation(L.Callback):
     """Scores the module's word vectors at validation; logs the run's summary at the end.
 
     Args:
-        hparams: flat {name: int | float | str | bool} shown in TensorBoard's HPARAMS tab.
         vectors: which vectors to score and show, as `SkipGramModule.embeddings` takes them
             (``in`` or ``in+out``): the ones the run exports.
         projector_words: the most frequent words given to the embedding projector; 0: none.
@@ -83,13 +86,11 @@ class EmbeddingEvaluation(L.Callback):
         seed: t-SNE's random state.
         benchmarks: files of your own scored beside the standard benchmarks
             (`sgns.eval.benchmarks.benchmark_files`).
-        hp_metric: the score shown as the HPARAMS tab's ``hp_metric`` (a key of `score`).
-        hparams_metrics: scalars logged elsewhere (the losses) shown there as columns too.
+        hp_metric: the score also logged as ``hp_metric`` (a key of `score`).
     """
 
     def __init__(
         self,
-        hparams: dict,
         vectors: str = "in",
         projector_words: int = 5000,
         tsne: bool = False,
@@ -97,9 +98,7 @@ class EmbeddingEvaluation(L.Callback):
         seed: int = 0,
         benchmarks: tuple[Benchmark, ...] = (),
         hp_metric: str = "analogy_acc",
-        hparams_metrics: tuple[str, ...] = (),
     ):
-        self.hparams = dict(hparams)
         self.vectors = vectors
         self.projector_words = projector_words
         self.tsne = tsne
@@ -107,14 +106,8 @@ class EmbeddingEvaluation(L.Callback):
         self.seed = seed
         self.benchmarks = tuple(benchmarks)
         self.hp_metric = hp_metric
-        self.hparams_metrics = tuple(hparams_metrics)
         self._scored_step: int | None = None  # global step of the last scores logged
         self._seconds = 0.0
-
-    def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if trainer.is_global_zero:
-            columns = ["hp_metric", *(PREFIX + k for k in score_keys(self.benchmarks))]
-            declare_hparams(trainer.logger, self.hparams, [*columns, *self.hparams_metrics])
 
     def on_validation_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if trainer.sanity_checking or not trainer.is_global_zero:
@@ -174,6 +167,23 @@ class EmbeddingEvaluation(L.Callback):
     def _count_seconds(self, trainer: L.Trainer, start: float) -> None:
         self._seconds += time.perf_counter() - start
         trainer.callback_metrics[EVAL_SECONDS] = torch.tensor(self._seconds, dtype=torch.float64)
+
+
+class HparamsRow(L.Callback):
+    """The run's row in TensorBoard's HPARAMS tab, written as training starts.
+
+    Args:
+        hparams: flat {name: int | float | str | bool}, the row's settings.
+        columns: names of scalars logged elsewhere (scores, hp_metric, losses), shown beside.
+    """
+
+    def __init__(self, hparams: dict, columns: list[str]):
+        self.hparams = dict(hparams)
+        self.columns = list(columns)
+
+    def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if trainer.is_global_zero:
+            declare_hparams(trainer.logger, self.hparams, self.columns)
 
 
 def declare_hparams(logger, hparams: dict, columns: list[str]) -> None:

@@ -41,7 +41,7 @@ from sgns.config.schema import HPARAM_KEYS
 from sgns.data.datamodule import SkipGramDataModule
 from sgns.errors import ConfigError, DataError, SgnsError, first_line
 from sgns.eval.benchmarks import Benchmark, benchmark_files, score_keys, unscorable_keys
-from sgns.eval.callback import EmbeddingEvaluation, final_scores
+from sgns.eval.callback import PREFIX, EmbeddingEvaluation, HparamsRow, final_scores
 from sgns.eval.vectors import save_vocab, save_word2vec
 from sgns.io import atomic_write_text
 from sgns.model.module import DIVERGENCE_REMEDY, SkipGramModule
@@ -196,10 +196,12 @@ def _callbacks(
         # First to see an exception: it ends its line.
         callbacks.insert(0, EpochProgressBar(refresh_rate=refresh))
     eval_conf, objective = conf["eval"], conf["objective"]
+    # The HPARAMS tab's columns: the losses, and with eval on hp_metric and every score.
+    columns = ["val/loss", "train/loss_epoch"]
     if eval_conf["enabled"]:
+        columns = ["hp_metric", *(PREFIX + k for k in score_keys(benchmarks)), *columns]
         callbacks.append(
             EmbeddingEvaluation(
-                run_hparams(conf),
                 vectors=conf["export"]["vectors"],
                 projector_words=eval_conf["projector_words"],
                 tsne=eval_conf["tsne"],
@@ -208,11 +210,11 @@ def _callbacks(
                 benchmarks=benchmarks,
                 # A sweep aiming at a score sees it as hp_metric; otherwise analogy accuracy.
                 hp_metric=objective if objective in score_keys(benchmarks) else "analogy_acc",
-                hparams_metrics=("val/loss", "train/loss_epoch"),
             )
         )
     elif benchmarks:
         log.warning("eval.enabled=false: eval.word_pairs and eval.analogies are not scored")
+    callbacks.append(HparamsRow(run_hparams(conf), columns))
     return callbacks
 
 
