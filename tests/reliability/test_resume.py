@@ -171,6 +171,7 @@ def test_resume_from_a_missing_checkpoint_is_a_one_line_error(tmp_path):
     missing = tmp_path / "nope.ckpt"
     with pytest.raises(DataError, match=f"^checkpoint not found: {missing}$"):
         run(make_config([*overrides(tmp_path), f"resume={missing}"]), tmp_path)
+    assert not (tmp_path / "cache").exists()  # before the corpus is tokenised
 
 
 def rank_batches(pairs: SkipGramPairs, n_workers: int) -> list[int]:

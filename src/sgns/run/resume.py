@@ -118,13 +118,17 @@ def _last_path(trainer: L.Trainer) -> Path:
     return Path(last.format_checkpoint_name({}, last.CHECKPOINT_NAME_LAST))
 
 
-def check_resume(path: str | Path, conf: dict, words: list[str]) -> dict:
+def check_resume(
+    path: str | Path, conf: dict, words: list[str], checkpoint: dict | None = None
+) -> dict:
     """Check that the checkpoint at `path` can continue the run `conf` with vocabulary `words`.
 
     Returns the checkpoint's ``{"epoch", "global_step"}``. Raises ConfigError naming the first
     setting that differs and DataError for an unreadable, unsafe or foreign checkpoint.
+    `checkpoint`: its contents, when already loaded (`sgns.io.load_checkpoint`).
     """
-    checkpoint = load_checkpoint(path)
+    if checkpoint is None:
+        checkpoint = load_checkpoint(path)
     saved = checkpoint.get("run_config")
     if isinstance(saved, dict):
         for key in MUST_MATCH:

@@ -43,7 +43,7 @@ from sgns.errors import ConfigError, DataError, SgnsError, first_line
 from sgns.eval.benchmarks import Benchmark, benchmark_files, score_keys, unscorable_keys
 from sgns.eval.callback import PREFIX, EmbeddingEvaluation, HparamsRow, final_scores
 from sgns.eval.vectors import save_vocab, save_word2vec
-from sgns.io import atomic_write_text
+from sgns.io import atomic_write_text, load_checkpoint
 from sgns.model.module import DIVERGENCE_REMEDY, SkipGramModule
 from sgns.run.auto import AutoSettings, cores_given, trains_on_cuda
 from sgns.run.console import EpochProgressBar, outcome_line, quiet_library_noise
@@ -86,6 +86,9 @@ def run_checked(conf: dict, run_dir: str | Path) -> dict:
     # Your own benchmark files, read now: a wrong one fails before the corpus is tokenised.
     benchmarks = benchmark_files(conf["eval"]["word_pairs"], conf["eval"]["analogies"])
     _check_objective(conf, benchmarks)
+    # And the checkpoint to resume (memory-mapped): a wrong path fails before tokenising too.
+    resume = conf["resume"]
+    checkpoint = load_checkpoint(resume) if resume else None
 
     datamodule = SkipGramDataModule(**conf["data"], seed=conf["seed"])
     log.info("%s", datamodule.describe())  # before tokenising: a wrong choice shows at once
@@ -98,8 +101,7 @@ def run_checked(conf: dict, run_dir: str | Path) -> dict:
     datamodule.set_batch_size(conf["data"]["batch_size"])
     log.info("%s", auto.line())
 
-    resume = conf["resume"]
-    start_step = check_resume(resume, conf, words)["global_step"] if resume else 0
+    start_step = check_resume(resume, conf, words, checkpoint)["global_step"] if resume else 0
     module = SkipGramModule(vocab.words, vocab.counts, **conf["model"], seed=conf["seed"])
     resume_state = ResumeState(conf)
     quiet_library_noise()
