@@ -42,6 +42,9 @@ def main(argv: list[str] | None = None) -> int:
     except SgnsError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except OSError as err:  # a folder that is not there, a disk that is full
+        print(f"error: cannot write {args.out}: {err.strerror or err}", file=sys.stderr)
+        return 2
     kind = "binary" if binary else "text"
     print(f"wrote {len(words):,} x {matrix.shape[1]} vectors to {args.out} ({kind})")
     return 0

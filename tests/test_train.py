@@ -113,6 +113,14 @@ def test_query_and_export_work_from_the_checkpoint_alone(trained_run, tmp_path, 
         np.testing.assert_allclose(named.vectors, kv.vectors, atol=1e-6)
     assert export_script.main([str(tmp_path / "missing.ckpt"), str(out)]) == 2
     assert "error: checkpoint not found" in capsys.readouterr().err
+    # An OUT that cannot be written: one line, and the file already there is untouched.
+    before = out.read_bytes()
+    for bad, reason in ((tmp_path / "no" / "v.txt", "No such file or directory"),
+                        (tmp_path, "Is a directory")):  # fmt: skip
+        assert export_script.main([str(ckpt), str(bad)]) == 2
+        assert capsys.readouterr().err == f"error: cannot write {bad}: {reason}\n"
+    assert out.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["exported.bin", "named.bin", "named.txt"]
 
 
 def test_each_epoch_generates_its_own_pairs_once(tmp_path, planted_corpus, monkeypatch):

@@ -54,6 +54,22 @@ def test_plot_script_writes_png_of_expected_pixel_size(tmp_path):
     assert plot_tsne.main([str(tmp_path / "none"), "--n-words", "30"]) == 2
 
 
+def test_plot_script_refuses_an_image_it_cannot_write_in_one_line(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    plot_tsne = import_script("plot_tsne")
+    save_word2vec(tmp_path / "vectors.txt", *_vectors())
+    assert plot_tsne.main([str(tmp_path), "--out", str(tmp_path / "map.xyz")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: --out {tmp_path / 'map.xyz'}: matplotlib cannot write .xyz")
+    assert err.count("\n") == 1
+    assert "png" in err
+    pytest.importorskip("sklearn")
+    missing = tmp_path / "no" / "map.png"
+    assert plot_tsne.main([str(tmp_path), "--n-words", "10", "--out", str(missing)]) == 2
+    assert capsys.readouterr().err == f"error: cannot write {missing}: No such file or directory\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["vectors.txt"]
+
+
 def test_too_few_words_is_a_config_error():
     pytest.importorskip("sklearn")
     pytest.importorskip("matplotlib")
