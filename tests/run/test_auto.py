@@ -193,11 +193,16 @@ def test_an_update_is_at_most_a_64th_of_an_epoch_whatever_was_set(
         policy.fit_to_corpus(pairs, vocab_size=10_000)
     set_chunk = None if chunk == "null" else chunk
     if applied is None:
-        assert policy.explicit_cut is None
+        assert "model.sgd_chunk" not in policy.record()
         assert config["model"]["sgd_chunk"] == set_chunk
         assert not caplog.records
     else:
-        assert policy.explicit_cut == (min(set_chunk or batch, batch), applied)
+        asked = min(set_chunk or batch, batch)
+        assert policy.record()["model.sgd_chunk"] == {
+            "value": applied,
+            "why": f"set; {asked} cut to 1/64 of {pairs:,} pairs an epoch"
+            + (f", not below {applied}" if applied == 256 else ""),
+        }
         assert config["model"]["sgd_chunk"] == applied
         assert caplog.records[0].getMessage().endswith(f"training in {applied}-pair updates")
     assert config["data"]["batch_size"] == batch  # the batch is only what a step loads
@@ -214,7 +219,6 @@ def test_sgds_own_keys_are_unused_by_another_optimizer(optimizer):
         f"model.sgd_chunk=null (unused by {optimizer}), "
         f"model.shared_negatives=1 (unused by {optimizer}), "
     ) in settings.line()
-    assert settings.explicit_cut is None
 
 
 def test_a_cut_says_what_was_chosen_first_and_the_floor_it_stopped_at():

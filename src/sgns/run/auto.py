@@ -111,7 +111,6 @@ class AutoSettings:
     def __init__(self, conf: dict, cuda: bool, cores: int):
         self.conf, self.cuda = conf, cuda
         self.decisions: dict[str, Decision] = {}
-        self.explicit_cut: tuple[int, int] | None = None  # a set sgd_chunk cut to the epoch
         data, model = conf["data"], conf["model"]
         device = "a CUDA GPU's" if cuda else "a CPU's"
         if data["batch_size"] == "auto":
@@ -176,7 +175,6 @@ class AutoSettings:
         if asked <= limit:
             return
         if "model.sgd_chunk" not in self.decisions:  # set explicitly
-            self.explicit_cut = (asked, limit)
             self.decisions["model.sgd_chunk"] = Decision(chunk, "set")
             log.warning(
                 "model.sgd_chunk=%s: %d-pair updates would each cover over 1/%d of an epoch "
