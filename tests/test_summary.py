@@ -19,6 +19,7 @@ from sgns.run.summary import (
     rank_runs,
     summary_table,
     swept_keys,
+    to_csv,
     to_markdown,
     write_plots,
     write_summary,
@@ -206,6 +207,20 @@ def test_markdown_table_is_aligned_and_escapes_pipes():
     assert lines[2] == "| 1.235  | x\\|y |"
     assert lines[3] == "| 123457 |      |"
     assert len({len(line) for line in lines}) == 1
+
+
+def test_markdown_table_rounds_the_values_a_search_drew_and_the_csv_keeps_them():
+    rows = [
+        {"lr": "0.018547444999820147", "t": "1e-4", "p": "0.75", "e": "x 0.123456789"},
+        {"lr": "1.2345678e-05", "t": "0.0001", "p": "-0.8995792821083618", "e": ""},
+    ]
+    columns = ["lr", "t", "p", "e"]
+    cells = [line.split("|")[1:-1] for line in to_markdown(columns, rows).splitlines()[2:]]
+    assert [[c.strip() for c in row] for row in cells] == [
+        ["0.01855", "1e-4", "0.75", "x 0.123456789"],
+        ["1.235e-05", "0.0001", "-0.8996", ""],
+    ]
+    assert to_csv(columns, rows).splitlines()[1] == "0.018547444999820147,1e-4,0.75,x 0.123456789"
 
 
 def test_write_summary_writes_csv_and_markdown_best_first(sweep):

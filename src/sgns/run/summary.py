@@ -52,6 +52,9 @@ BOOKKEEPING = (
     "simlex_oov",
 )
 TIMING = ("wall_time_s", "train_words_per_sec")
+# An override with 7 or more decimals (0.018547444999820147, as Optuna draws them): shown to
+# 4 significant digits in the table; one typed by hand (0.75, 1e-4) stays as written.
+SAMPLED_FLOAT = re.compile(r"-?\d+\.\d{7,}(?:e[-+]?\d+)?")
 # Names of metrics where smaller is better; anything else (accuracy, correlation) is maximised.
 _LOWER_IS_BETTER = re.compile(r"loss|perplexity|error|time|seconds")
 # Keys that change what the SGNS loss measures: how many noise terms, drawn from what.
@@ -328,6 +331,8 @@ def _cell(value) -> str:
         return ""
     if isinstance(value, float):
         return f"{value:.0f}" if 1e4 <= abs(value) < 1e9 else f"{value:.4g}"
+    if isinstance(value, str) and SAMPLED_FLOAT.fullmatch(value):
+        return f"{float(value):.4g}"  # a value an Optuna search drew: the CSV has it whole
     return str(value).replace("|", "\\|").replace("\n", " ")
 
 
