@@ -102,6 +102,7 @@ def run_checked(conf: dict, run_dir: str | Path) -> dict:
     log.info("%s", auto.line())
 
     start_step = check_resume(resume, conf, words, checkpoint)["global_step"] if resume else 0
+    del checkpoint  # and its mapping of the file: Lightning loads the weights itself
     module = SkipGramModule(vocab.words, vocab.counts, **conf["model"], seed=conf["seed"])
     resume_state = ResumeState(conf)
     quiet_library_noise()
