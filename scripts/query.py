@@ -9,6 +9,7 @@ python scripts/query.py outputs/runs/2026-05-01_12-00-00 analogy man king woman 
 python scripts/query.py vectors.bin similarity cat dog
 python scripts/query.py vectors.bin score      # analogies, WS353, SimLex-999, as in metrics.json
 python scripts/query.py vectors.bin score --pairs MEN.txt --analogies my_analogies.txt
+python scripts/query.py outputs/runs/2026-05-01_12-00-00 --vectors in+out score  # w + c vectors
 """
 
 from __future__ import annotations
@@ -18,10 +19,16 @@ import sys
 from pathlib import Path
 
 from sgns.errors import SgnsError
+from sgns.eval import VECTORS
 from sgns.eval.benchmarks import benchmark_files, score
 from sgns.eval.lookup import word_ids
 from sgns.eval.neighbors import analogy_neighbors, nearest_neighbors, pair_similarity
-from sgns.eval.vectors import load_vectors, vectors_file
+from sgns.eval.vectors import (
+    RUN_CHECKPOINT,
+    load_vectors,
+    load_vectors_from_checkpoint,
+    vectors_file,
+)
 
 
 def _positive_int(text: str) -> int:
@@ -34,6 +41,12 @@ def _positive_int(text: str) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("path", help="run directory, word2vec vectors file or .ckpt checkpoint")
+    parser.add_argument(
+        "--vectors",
+        choices=VECTORS,
+        help="from the checkpoint (a run directory's, or a .ckpt): the input vectors, or input "
+        "+ output summed (Levy et al. 2015); default: the vectors the run exported",
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     neighbors = commands.add_parser("neighbors", help="words closest to WORD by cosine")
     neighbors.add_argument("word")
@@ -60,10 +73,14 @@ def build_parser() -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> list[str]:
     """The lines to print for one query; raises SgnsError for a bad path or unknown word."""
     own = benchmark_files(args.pairs, args.analogies) if args.command == "score" else ()
-    source = vectors_file(args.path)  # (the benchmark files first: a wrong one fails sooner)
-    if source.suffix == ".ckpt" and Path(args.path).is_dir():
-        print(f"note: no vectors in {args.path} yet; reading {source}", file=sys.stderr)
-    vectors, words = load_vectors(source)
+    # (the benchmark files first: a wrong one fails sooner)
+    if args.vectors:
+        vectors, words = load_vectors_from_checkpoint(_checkpoint(args.path), args.vectors)
+    else:
+        source = vectors_file(args.path)
+        if source.suffix == ".ckpt" and Path(args.path).is_dir():
+            print(f"note: no vectors in {args.path} yet; reading {source}", file=sys.stderr)
+        vectors, words = load_vectors(source)
     if args.command == "score":
         scores = score(vectors, words, own)[0]
         width = max(map(len, scores))
@@ -81,6 +98,15 @@ def run(args: argparse.Namespace) -> list[str]:
         f"{words[i]:<{width}}  {sim:.4f}"
         for i, sim in zip(ids[0].tolist(), sims[0].tolist(), strict=True)
     ]
+
+
+def _checkpoint(path: str) -> Path:
+    """The checkpoint --vectors reads: `path` itself, or a run directory's."""
+    if Path(path).is_dir():
+        return Path(path, RUN_CHECKPOINT)  # (load_checkpoint says if it is not there)
+    if not path.endswith(".ckpt"):
+        raise SgnsError(f"--vectors needs a checkpoint or a run directory: {path} holds one table")
+    return Path(path)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -135,26 +135,56 @@ def test_missing_path_and_empty_run_dir(tmp_path, capsys):
     )
 
 
-def test_a_run_without_vectors_yet_is_read_from_its_checkpoint(tmp_path, capsys):
-    """A run still training (or stopped) has only checkpoints/last.ckpt: queried as it stands."""
-    (tmp_path / "checkpoints").mkdir()
+def save_checkpoint(run_dir: Path, out_table: np.ndarray) -> Path:
+    """RUN_DIR/checkpoints/last.ckpt as training writes it, with VECTORS as in_embed."""
+    (run_dir / "checkpoints").mkdir()
     tables = {"in": "model.in_embed.weight", "out": "model.out_embed.weight"}
+    path = run_dir / "checkpoints" / "last.ckpt"
     torch.save(
         {
             "state_dict": {
                 tables["in"]: torch.from_numpy(VECTORS),
-                tables["out"]: torch.zeros(VECTORS.shape),
+                tables["out"]: torch.from_numpy(out_table),
             },
             "vocab": {"words": WORDS, "counts": list(range(len(WORDS), 0, -1))},
             "tables": tables,
         },
-        tmp_path / "checkpoints" / "last.ckpt",
+        path,
     )
+    return path
+
+
+def test_a_run_without_vectors_yet_is_read_from_its_checkpoint(tmp_path, capsys):
+    """A run still training (or stopped) has only checkpoints/last.ckpt: queried as it stands."""
+    save_checkpoint(tmp_path, np.zeros_like(VECTORS))
     assert query.main([str(tmp_path), "neighbors", "cat", "-k", "2"]) == 0
     captured = capsys.readouterr()
     assert _words(captured.out) == ["kitten", "dog"]
     assert captured.err == (
         f"note: no vectors in {tmp_path} yet; reading {tmp_path / 'checkpoints' / 'last.ckpt'}\n"
+    )
+
+
+def test_vectors_in_plus_out_are_read_from_the_checkpoint(run_dir, capsys):
+    """--vectors in+out: w + c vectors (Levy et al.) of a run exported with its input vectors."""
+    out_table = np.roll(VECTORS, 1, axis=0)  # cat's output vector is queen's input vector
+    checkpoint = save_checkpoint(run_dir, out_table)
+    summed = VECTORS + out_table
+    cat, queen = WORDS.index("cat"), WORDS.index("queen")
+    expected = summed[cat] @ summed[queen] / np.linalg.norm(summed[[cat, queen]], axis=1).prod()
+    for path, vectors, similarity in (
+        (run_dir, [], 0.0),  # vectors.txt: cat and queen share nothing
+        (run_dir, ["--vectors", "in"], 0.0),
+        (run_dir, ["--vectors", "in+out"], expected),
+        (checkpoint, ["--vectors", "in+out"], expected),
+    ):
+        assert query.main([str(path), *vectors, "similarity", "cat", "queen"]) == 0
+        assert float(capsys.readouterr().out) == pytest.approx(similarity, abs=1e-4)
+    assert expected > 0.3
+    vectors_txt = run_dir / "vectors.txt"
+    assert query.main([str(vectors_txt), "--vectors", "in+out", "similarity", "cat", "dog"]) == 2
+    assert capsys.readouterr().err == (
+        f"error: --vectors needs a checkpoint or a run directory: {vectors_txt} holds one table\n"
     )
 
 
