@@ -1,6 +1,7 @@
 import bz2
 import gzip
 import logging
+import lzma
 import re
 import uuid
 from collections import Counter
@@ -74,12 +75,13 @@ def test_missing_paths_and_empty_globs_are_one_line_errors(tmp_path):
 # --- reading ------------------------------------------------------------------------------
 
 
-def test_gz_and_bz2_read_like_plain_text(tmp_path):
+def test_gz_bz2_and_xz_read_like_plain_text(tmp_path):
     (tmp_path / "plain.txt").write_text(TEXT)
     (tmp_path / "zipped.txt.gz").write_bytes(gzip.compress(TEXT.encode()))
     (tmp_path / "zipped.txt.bz2").write_bytes(bz2.compress(TEXT.encode()))
+    (tmp_path / "zipped.txt.XZ").write_bytes(lzma.compress(TEXT.encode()))
     want = TEXT.split()
-    for name in ("plain.txt", "zipped.txt.gz", "zipped.txt.bz2"):
+    for name in ("plain.txt", "zipped.txt.gz", "zipped.txt.bz2", "zipped.txt.XZ"):
         assert words_of([tmp_path / name], chunk_chars=5) == want
 
 
@@ -149,7 +151,10 @@ def test_a_corrupt_archive_is_a_data_error(tmp_path):
     good = gzip.compress(TEXT.encode() * 50)
     (tmp_path / "cut.txt.gz").write_bytes(good[: len(good) // 2])
     (tmp_path / "junk.txt.bz2").write_bytes(b"BZh9" + b"\x00" * 100)
-    for name in ("cut.txt.gz", "junk.txt.bz2"):
+    xz = lzma.compress(TEXT.encode() * 50)
+    (tmp_path / "cut.txt.xz").write_bytes(xz[: len(xz) // 2])
+    (tmp_path / "junk.txt.xz").write_bytes(b"\xfd7zXZ\x00" + b"\x00" * 100)
+    for name in ("cut.txt.gz", "junk.txt.bz2", "cut.txt.xz", "junk.txt.xz"):
         with pytest.raises(DataError, match=name):
             words_of([tmp_path / name])
 

@@ -94,7 +94,7 @@ class DataConfig:
     # wiki_sample: the English Wikipedia sample shipped inside gensim's wheel (~470k words, no
     # download) | text_file: your own text, data.path | text8: downloaded on first use.
     source: str = one_of("wiki_sample", SOURCES, roles=(HPARAM,))
-    # text_file: a file, a folder or a glob, or a list of them; plain, .gz or .bz2.
+    # text_file: a file, a folder or a glob, or a list of them; plain, .gz, .bz2 or .xz.
     path: Any | None = text(None, "a file, folder or glob", lists=True)
     # text8: pin the archive's SHA-256.
     sha256: str | None = text(None, "64 hex digits", pattern="[0-9a-fA-F]{64}")

@@ -29,6 +29,7 @@ import codecs
 import glob
 import gzip
 import logging
+import lzma
 import os
 import threading
 import zlib
@@ -145,11 +146,11 @@ codecs.register_error("sgns-replace", _replace_counting)
 
 
 def _open_text(path: Path):
-    """Open plain, .gz or .bz2 text as UTF-8; invalid bytes become U+FFFD and are counted.
+    """Open plain, .gz, .bz2 or .xz text as UTF-8; invalid bytes become U+FFFD and are counted.
 
     A leading byte-order mark is dropped ("utf-8-sig"), so it never sticks to the first word.
     """
-    opener = {".gz": gzip.open, ".bz2": bz2.open}.get(path.suffix.lower(), open)
+    opener = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}.get(path.suffix.lower(), open)
     return opener(path, "rt", encoding="utf-8-sig", errors="sgns-replace", newline="")
 
 
@@ -198,7 +199,7 @@ def read_text(files: Iterable[Path], chunk_chars: int = CHUNK_CHARS) -> Iterator
                     yield block[: cut + 1]
                 if carry:
                     yield carry + " "
-        except (OSError, EOFError, zlib.error) as err:
+        except (OSError, EOFError, zlib.error, lzma.LZMAError) as err:
             raise DataError(f"cannot read corpus file {path}: {err}") from err
         if invalid:
             log.warning("%s: %d invalid UTF-8 bytes replaced by U+FFFD", path, invalid)
@@ -220,7 +221,7 @@ def check_is_text(path: Path) -> None:
     try:
         with _open_text(path) as f:
             sample = f.read(SNIFF_CHARS)
-    except (OSError, EOFError, zlib.error) as err:
+    except (OSError, EOFError, zlib.error, lzma.LZMAError) as err:
         raise DataError(f"cannot read corpus file {path}: {err}") from err
     bad = len(sample) - len(sample.translate(_NOT_TEXT))
     if sample and bad > NOT_TEXT_LIMIT * len(sample):
