@@ -81,12 +81,41 @@ def test_grid_sweep_is_embed_dim_by_n_samples_by_noise_power_in_8_runs():
     assert "sweep" in cfg.hydra.job.config.override_dirname.exclude_keys
 
 
-def test_optuna_search_maximises_analogy_accuracy():
+@pytest.fixture
+def sweep_resolvers(monkeypatch):
+    from sgns.run.launchers import DIRECTION_RESOLVER, GPUS_PER_RUN_RESOLVER, prepare
+
+    monkeypatch.delenv("RAY_worker_niceness", raising=False)  # restored afterwards
+    prepare()  # what scripts/train.py does before Hydra composes
+    yield
+    for name in (GPUS_PER_RUN_RESOLVER, DIRECTION_RESOLVER):
+        OmegaConf.clear_resolver(name)
+
+
+@pytest.mark.parametrize(
+    ("objective", "direction"),
+    [("analogy_acc", "maximize"), ("men_spearman", "maximize"), ("train_words_per_sec",
+     "maximize"), ("final_val_loss", "minimize"), ("wall_time_s", "minimize")],
+)  # fmt: skip
+def test_a_search_goes_the_way_its_objective_is_better(sweep_resolvers, objective, direction):
+    """conf/sweep/optuna.yaml's direction, resolved as the sweeper resolves it: a search aimed
+    at a loss that maximised it would look for the worst settings."""
+    cfg = OmegaConf.create({"objective": objective, "direction": "${sgns.direction:${objective}}"})
+    assert cfg.direction == direction
+
+
+def test_optuna_search_maximises_analogy_accuracy(sweep_resolvers):
     pytest.importorskip("hydra_plugins.hydra_optuna_sweeper")
     cfg, search = sweeper(["+sweep=optuna"])
     assert search._target_.endswith("OptunaSweeper")
     assert cfg.objective == "analogy_acc"
     assert search.direction == "maximize"
+    assert sweeper(["+sweep=optuna", "objective=final_val_loss"])[1].direction == "minimize"
+    # Given on the command line, a direction is the user's.
+    chosen = sweeper(
+        ["+sweep=optuna", "objective=final_val_loss", "hydra.sweeper.direction=maximize"]
+    )
+    assert chosen[1].direction == "maximize"
     assert set(search.params) == {
         "model.embed_dim",
         "model.n_samples",
@@ -130,19 +159,9 @@ def test_slurm_launcher_asks_for_the_trainers_nodes_with_one_task_per_device():
     assert (single["nodes"], single["tasks_per_node"], single["gpus_per_node"]) == (1, 1, 1)
 
 
-@pytest.fixture
-def gpus_per_run_resolver(monkeypatch):
-    from sgns.run.launchers import GPUS_PER_RUN_RESOLVER, prepare
-
-    monkeypatch.delenv("RAY_worker_niceness", raising=False)  # restored afterwards
-    prepare()  # what scripts/train.py does before Hydra composes
-    yield
-    OmegaConf.clear_resolver(GPUS_PER_RUN_RESOLVER)
-
-
 @pytest.mark.parametrize("has_gpu", [False, True])
 def test_parallel_launcher_gives_each_run_a_core_and_a_quarter_gpu_where_there_are_gpus(
-    gpus_per_run_resolver, monkeypatch, has_gpu
+    sweep_resolvers, monkeypatch, has_gpu
 ):
     pytest.importorskip("hydra_plugins.hydra_ray_launcher")
     import torch
@@ -159,7 +178,7 @@ def test_parallel_launcher_gives_each_run_a_core_and_a_quarter_gpu_where_there_a
 
 @pytest.mark.parametrize(("cluster_gpus", "share"), [(8.0, 0.25), (0.0, 0.0)])
 def test_parallel_cluster_launcher_joins_a_running_cluster_and_asks_it_for_gpus(
-    gpus_per_run_resolver, monkeypatch, cluster_gpus, share
+    sweep_resolvers, monkeypatch, cluster_gpus, share
 ):
     ray = pytest.importorskip("ray")
     pytest.importorskip("hydra_plugins.hydra_ray_launcher")
@@ -179,7 +198,7 @@ def test_parallel_cluster_launcher_joins_a_running_cluster_and_asks_it_for_gpus(
 
 
 def test_ray_workers_run_at_normal_priority_and_threads_follow_the_cores_given(
-    gpus_per_run_resolver, monkeypatch
+    sweep_resolvers, monkeypatch
 ):
     import os
 

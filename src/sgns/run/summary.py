@@ -192,7 +192,12 @@ def choose_metric(runs: list[dict], metric: str | None = None) -> tuple[str, boo
             metric = aimed
         else:
             metric = "analogy_acc" if _reported(runs, "analogy_acc") else "final_val_loss"
-    return metric, bool(_LOWER_IS_BETTER.search(metric))
+    return metric, lower_is_better(metric)
+
+
+def lower_is_better(metric: str) -> bool:
+    """Whether a smaller `metric` is better (a loss, a time); else larger (a score)."""
+    return bool(_LOWER_IS_BETTER.search(metric))
 
 
 def _reported(runs: list[dict], metric: str) -> bool:
