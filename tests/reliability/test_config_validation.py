@@ -161,6 +161,24 @@ def test_other_bad_values_name_what_is_allowed(key, value, expected):
     assert str(err.value) == f"{key}={value!r} is invalid: it must be {expected}"
 
 
+@pytest.mark.parametrize("precision", ["bf16-mixed", "16-mixed", 16, "bf16-true", "16-true"])
+def test_a_reduced_precision_sgd_would_ignore_is_refused_naming_table_dtype(precision):
+    """Mixed precision leaves sgd's vectors bit for bit the same: a sweep over it would
+    compare identical runs. adam and sparse_adam take it; sgd takes full precision."""
+    conf = with_value(default_conf(), "trainer.precision", precision)
+    with pytest.raises(ConfigError) as err:
+        validate(conf)
+    assert str(err.value).startswith(
+        f"trainer.precision={precision} does not apply to model.optimizer=sgd, whose "
+        "closed-form step computes in float32 without autograd: for reduced-precision tables "
+        "set model.table_dtype=bfloat16 or float16"
+    )
+    for optimizer in ("adam", "sparse_adam"):
+        validate(with_value(conf, "model.optimizer", optimizer))
+    for full in ("32-true", "64-true", 32, "64"):
+        validate(with_value(default_conf(), "trainer.precision", full))
+
+
 @pytest.mark.parametrize(
     ("key", "value"),
     [("trainer.devices", "auto"), ("trainer.devices", [0, 1]), ("trainer.devices", -1)],

@@ -45,6 +45,21 @@ def validate(conf: dict) -> None:
             continue
         if not rule.ok(value):
             raise ConfigError(f"{key}={value!r} is invalid: it must be {rule.allowed()}")
+    _check_precision(conf)
+
+
+def _check_precision(conf: dict) -> None:
+    """sgd's closed-form step computes in float32 whatever trainer.precision says (a mixed one
+    leaves its vectors bit for bit the same): its reduced precision is model.table_dtype."""
+    precision = str(conf.get("trainer", {}).get("precision", "32-true"))
+    optimizer = conf.get("model", {}).get("optimizer", "sgd")
+    if optimizer == "sgd" and precision not in ("32-true", "32", "64-true", "64"):
+        raise ConfigError(
+            f"trainer.precision={precision} does not apply to model.optimizer=sgd, whose "
+            "closed-form step computes in float32 without autograd: for reduced-precision "
+            "tables set model.table_dtype=bfloat16 or float16 (trainer.precision is for adam "
+            "and sparse_adam)"
+        )
 
 
 def composition_error(err: Exception) -> ConfigError:

@@ -195,6 +195,8 @@ class TrainerConfig:
     # exchanges dense row updates, which NCCL carries.
     process_group_backend: str | None = one_of(None, BACKENDS)
     max_epochs: int = number(5, 1, 1_000_000, roles=(HPARAM,))
+    # Lightning's precision, for adam and sparse_adam; sgd takes 32-true or 64-true (its
+    # reduced-precision tables are model.table_dtype).
     precision: Any = one_of("32-true", PRECISIONS)
     log_every_n_steps: int = number(50, 1)
     # null: validate at each epoch end; an int: every N training steps. Epoch length is
