@@ -216,11 +216,22 @@ def test_paths_must_stay_inside_their_folder(tmp_path):
         check_inside(sweep / "0_data.sha256=x" / ".." / ".." / "out", sweep, "run directory")
 
 
-def test_lightning_rejecting_an_added_trainer_argument_is_one_line(tmp_path):
+@pytest.mark.parametrize(
+    ("argument", "message"),
+    [
+        ("+trainer.max_steps=-5", ".*max_steps"),  # when the Trainer is made
+        # as fit starts: sgd steps by hand, which Lightning calls manual optimisation
+        ("+trainer.gradient_clip_val=1.0", "Automatic gradient clipping is not supported for "
+         "manual optimization"),
+        ("+trainer.accumulate_grad_batches=4", "Automatic gradient accumulation is not "
+         "supported for manual optimization"),
+    ],
+)  # fmt: skip
+def test_lightning_rejecting_an_added_trainer_argument_is_one_line(tmp_path, argument, message):
     corpus = tmp_path / "corpus.txt"
     corpus.write_text("a b c d " * 50)
-    overrides = small_run_overrides(corpus, tmp_path / "cache") + ["+trainer.max_steps=-5"]
-    with pytest.raises(ConfigError, match=r"^Lightning rejects the trainer settings: .*max_steps"):
+    overrides = small_run_overrides(corpus, tmp_path / "cache") + [argument]
+    with pytest.raises(ConfigError, match=f"^Lightning rejects the trainer settings: {message}"):
         run(make_config(overrides), tmp_path)
     assert not (tmp_path / "vectors.txt").exists()
 

@@ -258,6 +258,10 @@ def _fit(trainer, module, datamodule, resume, resume_state: ResumeState) -> tupl
         if resume_state.interrupted is None:
             raise
         raise resume_state.interrupted from None
+    except MisconfigurationException as err:
+        # Settings Lightning checks as fit starts: +trainer.gradient_clip_val with sgd, which
+        # steps by hand (Lightning's manual optimisation), and the like.
+        raise ConfigError(f"Lightning rejects the trainer settings: {first_line(err)}") from None
     if resume_state.interruption(trainer) is not None:  # the ranks stopped and saved
         raise resume_state.interrupted
     fit_end = time.time()
