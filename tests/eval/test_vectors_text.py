@@ -1,14 +1,16 @@
-"""word2vec text files read by sgns.eval.vectors: the values and words gensim reads, and a
-one-line error naming the line where a file is malformed."""
+"""word2vec files read and written by sgns.eval.vectors: the values and words gensim reads, and
+a one-line error naming the line where a file is malformed."""
 
 from __future__ import annotations
+
+import logging
 
 import numpy as np
 import pytest
 from gensim.models import KeyedVectors
 
 from sgns.errors import DataError
-from sgns.eval.vectors import load_vectors, load_word2vec
+from sgns.eval.vectors import load_vectors, load_word2vec, save_word2vec
 
 
 def test_reads_what_gensim_writes_and_reads_bit_for_bit(tmp_path):
@@ -68,3 +70,16 @@ def test_a_malformed_file_is_one_data_error_naming_where(tmp_path, text, message
     assert str(err.value).startswith(f"cannot read word2vec vectors from {str(path)!r}: ")
     assert message in str(err.value)
     assert "\n" not in str(err.value)
+
+
+def test_binary_files_keep_the_order_given_and_gensim_says_nothing_of_counts(tmp_path, caplog):
+    words = ["the", "zebra", "cat"]  # not sorted any way but most frequent first
+    vectors = np.arange(6, dtype=np.float32).reshape(3, 2)
+    with caplog.at_level(logging.INFO, logger="gensim"):
+        save_word2vec(tmp_path / "v.bin", vectors, words, binary=True)
+    assert "not present" not in caplog.text
+    assert "storing 3x2 projection weights" in caplog.text  # gensim's log is still heard
+    kv = KeyedVectors.load_word2vec_format(str(tmp_path / "v.bin"), binary=True)
+    assert kv.index_to_key == words
+    np.testing.assert_array_equal(kv.vectors, vectors)
+    assert not logging.getLogger("gensim.models.keyedvectors").filters

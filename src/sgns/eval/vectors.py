@@ -20,6 +20,7 @@ containers only, so a crafted checkpoint cannot run code when loaded.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -49,9 +50,20 @@ def save_word2vec(
 
             kv = KeyedVectors(vector_size=vectors.shape[1], dtype=np.float32)
             kv.add_vectors(words, vectors)
-            kv.save_word2vec_format(str(tmp), binary=True, write_header=True)
+            # Without word counts gensim keeps the order given, which is the one wanted, and
+            # warns that it does: not news to whoever reads the run's log.
+            gensim_log = logging.getLogger("gensim.models.keyedvectors")
+            gensim_log.addFilter(_not_about_counts)
+            try:
+                kv.save_word2vec_format(str(tmp), binary=True, write_header=True)
+            finally:
+                gensim_log.removeFilter(_not_about_counts)
         else:
             _write_text(tmp, vectors, words)
+
+
+def _not_about_counts(record: logging.LogRecord) -> bool:
+    return not str(record.msg).startswith("attribute %s not present")
 
 
 def _write_text(path: Path, vectors: np.ndarray, words: list[str]) -> None:
