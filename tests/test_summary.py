@@ -305,6 +305,28 @@ def test_no_runs_is_a_data_error(tmp_path):
         load_runs(tmp_path / "missing")
 
 
+def test_a_folder_of_sweeps_or_one_run_says_which_folder_to_give(tmp_path):
+    """outputs/multirun itself, or one run's folder: the error names what to summarize."""
+    root = tmp_path / "multirun"
+    early = fake_run(root / "2026-12-01_10-00-00", 0, {"seed": 0}, {"final_val_loss": 2.0})
+    message = "no runs (directories with .hydra/overrides.yaml) in "
+    with pytest.raises(DataError) as err:
+        load_runs(root)
+    assert str(err.value) == f"{message}{root}; it holds a sweep: summarize {early.parent}"
+    late = fake_run(root / "2026-12-02_09-00-00", 0, {"seed": 0}, {"final_val_loss": 2.0})
+    with pytest.raises(DataError) as err:
+        load_runs(root)
+    assert (
+        str(err.value) == f"{message}{root}; it holds 2 sweeps: summarize one, e.g. {late.parent}"
+    )
+    with pytest.raises(DataError) as err:
+        load_runs(late)
+    assert str(err.value) == (
+        f"{message}{late}; it is one run: summarize the folder it lies in, {late.parent}"
+    )
+    assert len(load_runs(late.parent)) == 1
+
+
 def summarize(*args, monkeypatch, capsys) -> tuple[int, str, str]:
     monkeypatch.setattr(sys, "argv", [str(SCRIPT), *map(str, args)])
     with pytest.raises(SystemExit) as stop:

@@ -164,8 +164,20 @@ def load_runs(multirun_dir: str | Path) -> list[dict]:
     """Every run under `multirun_dir`; DataError if there is none."""
     dirs = find_run_dirs(multirun_dir)
     if not dirs:
-        raise DataError(f"no runs (directories with .hydra/overrides.yaml) in {multirun_dir}")
+        raise DataError(f"no runs (directories with .hydra/overrides.yaml) in {multirun_dir}"
+                        + _where_runs_are(Path(multirun_dir)))  # fmt: skip
     return [load_run(d) for d in dirs]
+
+
+def _where_runs_are(folder: Path) -> str:
+    """A hint when `folder` is one run, or holds sweeps rather than runs."""
+    if (folder / ".hydra" / "overrides.yaml").is_file():
+        return f"; it is one run: summarize the folder it lies in, {folder.resolve().parent}"
+    sweeps = sorted({p.parent.parent.parent for p in folder.glob("*/*/.hydra/overrides.yaml")})
+    if len(sweeps) == 1:
+        return f"; it holds a sweep: summarize {sweeps[0]}"
+    # Named by date and time: the last is the latest.
+    return f"; it holds {len(sweeps)} sweeps: summarize one, e.g. {sweeps[-1]}" if sweeps else ""
 
 
 def swept_keys(runs: list[dict]) -> list[str]:
