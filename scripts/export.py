@@ -2,6 +2,7 @@
 
     python scripts/export.py outputs/runs/<run>/checkpoints/last.ckpt vectors.bin
     python scripts/export.py outputs/runs/<run>/checkpoints/last.ckpt both.txt --vectors in+out
+    python scripts/export.py glove.6B.100d.txt glove.bin     # GloVe's text into word2vec's
 
 A checkpoint carries its vocabulary, so it is all that is needed. An OUT ending in .bin gets
 word2vec's binary format, as gensim's readers expect of the name; any other, text unless

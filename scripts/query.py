@@ -1,14 +1,15 @@
 """Query trained word vectors: nearest neighbours, analogies, similarity and benchmark scores.
 
 PATH is a run directory (its vectors.txt, else vectors.bin, else, while the run trains or once
-it stopped, its checkpoints/last.ckpt), a word2vec text/binary file, or a training checkpoint
-(.ckpt), which carries its vocabulary.
+it stopped, its checkpoints/last.ckpt), a word2vec text/binary file (GloVe's text, without the
+header line, too), or a training checkpoint (.ckpt), which carries its vocabulary.
 
 python scripts/query.py outputs/runs/2026-05-01_12-00-00 neighbors king -k 5
 python scripts/query.py outputs/runs/2026-05-01_12-00-00 analogy man king woman # man:king::woman:?
 python scripts/query.py vectors.bin similarity cat dog
 python scripts/query.py vectors.bin score      # analogies, WS353, SimLex-999, as in metrics.json
 python scripts/query.py vectors.bin score --pairs MEN.txt --analogies my_analogies.txt
+python scripts/query.py glove.6B.100d.txt score   # someone else's vectors, scored the same way
 python scripts/query.py outputs/runs/2026-05-01_12-00-00 --vectors in+out score  # w + c vectors
 """
 

@@ -4,6 +4,7 @@ a one-line error naming the line where a file is malformed."""
 from __future__ import annotations
 
 import logging
+import re
 
 import numpy as np
 import pytest
@@ -70,6 +71,42 @@ def test_a_malformed_file_is_one_data_error_naming_where(tmp_path, text, message
     assert str(err.value).startswith(f"cannot read word2vec vectors from {str(path)!r}: ")
     assert message in str(err.value)
     assert "\n" not in str(err.value)
+
+
+def test_glove_files_without_a_header_read_as_gensim_reads_them(tmp_path):
+    """GloVe's own files: "word v1 ... vD" from line 1, no count."""
+    rng = np.random.default_rng(0)
+    words = ["the", ",", "straße", "東京"]
+    vectors = rng.normal(size=(4, 3)).astype(np.float32)
+    path = tmp_path / "glove.6B.3d.txt"
+    text = "".join(f"{w} {' '.join(map(repr, v.tolist()))}\n" for w, v in
+                   zip(words, vectors, strict=True))  # fmt: skip
+    path.write_text(text, encoding="utf-8")
+    matrix, read = load_vectors(path)
+    expected = KeyedVectors.load_word2vec_format(str(path), binary=False, no_header=True)
+    assert read == expected.index_to_key == words
+    np.testing.assert_array_equal(matrix, expected.vectors)
+    np.testing.assert_array_equal(matrix, vectors)
+    # A blank last line, which gensim refuses; a word seen again keeps its first vector.
+    path.write_text(text + "the 9 9 9\n\n", encoding="utf-8")
+    again, read_again = load_vectors(path)
+    np.testing.assert_array_equal(again, matrix)
+    assert read_again == read
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("a 1 2\nb 3\n", "line 2 has 1 values, not 2"),
+        ("a 1 2\nb 1 2\nc 1 x\n", "lines 1-3: could not convert string 'x'"),
+        ("a 1 x\n", "line 1 is not a word2vec header (vector count and size): 'a 1 x'"),
+    ],
+)
+def test_a_malformed_glove_file_names_its_line(tmp_path, text, message):
+    path = tmp_path / "glove.txt"
+    path.write_text(text)
+    with pytest.raises(DataError, match=re.escape(message)):
+        load_vectors(path)
 
 
 def test_binary_files_keep_the_order_given_and_gensim_says_nothing_of_counts(tmp_path, caplog):

@@ -1,6 +1,6 @@
 """Word vectors in and out, in one place: word2vec text files (read by numpy's parser, as gensim
-reads them but several times faster) and binary files (gensim's reader),
-training checkpoints, and run directories.
+reads them but several times faster; GloVe's, without a header, too), binary files (gensim's
+reader), training checkpoints, and run directories.
 
 >>> save_word2vec("vectors.txt", np.eye(2), ["the", "cat"])   # text, most frequent word first
 >>> print(open("vectors.txt").read(), end="")
@@ -20,6 +20,7 @@ containers only, so a crafted checkpoint cannot run code when loaded.
 
 from __future__ import annotations
 
+import itertools
 import logging
 from pathlib import Path
 
@@ -108,49 +109,85 @@ _TEXT_BLOCK = 16_384
 def _read_text(path: Path) -> tuple[np.ndarray, list[str]]:
     """word2vec text: a "count dim" line, then a word and `dim` numbers a line, split on
     single spaces as gensim splits them (trailing whitespace ignored). As in gensim, a word
-    seen twice keeps its first vector; lines after `count` are not read."""
+    seen twice keeps its first vector; lines after `count` are not read. GloVe's files, the
+    same lines without the header, are read whole (gensim's ``no_header=True``)."""
     with open(path, "rb") as f:
         first = f.readline()
         header = first.split()
-        if len(header) != 2 or not all(field.isdigit() for field in header):
+        if len(header) == 2 and all(field.isdigit() for field in header):
+            count, dim = int(header[0]), int(header[1])
+            matrix, words = _read_rows(f, dim, count, first_line=2)
+        elif len(header) > 2 and _numbers(header[1:]):  # GloVe: a vector on line 1
+            dim = len(header) - 1
+            matrix, words = _read_rows(itertools.chain([first], f), dim, None, first_line=1)
+        else:
             shown = first[:80].decode("utf-8", "replace").rstrip()
             raise ValueError(f"line 1 is not a word2vec header (vector count and size): {shown!r}")
-        count, dim = int(header[0]), int(header[1])
-        matrix = np.empty((count, dim), dtype=np.float32)
-        words: list[str] = []
-        rests: list[bytes] = []
-        for line in f:
-            word, _, rest = line.rstrip().partition(b" ")
-            words.append(word.decode("utf-8"))
-            rests.append(rest)
-            if len(rests) == _TEXT_BLOCK or len(words) == count:
-                _parse_rows(rests, matrix, len(words) - len(rests), dim)
-                rests = []
-            if len(words) == count:
-                break
-    if len(words) < count:
-        raise EOFError(f"the file ends after {len(words)} of the {count} vectors its header names")
     seen: dict[str, int] = {}
     for row, word in enumerate(words):
         seen.setdefault(word, row)
-    if len(seen) < count:
+    if len(seen) < len(words):
         rows = sorted(seen.values())
         return matrix[rows], [words[row] for row in rows]
     return matrix, words
 
 
-def _parse_rows(rests: list[bytes], matrix: np.ndarray, start: int, dim: int) -> None:
-    """The numbers of `rests`, one line each, into matrix rows from `start`; a line with
-    another count of numbers, or a value that is no number, raises naming its file line."""
+def _read_rows(lines, dim: int, count: int | None, first_line: int):
+    """(matrix, words) of `count` lines of `lines` (None: every line), parsed a block at a
+    time; `first_line` is the file line of the first, for errors."""
+    blocks: list[np.ndarray] = []
+    matrix = np.empty((count, dim), dtype=np.float32) if count is not None else None
+    words: list[str] = []
+    rests: list[bytes] = []
+
+    def parse() -> None:
+        start = len(words) - len(rests)
+        block = _parse_rows(rests, dim, first_line + start)
+        if matrix is None:
+            blocks.append(block)
+        else:
+            matrix[start : start + len(rests)] = block
+        rests.clear()
+
+    for line in lines:
+        if count is None and not line.strip():
+            continue  # GloVe: a blank line, as at the end of a file
+        word, _, rest = line.rstrip().partition(b" ")
+        words.append(word.decode("utf-8"))
+        rests.append(rest)
+        if len(rests) == _TEXT_BLOCK or len(words) == count:
+            parse()
+        if len(words) == count:
+            break
+    if rests:
+        parse()
+    if count is not None and len(words) < count:
+        raise EOFError(f"the file ends after {len(words)} of the {count} vectors its header names")
+    if matrix is None:
+        matrix = np.concatenate(blocks) if blocks else np.empty((0, dim), dtype=np.float32)
+    return matrix, words
+
+
+def _numbers(fields: list[bytes]) -> bool:
+    try:
+        [float(field) for field in fields]
+    except ValueError:
+        return False
+    return True
+
+
+def _parse_rows(rests: list[bytes], dim: int, line: int) -> np.ndarray:
+    """The numbers of `rests`, one line each, the first on file line `line`, as (len, dim)
+    float32; a line with another count of numbers, or a value that is no number, raises
+    naming its file line."""
     for offset, rest in enumerate(rests):
         if rest.count(b" ") != dim - 1 or not rest:
             found = len(rest.split(b" ")) if rest else 0
-            raise ValueError(f"line {start + offset + 2} has {found} values, not {dim}")
+            raise ValueError(f"line {line + offset} has {found} values, not {dim}")
     try:
-        block = np.loadtxt(rests, dtype=np.float32, delimiter=" ", comments=None, ndmin=2)
+        return np.loadtxt(rests, dtype=np.float32, delimiter=" ", comments=None, ndmin=2)
     except ValueError as exc:
-        raise ValueError(f"lines {start + 2}-{start + len(rests) + 1}: {exc}") from None
-    matrix[start : start + len(rests)] = block
+        raise ValueError(f"lines {line}-{line + len(rests) - 1}: {exc}") from None
 
 
 def _looks_binary(path: Path) -> bool:
