@@ -120,3 +120,22 @@ def test_binary_files_keep_the_order_given_and_gensim_says_nothing_of_counts(tmp
     assert kv.index_to_key == words
     np.testing.assert_array_equal(kv.vectors, vectors)
     assert not logging.getLogger("gensim.models.keyedvectors").filters
+
+
+def test_a_text_file_of_non_ascii_words_is_never_taken_for_binary(tmp_path):
+    """Whether a file is binary is judged from 4 KB after its first line: a cut through a
+    three-byte character there once made a text file read as binary garbage."""
+    words = [f"東京{i}" for i in range(400)]
+    path = tmp_path / "cjk.vec"
+    cuts = set()
+    for pad in range(40):  # moves the 4 KB boundary through the lines' bytes
+        padded = ["x" * (pad + 1), *words]
+        save_word2vec(path, np.ones((len(padded), 2), dtype=np.float32), padded)
+        with open(path, "rb") as f:
+            f.readline()
+            sample = f.read(4096)
+        cuts.add(len(sample) - len(sample.decode("utf-8", "ignore").encode()))
+        matrix, read = load_vectors(path)
+        assert read == padded
+        assert matrix.shape == (len(padded), 2)
+    assert cuts == {0, 1, 2}  # whole, and cut after a character's first and second byte

@@ -20,6 +20,7 @@ containers only, so a crafted checkpoint cannot run code when loaded.
 
 from __future__ import annotations
 
+import codecs
 import itertools
 import logging
 from pathlib import Path
@@ -191,11 +192,13 @@ def _parse_rows(rests: list[bytes], dim: int, line: int) -> np.ndarray:
 
 
 def _looks_binary(path: Path) -> bool:
+    """Whether the bytes after line 1 are no UTF-8 text (raw float32 are, almost surely)."""
     with open(path, "rb") as f:
         f.readline()
         sample = f.read(4096)
     try:
-        sample.decode("utf-8")
+        # Incremental: a character the sample's end cuts in two (a word such as 東京) is text.
+        codecs.getincrementaldecoder("utf-8")().decode(sample, final=False)
     except UnicodeDecodeError:
         return True
     return False
