@@ -109,6 +109,15 @@ def test_a_malformed_glove_file_names_its_line(tmp_path, text, message):
         load_vectors(path)
 
 
+def test_a_binary_file_of_zeros_is_read_as_binary(tmp_path):
+    """All-zero float32 bytes are valid UTF-8 (NULs): a NUL marks the file binary."""
+    save_word2vec(tmp_path / "z.bin", np.zeros((3, 4), dtype=np.float32), ["a", "b", "c"],
+                  binary=True)  # fmt: skip
+    matrix, words = load_vectors(tmp_path / "z.bin")
+    assert words == ["a", "b", "c"]
+    np.testing.assert_array_equal(matrix, np.zeros((3, 4), dtype=np.float32))
+
+
 def test_binary_files_keep_the_order_given_and_gensim_says_nothing_of_counts(tmp_path, caplog):
     words = ["the", "zebra", "cat"]  # not sorted any way but most frequent first
     vectors = np.arange(6, dtype=np.float32).reshape(3, 2)

@@ -192,10 +192,13 @@ def _parse_rows(rests: list[bytes], dim: int, line: int) -> np.ndarray:
 
 
 def _looks_binary(path: Path) -> bool:
-    """Whether the bytes after line 1 are no UTF-8 text (raw float32 are, almost surely)."""
+    """Whether the bytes after line 1 are no UTF-8 text (raw float32 are, almost surely) or
+    hold a NUL (as a 0.0 does, and text never)."""
     with open(path, "rb") as f:
         f.readline()
         sample = f.read(4096)
+    if b"\0" in sample:
+        return True
     try:
         # Incremental: a character the sample's end cuts in two (a word such as 東京) is text.
         codecs.getincrementaldecoder("utf-8")().decode(sample, final=False)
