@@ -85,6 +85,28 @@ def test_tab_and_space_lines_mix_and_comments_are_skipped(tmp_path):
     assert read_word_pairs(str(path)) == (("CAT", "DOG", 7.5), ("SUN", "SUNLIGHT", 9.0))
 
 
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [
+        # WordSim-353's combined.csv: commas, a header
+        ("combined.csv", "Word 1,Word 2,Human (mean)\nlove,sex,6.77\ntiger,cat,7.35\n"),
+        # SimLex-999.txt: a header, the part of speech before the score, ratings after it
+        ("SimLex-999.txt", "word1\tword2\tPOS\tSimLex999\tconc(w1)\tconc(w2)\n"
+                           "love\tsex\tN\t6.77\t4.5\t3.9\ntiger\tcat\tN\t7.35\t4.9\t4.9\n"),
+        # RW (Stanford rare words): the mean, then each rater's score
+        ("rw.txt", "love\tsex\t6.77\t7\t7\t6\t1\t8\ntiger\tcat\t7.35\t8\t7\t9\t6\t7\n"),
+        # SimVerb-3500: part of speech before the score, the relation after it
+        ("SimVerb-3500.txt", "love\tsex\tV\t6.77\tNONE\ntiger\tcat\tV\t7.35\tHYPER/HYPONYMS\n"),
+        # MEN's natural form: spaces
+        ("MEN_dataset_natural_form_full", "love sex 6.77\ntiger cat 7.35\n"),
+    ],
+)  # fmt: skip
+def test_the_benchmarks_own_files_load_as_downloaded(tmp_path, name, text):
+    path = tmp_path / name
+    path.write_text(text)
+    assert read_word_pairs(str(path)) == (("LOVE", "SEX", 6.77), ("TIGER", "CAT", 7.35))
+
+
 def test_paths_are_resolved_and_named_after_their_stems(tmp_path, monkeypatch):
     (tmp_path / "sub").mkdir()
     _space_separated_ws353(tmp_path / "sub" / "MEN-3k.txt")

@@ -80,9 +80,10 @@ class EvalConfig:
     # Most frequent words in that map (the notebook's 380).
     tsne_words: int = number(380, 2, 100_000)
     # Your own benchmarks, scored beside the standard ones (sgns.eval.benchmarks), each under
-    # its file's stem: word-similarity files ("word1 word2 score" lines, tab- or space-separated)
-    # as NAME_spearman and NAME_oov; analogy files (": section", then "a b c d" lines) as
-    # NAME_acc and NAME_coverage. A path or a list of them.
+    # its file's stem: word-similarity files ("word1 word2 score" lines, tab-, comma- or
+    # space-separated; the benchmarks' own files as downloaded) as NAME_spearman and
+    # NAME_oov; analogy files (": section", then "a b c d" lines) as NAME_acc and
+    # NAME_coverage. A path or a list of them.
     word_pairs: Any | None = text(None, "a word-pair file or a list of them", lists=True)
     analogies: Any | None = text(None, "an analogy file or a list of them", lists=True)
 

@@ -36,10 +36,13 @@ def read_word_pairs(path: str, delimiter: str = "\t") -> tuple[tuple[str, str, f
     """Parse "word1<TAB>word2<TAB>score" lines as gensim does, words upper-cased.
 
     `path` is a file, or the name of one bundled with gensim's test data. "#" lines are
-    comments; a line without the delimiter is split at whitespace (MEN, RW and others ship
-    space-separated; gensim would skip such lines, and the bundled files have none); lines
-    without three fields or with a non-numeric score are skipped. Parsed once per path: a file
-    edited in place needs `read_word_pairs.cache_clear()`.
+    comments. The benchmarks' own files load as they are downloaded: a line without the
+    delimiter is split at commas if it has any (WordSim-353's combined.csv), else at
+    whitespace (MEN); the score is the first number after the two words, so that the columns
+    that follow it (RW's single ratings) or come before it (SimLex-999's and SimVerb's part of
+    speech) are passed over. gensim takes exactly three tab-separated fields, as the bundled
+    files have. Lines without such a number (headers) are skipped. Parsed once per path: a
+    file edited in place needs `read_word_pairs.cache_clear()`.
     """
     if not Path(path).exists():
         bundled = gensim_data_path(path)
@@ -52,14 +55,23 @@ def read_word_pairs(path: str, delimiter: str = "\t") -> tuple[tuple[str, str, f
             if line.startswith("#"):
                 continue
             line = line.upper()
-            fields = line.split(delimiter) if delimiter in line else line.split()
-            if len(fields) != 3:
-                continue
-            try:
-                pairs.append((fields[0], fields[1], float(fields[2])))
-            except ValueError:
-                continue
+            if delimiter in line:
+                fields = line.split(delimiter)
+            else:
+                fields = line.split(",") if "," in line else line.split()
+            score = next(
+                (number for field in fields[2:] if (number := _number(field)) is not None), None
+            )
+            if score is not None:
+                pairs.append((fields[0].strip(), fields[1].strip(), score))
     return tuple(pairs)
+
+
+def _number(text: str) -> float | None:
+    try:
+        return float(text)
+    except ValueError:
+        return None
 
 
 def spearman(x: torch.Tensor | np.ndarray, y: torch.Tensor | np.ndarray) -> float:
