@@ -5,6 +5,7 @@ it stopped, its checkpoints/last.ckpt), a word2vec text/binary file (GloVe's tex
 header line, too), or a training checkpoint (.ckpt), which carries its vocabulary.
 
 python scripts/query.py outputs/runs/2026-05-01_12-00-00 neighbors king -k 5
+python scripts/query.py outputs/runs/2026-05-01_12-00-00 neighbors king paris physics
 python scripts/query.py outputs/runs/2026-05-01_12-00-00 analogy man king woman # man:king::woman:?
 python scripts/query.py vectors.bin similarity cat dog
 python scripts/query.py vectors.bin score      # analogies, WS353, SimLex-999, as in metrics.json
@@ -49,8 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
         "+ output summed (Levy et al. 2015); default: the vectors the run exported",
     )
     commands = parser.add_subparsers(dest="command", required=True)
-    neighbors = commands.add_parser("neighbors", help="words closest to WORD by cosine")
-    neighbors.add_argument("word")
+    neighbors = commands.add_parser("neighbors", help="words closest to each WORD by cosine")
+    neighbors.add_argument("words", nargs="+", metavar="word")
     analogy = commands.add_parser("analogy", help="A is to B as C is to ? (3CosAdd)")
     analogy.add_argument("a")
     analogy.add_argument("b")
@@ -90,15 +91,20 @@ def run(args: argparse.Namespace) -> list[str]:
         a, b = word_ids(words, [args.a, args.b])
         return [f"{pair_similarity(vectors, [a], [b]).item():.4f}"]
     if args.command == "neighbors":
-        ids, sims = nearest_neighbors(vectors, word_ids(words, [args.word]), args.k)
+        ids, sims = nearest_neighbors(vectors, word_ids(words, args.words), args.k)
     else:
         a, b, c = word_ids(words, [args.a, args.b, args.c])
         ids, sims = analogy_neighbors(vectors, [a], [b], [c], args.k)
-    width = max((len(words[i]) for i in ids[0].tolist()), default=0)
-    return [
-        f"{words[i]:<{width}}  {sim:.4f}"
-        for i, sim in zip(ids[0].tolist(), sims[0].tolist(), strict=True)
+    width = max((len(words[i]) for i in ids.flatten().tolist()), default=0)
+    blocks = [
+        [f"{words[i]:<{width}}  {sim:.4f}" for i, sim in zip(row, sim_row, strict=True)]
+        for row, sim_row in zip(ids.tolist(), sims.tolist(), strict=True)
     ]
+    if len(blocks) == 1:
+        return blocks[0]
+    # Several words: a block each, headed by its word.
+    return [line for word, block in zip(args.words, blocks, strict=True)
+            for line in (f"{word}:", *(f"  {row}" for row in block))]  # fmt: skip
 
 
 def _checkpoint(path: str) -> Path:

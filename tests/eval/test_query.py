@@ -44,6 +44,15 @@ def test_neighbors_best_first_without_the_word(run_dir, capsys):
     assert float(out.splitlines()[0].split()[1]) == pytest.approx(1 / np.sqrt(1.04), abs=1e-4)
 
 
+def test_neighbors_of_several_words_come_in_a_block_each(run_dir, capsys):
+    assert query.main([str(run_dir), "neighbors", "cat", "king", "-k", "2"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in lines] == ["cat:", "kitten", "dog", "king:", "man", "queen"]
+    assert all(line.startswith("  ") for i, line in enumerate(lines) if i % 3)
+    assert query.main([str(run_dir), "neighbors", "cat", "nope"]) == 2
+    assert capsys.readouterr().err == "error: 'nope' is not in the vocabulary (7 words)\n"
+
+
 def test_analogy(run_dir, capsys):
     assert query.main([str(run_dir), "analogy", "man", "king", "woman", "-k", "1"]) == 0
     assert _words(capsys.readouterr().out) == ["queen"]
