@@ -6,8 +6,10 @@ import json
 import numpy as np
 import pytest
 import torch
+from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf
 
-from conftest import make_config, planted_groups_text, small_run_overrides
+from conftest import CONF_DIR, make_config, planted_groups_text, small_run_overrides
 from sgns.run.train import run
 
 
@@ -42,6 +44,33 @@ def test_same_seed_gives_bit_identical_vectors(tmp_path, corpus, model):
     first = vectors_digest(tmp_path, corpus, "first", **extra)
     second = vectors_digest(tmp_path, corpus, "second", **extra)
     assert first == second
+
+
+def test_a_run_is_repeated_from_the_config_it_saved(tmp_path, corpus):
+    """README's recipe, `scripts/train.py --config-dir RUN/.hydra --config-name config
+    +hydra=default`, composed as Hydra composes it: the values the run saved, not conf/'s
+    defaults of the day, give the same vectors, in a folder of this project's naming."""
+    extra = {"data.subsample_t": 1e-2, "seed": 7, "model.embed_dim": 12}
+    first = vectors_digest(tmp_path, corpus, "first", **extra)
+    saved = tmp_path / "first" / ".hydra"  # what Hydra writes into a run's folder
+    saved.mkdir()
+    overrides = small_run_overrides(corpus, tmp_path / "cache", **{
+        "data.batch_size": 512, "trainer.max_epochs": 2, **extra})  # fmt: skip
+    OmegaConf.save(make_config(overrides), saved / "config.yaml")
+    # --config-dir puts the run's folder first in the search path, conf/ stays in it.
+    with initialize_config_dir(config_dir=str(saved), version_base="1.3"):
+        again = compose(
+            config_name="config",
+            overrides=[f"hydra.searchpath=[file://{CONF_DIR}]", "+hydra=default"],
+            return_hydra_config=True,
+        )
+    run_dir = OmegaConf.to_container(again.hydra.run)["dir"]  # unresolved: it would claim
+    assert run_dir.startswith("${sgns.claim:outputs/runs/")  # this project's folders
+    job = OmegaConf.masked_copy(again, [k for k in again if k != "hydra"])  # what a run sees
+    (tmp_path / "again").mkdir()
+    run(job, tmp_path / "again")
+    again_digest = hashlib.sha256((tmp_path / "again" / "vectors.txt").read_bytes()).hexdigest()
+    assert again_digest == first
 
 
 def test_another_seed_gives_other_vectors(tmp_path, corpus):
