@@ -77,3 +77,27 @@ def test_bad_arguments_stop_with_one_line(tmp_path, monkeypatch, capsys, args, m
     err = capsys.readouterr().err
     assert message in err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_cpu_step_phases_are_timed_per_thread_count_on_identical_results(capsys, monkeypatch):
+    """scripts/bench/bench_cpu_step.py: each thread count's phases, from runs that must end in
+    the same tables; a step that gave other tables at another thread count is reported."""
+    bench = import_script("bench/bench_cpu_step")
+    torch = pytest.importorskip("torch")
+    threads = torch.get_num_threads()
+    monkeypatch.setattr(torch, "set_num_threads", lambda n: None)  # keep the suite's threads
+    args = ["--threads", "1", "2", "--vocab", "500", "--dim", "8", "--pairs", "256"]
+    report = bench.main([*args, "--batches", "3", "--rounds", "2"])
+    assert [row["threads"] for row in report["rows"]] == [1, 2]
+    for row in report["rows"]:
+        assert row["row_updates_ms"] > 0
+        assert row["apply_updates_ms"] > 0
+        per_pair = (row["row_updates_ms"] + row["apply_updates_ms"]) / 1e3 / 256
+        assert row["pairs_per_s"] == pytest.approx(1 / per_pair)
+    assert json.loads(capsys.readouterr().out.splitlines()[-1]) == report
+    calls = iter(range(100))
+    monkeypatch.setattr(bench, "time_phases",
+                        lambda *a: ([1e-3], [1e-3], bytes([next(calls) % 2])))  # fmt: skip
+    with pytest.raises(SystemExit, match="the step is not deterministic"):
+        bench.main([*args, "--batches", "1", "--rounds", "1"])
+    assert torch.get_num_threads() == threads
