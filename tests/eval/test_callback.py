@@ -10,6 +10,7 @@ import re
 import numpy as np
 import pytest
 import torch
+import yaml
 from google.protobuf import text_format
 from hydra.errors import HydraException
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
@@ -238,6 +239,20 @@ def test_hparams_tab_holds_the_run_config_and_hp_metric(eval_run):
     assert hp_metric[-1].value == pytest.approx(metrics["ws_part_spearman"], abs=1e-6)
     assert metrics["ws_part_spearman"] != pytest.approx(metrics["analogy_acc"], abs=1e-3)
     assert len(events.Scalars("eval/analogy_acc")) == EPOCHS  # no placeholder value
+
+
+def test_text_tab_holds_the_whole_config_as_the_run_used_it(eval_run):
+    _, metrics, events = eval_run
+    (entry,) = events.Tensors("config/text_summary")
+    lines = entry.tensor_proto.string_val[0].decode().splitlines()
+    assert all(line.startswith("    ") for line in lines)  # one Markdown code block
+    config = yaml.safe_load("\n".join(line[4:] for line in lines))
+    assert config["model"]["embed_dim"] == 16
+    assert config["data"]["window"] == 3
+    assert config["data"]["batch_size"] == metrics["batch_size"] == 1024
+    assert config["model"]["sgd_chunk"] == metrics["sgd_chunk"]  # what `auto` became
+    assert config["objective"] == "ws_part_spearman"
+    assert config["model"]["val_words"] == ["paris", "France"]
 
 
 def test_validation_similarities_are_logged_as_text(eval_run):

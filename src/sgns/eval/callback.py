@@ -17,7 +17,8 @@ the embedding projector and, when asked, a t-SNE map as an image. The final scor
 
 HparamsRow gives the HPARAMS tab a run's row as training starts: its hyper-parameters and, as
 columns, the scalars named (scores, ``hp_metric``, losses), each read at its latest value, so
-that a run in progress, or one killed, shows there with its numbers so far.
+that a run in progress, or one killed, shows there with its numbers so far; and the TEXT tab
+the run's whole configuration.
 
     columns = ["hp_metric", *(PREFIX + k for k in score_keys(())), "val/loss"]
     callbacks = [EmbeddingEvaluation(), HparamsRow({"model.embed_dim": 100}, columns)]
@@ -38,6 +39,7 @@ from pathlib import Path
 import lightning as L
 import numpy as np
 import torch
+import yaml
 from tensorboard.plugins import projector
 
 from sgns.errors import SgnsError
@@ -170,20 +172,29 @@ class EmbeddingEvaluation(L.Callback):
 
 
 class HparamsRow(L.Callback):
-    """The run's row in TensorBoard's HPARAMS tab, written as training starts.
+    """The run's row in TensorBoard's HPARAMS tab, written as training starts, and its whole
+    configuration as YAML in the TEXT tab (``config``).
 
     Args:
         hparams: flat {name: int | float | str | bool}, the row's settings.
         columns: names of scalars logged elsewhere (scores, hp_metric, losses), shown beside.
+        config: the run's configuration, every key (nested dicts of plain values).
     """
 
-    def __init__(self, hparams: dict, columns: list[str]):
+    def __init__(self, hparams: dict, columns: list[str], config: dict | None = None):
         self.hparams = dict(hparams)
         self.columns = list(columns)
+        self.config = config
 
     def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if trainer.is_global_zero:
-            declare_hparams(trainer.logger, self.hparams, self.columns)
+        if not trainer.is_global_zero:
+            return
+        declare_hparams(trainer.logger, self.hparams, self.columns)
+        experiment = getattr(trainer.logger, "experiment", None)
+        if self.config is not None and hasattr(experiment, "add_text"):
+            text = yaml.safe_dump(self.config, sort_keys=False, allow_unicode=True)
+            markdown = "\n".join(f"    {line}" for line in text.splitlines())  # code block
+            experiment.add_text("config", markdown, trainer.global_step)
 
 
 def declare_hparams(logger, hparams: dict, columns: list[str]) -> None:

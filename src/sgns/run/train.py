@@ -217,7 +217,7 @@ def _callbacks(
         )
     elif benchmarks:
         log.warning("eval.enabled=false: eval.word_pairs and eval.analogies are not scored")
-    callbacks.append(HparamsRow(run_hparams(conf), columns))
+    callbacks.append(HparamsRow(run_hparams(conf), columns, config=conf))
     return callbacks
 
 
