@@ -171,7 +171,8 @@ def _read_rows(lines, dim: int, count: int | None, first_line: int):
 
 def _numbers(fields: list[bytes]) -> bool:
     try:
-        [float(field) for field in fields]
+        for field in fields:
+            float(field)
     except ValueError:
         return False
     return True

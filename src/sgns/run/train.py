@@ -198,11 +198,11 @@ def _callbacks(
         refresh = trainer["log_every_n_steps"] if cuda else 1
         # First to see an exception: it ends its line.
         callbacks.insert(0, EpochProgressBar(refresh_rate=refresh))
-    eval_conf, objective = conf["eval"], conf["objective"]
+    eval_conf, objective, scores = conf["eval"], conf["objective"], score_keys(benchmarks)
     # The HPARAMS tab's columns: the losses, and with eval on hp_metric and every score.
     columns = ["val/loss", "train/loss_epoch"]
     if eval_conf["enabled"]:
-        columns = ["hp_metric", *(PREFIX + k for k in score_keys(benchmarks)), *columns]
+        columns = ["hp_metric", *(PREFIX + k for k in scores), *columns]
         callbacks.append(
             EmbeddingEvaluation(
                 vectors=conf["export"]["vectors"],
@@ -212,7 +212,7 @@ def _callbacks(
                 seed=conf["seed"],
                 benchmarks=benchmarks,
                 # A sweep aiming at a score sees it as hp_metric; otherwise analogy accuracy.
-                hp_metric=objective if objective in score_keys(benchmarks) else "analogy_acc",
+                hp_metric=objective if objective in scores else "analogy_acc",
             )
         )
     elif benchmarks:
